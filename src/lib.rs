@@ -1,0 +1,5 @@
+//! k8s-rollout-mcp: an MCP server that turns Kubernetes rollbacks into a safe workflow:
+//! inspect history, pick the target revision, get a human's approval, undo, verify, and keep
+//! an audit trail.
+
+pub mod rollout;

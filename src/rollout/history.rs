@@ -1,0 +1,511 @@
+//! The history report: kubectl's revision list plus the facts that answer "which one was
+//! good?": when each revision was made, roughly how long it was live, its images, its
+//! change-cause, and the live revision's health.
+//!
+//! Pure: built from a workload, its revision set and the current time.
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use super::diff::{self, TemplateDiff};
+use super::kind::WorkloadKind;
+use super::revisions::{Revision, RevisionLookupError, RevisionSet};
+use super::status;
+use super::template::{self, ContainerImage};
+use super::warnings;
+use super::workload::Workload;
+
+/// kubectl's answer when a workload has no revisions.
+pub const NO_HISTORY: &str = "No rollout history found.";
+
+/// What the caller asked to see besides the list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryQuery {
+    /// Newest revisions to list.
+    pub limit: usize,
+    /// Show this revision in full and diff it.
+    pub revision: Option<i64>,
+    /// Diff `revision` against this revision instead of the live template.
+    pub compare_with: Option<i64>,
+    /// Show env values instead of redacting them (operator opt-in).
+    pub show_env_values: bool,
+}
+
+/// One line of history.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct RevisionSummary {
+    pub revision: i64,
+    /// True for the revision whose template is the live one.
+    pub live: bool,
+    /// The ReplicaSet or ControllerRevision that holds it.
+    pub object: String,
+    /// Creation time of that object (RFC 3339).
+    pub created: Option<String>,
+    /// Age of that object, e.g. `3d4h`.
+    pub age: Option<String>,
+    /// Estimated time this revision was (or has been) live, e.g. `2d5h`; `<=2d` when only an
+    /// upper bound is known. An estimate from creation times and revision order: the API keeps
+    /// no record of when a reused revision became live again.
+    pub live_for_estimate: Option<String>,
+    pub live_for_estimate_seconds: Option<i64>,
+    pub change_cause: Option<String>,
+    pub images: Vec<ContainerImage>,
+    /// For the live revision: its rollout health in one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Numbers this ReplicaSet carried before it was reused (`revision-history`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_numbers: Vec<i64>,
+}
+
+/// One revision in full, with its diff.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct RevisionDetail {
+    pub revision: i64,
+    pub object: String,
+    /// The pod template as an undo would restore it (env values redacted unless shown).
+    pub template: serde_json::Value,
+    /// What would change going from the compared template to this revision.
+    pub diff: TemplateDiff,
+}
+
+/// The result of a history call.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct HistoryReport {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    /// The live revision, if the controller has recorded the live template.
+    pub live_revision: Option<i64>,
+    /// The newest revisions (at most `limit`), oldest first as kubectl prints them.
+    pub revisions: Vec<RevisionSummary>,
+    /// How many older revisions the limit left out.
+    pub omitted_older: usize,
+    /// kubectl's `No rollout history found.` when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<RevisionDetail>,
+    /// `redacted` or `shown`.
+    pub env_values: &'static str,
+    pub warnings: Vec<String>,
+}
+
+/// Builds the report, or says which requested revision does not exist.
+pub fn report(
+    workload: &Workload,
+    set: &RevisionSet,
+    query: HistoryQuery,
+    now: Timestamp,
+) -> Result<HistoryReport, RevisionLookupError> {
+    let live = set.live(workload);
+    let live_number = live.map(|revision| revision.number);
+    let detail = query
+        .revision
+        .map(|number| detail(workload, set, number, query, live_number))
+        .transpose()?;
+
+    let starts = live_since(&set.revisions);
+    let mut summaries: Vec<RevisionSummary> = set
+        .revisions
+        .iter()
+        .enumerate()
+        .map(|(index, revision)| {
+            let is_live = live_number == Some(revision.number)
+                && live.is_some_and(|l| l.object_name == revision.object_name);
+            let live_for = live_for(&starts, index, is_live, now);
+            RevisionSummary {
+                revision: revision.number,
+                live: is_live,
+                object: revision.object_name.clone(),
+                created: revision.created.map(|time| time.to_string()),
+                age: revision
+                    .created
+                    .map(|time| human_duration(now.duration_since(time))),
+                live_for_estimate_seconds: live_for.as_ref().map(|(_, seconds)| *seconds),
+                live_for_estimate: live_for.map(|(text, _)| text),
+                change_cause: revision.change_cause.clone(),
+                images: template::images(&revision.template),
+                health: is_live.then(|| health(workload)),
+                earlier_numbers: revision.earlier_numbers.clone(),
+            }
+        })
+        .collect();
+    let limit = query.limit.max(1);
+    let omitted_older = summaries.len().saturating_sub(limit);
+    summaries.drain(..omitted_older);
+
+    Ok(HistoryReport {
+        kind: workload.kind,
+        namespace: workload.namespace().to_string(),
+        name: workload.name().to_string(),
+        live_revision: live_number,
+        revisions: summaries,
+        omitted_older,
+        message: set.is_empty().then(|| NO_HISTORY.to_string()),
+        detail,
+        env_values: if query.show_env_values {
+            "shown"
+        } else {
+            "redacted"
+        },
+        warnings: warnings::for_history(workload, set, live_number),
+    })
+}
+
+fn detail(
+    workload: &Workload,
+    set: &RevisionSet,
+    number: i64,
+    query: HistoryQuery,
+    live_number: Option<i64>,
+) -> Result<RevisionDetail, RevisionLookupError> {
+    let revision = set.find(number)?;
+    let (label, compared) = match query.compare_with {
+        Some(other) => (format!("revision {other}"), &set.find(other)?.template),
+        None => (
+            match live_number {
+                Some(live) => format!("live template (revision {live})"),
+                None => "live template".to_string(),
+            },
+            workload.template(),
+        ),
+    };
+    let shown = if query.show_env_values {
+        revision.template.clone()
+    } else {
+        template::redact_env(&revision.template)
+    };
+    Ok(RevisionDetail {
+        revision: number,
+        object: revision.object_name.clone(),
+        template: shown,
+        diff: diff::diff(
+            &label,
+            compared,
+            &format!("revision {number}"),
+            &revision.template,
+            query.show_env_values,
+        ),
+    })
+}
+
+/// When a revision became live, as far as the API can tell.
+#[derive(Debug, Clone, Copy)]
+struct LiveSince {
+    at: Option<Timestamp>,
+    /// False when the revision's object is older than the revision before it (a reused
+    /// ReplicaSet or a bumped ControllerRevision): it became live again at some unknown time
+    /// after `at`, so `at` is only a lower bound.
+    exact: bool,
+}
+
+/// When each revision (oldest number first) became live: its object's creation time, but
+/// never earlier than the revision before it.
+fn live_since(revisions: &[Revision]) -> Vec<LiveSince> {
+    let mut previous: Option<Timestamp> = None;
+    revisions
+        .iter()
+        .map(|revision| {
+            let since = match (revision.created, previous) {
+                (Some(created), Some(before)) if created < before => LiveSince {
+                    at: Some(before),
+                    exact: false,
+                },
+                (Some(created), _) => LiveSince {
+                    at: Some(created),
+                    exact: true,
+                },
+                (None, before) => LiveSince {
+                    at: before,
+                    exact: false,
+                },
+            };
+            previous = since.at;
+            since
+        })
+        .collect()
+}
+
+/// How long a revision was live: until the next revision became live (if that is known) or
+/// until now for the live one. A start that is only a lower bound makes it an upper bound,
+/// written `<=`.
+fn live_for(
+    starts: &[LiveSince],
+    index: usize,
+    is_live: bool,
+    now: Timestamp,
+) -> Option<(String, i64)> {
+    let start = starts[index];
+    let end = if is_live {
+        Some(now)
+    } else {
+        starts
+            .get(index + 1)
+            .filter(|next| next.exact)
+            .and_then(|next| next.at)
+    };
+    let duration = end?.duration_since(start.at?);
+    let bound = if start.exact { "" } else { "<=" };
+    Some((
+        format!("{bound}{}", human_duration(duration)),
+        duration.as_secs(),
+    ))
+}
+
+/// The live revision's rollout health in one line.
+pub fn health(workload: &Workload) -> String {
+    let status = status::evaluate(workload, None);
+    let counts = &status.counts;
+    format!(
+        "{}/{} updated, {} ready, {} available: {}",
+        counts.updated, counts.desired, counts.ready, counts.available, status.message
+    )
+}
+
+/// A duration as kubectl prints ages: the two largest units, e.g. `3d4h`, `5m10s`.
+pub fn human_duration(duration: SignedDuration) -> String {
+    let seconds = duration.as_secs().max(0);
+    let (days, hours, minutes, secs) = (
+        seconds / 86_400,
+        seconds / 3_600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, _) if secs == 0 => format!("{minutes}m"),
+        (0, 0, _) => format!("{minutes}m{secs}s"),
+        (0, _, 0) => format!("{hours}h"),
+        (0, _, _) => format!("{hours}h{minutes}m"),
+        (_, 0, _) => format!("{days}d"),
+        _ => format!("{days}d{hours}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::revisions::tests::{deployment, replica_set};
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn three_revisions() -> RevisionSet {
+        RevisionSet::owned_by(
+            &deployment("app:2"),
+            vec![
+                replica_set(
+                    "web-aaa",
+                    "uid-web",
+                    Some("1"),
+                    "app:1",
+                    "2026-01-01T00:00:00Z",
+                ),
+                replica_set(
+                    "web-bbb",
+                    "uid-web",
+                    Some("2"),
+                    "app:2",
+                    "2026-01-03T00:00:00Z",
+                ),
+                replica_set(
+                    "web-ccc",
+                    "uid-web",
+                    Some("3"),
+                    "app:3",
+                    "2026-01-06T00:00:00Z",
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn marks_the_live_revision_and_estimates_how_long_each_was_live() {
+        let report = report(
+            &deployment("app:3"),
+            &three_revisions(),
+            HistoryQuery {
+                limit: 20,
+                ..Default::default()
+            },
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap();
+        let lines: Vec<(i64, bool, Option<&str>)> = report
+            .revisions
+            .iter()
+            .map(|r| (r.revision, r.live, r.live_for_estimate.as_deref()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (1, false, Some("2d")),
+                (2, false, Some("3d")),
+                (3, true, Some("4d"))
+            ]
+        );
+        assert_eq!(report.live_revision, Some(3));
+        assert_eq!(report.revisions[0].age.as_deref(), Some("9d"));
+        assert_eq!(report.revisions[2].images[0].image, "app:3");
+        assert!(report.revisions[2].health.is_some());
+        assert!(report.revisions[0].health.is_none());
+    }
+
+    #[test]
+    fn a_reused_revision_is_live_from_no_earlier_than_its_predecessor() {
+        // 1, 2, 3 then undo to 2: the controller renumbers web-bbb to 4.
+        let mut reused = replica_set(
+            "web-bbb",
+            "uid-web",
+            Some("4"),
+            "app:2",
+            "2026-01-03T00:00:00Z",
+        );
+        reused.metadata.annotations.as_mut().unwrap().insert(
+            crate::rollout::revisions::REVISION_HISTORY.into(),
+            "2".into(),
+        );
+        let set = RevisionSet::owned_by(
+            &deployment("app:2"),
+            vec![
+                replica_set(
+                    "web-aaa",
+                    "uid-web",
+                    Some("1"),
+                    "app:1",
+                    "2026-01-01T00:00:00Z",
+                ),
+                replica_set(
+                    "web-ccc",
+                    "uid-web",
+                    Some("3"),
+                    "app:3",
+                    "2026-01-06T00:00:00Z",
+                ),
+                reused,
+            ],
+        );
+        let report = report(
+            &deployment("app:2"),
+            &set,
+            HistoryQuery {
+                limit: 20,
+                ..Default::default()
+            },
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap();
+        let live = report.revisions.last().unwrap();
+        assert_eq!((live.revision, live.live), (4, true));
+        assert_eq!(live.live_for_estimate.as_deref(), Some("<=4d"));
+        assert_eq!(live.earlier_numbers, vec![2]);
+        assert_eq!(
+            report.revisions[1].live_for_estimate, None,
+            "revision 3 ended at an unknown time"
+        );
+    }
+
+    #[test]
+    fn limit_keeps_the_newest_and_counts_the_rest() {
+        let report = report(
+            &deployment("app:3"),
+            &three_revisions(),
+            HistoryQuery {
+                limit: 2,
+                ..Default::default()
+            },
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            report
+                .revisions
+                .iter()
+                .map(|r| r.revision)
+                .collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        assert_eq!(report.omitted_older, 1);
+    }
+
+    #[test]
+    fn a_revision_is_diffed_against_the_live_template_by_default() {
+        let report = report(
+            &deployment("app:3"),
+            &three_revisions(),
+            HistoryQuery {
+                limit: 20,
+                revision: Some(1),
+                ..Default::default()
+            },
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap();
+        let detail = report.detail.unwrap();
+        assert_eq!(detail.diff.from, "live template (revision 3)");
+        assert_eq!(detail.diff.to, "revision 1");
+        assert_eq!(detail.diff.changes[0].before.as_deref(), Some("app:3"));
+        assert_eq!(detail.diff.changes[0].after.as_deref(), Some("app:1"));
+        assert_eq!(
+            detail.template["metadata"]["labels"]["pod-template-hash"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn an_unknown_revision_names_the_ones_that_exist() {
+        let error = report(
+            &deployment("app:3"),
+            &three_revisions(),
+            HistoryQuery {
+                limit: 20,
+                revision: Some(1),
+                compare_with: Some(9),
+                ..Default::default()
+            },
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error,
+            RevisionLookupError::NotFound {
+                requested: 9,
+                available: vec![1, 2, 3]
+            }
+        );
+    }
+
+    #[test]
+    fn empty_history_says_so_like_kubectl() {
+        let report = report(
+            &deployment("app:3"),
+            &RevisionSet::default(),
+            HistoryQuery {
+                limit: 20,
+                ..Default::default()
+            },
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(report.message.as_deref(), Some(NO_HISTORY));
+        assert_eq!(report.live_revision, None);
+    }
+
+    #[test]
+    fn durations_read_like_kubectl_ages() {
+        let cases = [
+            (59, "59s"),
+            (60, "1m"),
+            (125, "2m5s"),
+            (7200, "2h"),
+            (7260, "2h1m"),
+            (86_400 * 3 + 3600 * 4, "3d4h"),
+            (86_400 * 2, "2d"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(human_duration(SignedDuration::from_secs(seconds)), text);
+        }
+    }
+}

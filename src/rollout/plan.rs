@@ -1,0 +1,340 @@
+//! Planning an undo: pick the target revision, refuse what kubectl refuses, and build
+//! kubectl's patch plus a resourceVersion precondition.
+//!
+//! kubectl's own undo patch has no precondition, so a deploy landing between "look" and
+//! "undo" is silently overwritten. Ours carries the resourceVersion the plan was made from:
+//! if the workload changed since, the API server answers 409 Conflict and nothing is written.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::diff::{self, TemplateDiff};
+use super::kind::{RevisionStore, WorkloadKind};
+use super::revisions::{REVISION, REVISION_HISTORY, Revision, RevisionLookupError, RevisionSet};
+use super::template::{self, ContainerImage};
+use super::warnings;
+use super::workload::{CHANGE_CAUSE, LAST_APPLIED, Workload};
+
+/// Annotations a Deployment keeps on undo instead of taking the ReplicaSet's (kubectl's
+/// `annotationsToSkip`).
+const ANNOTATIONS_TO_SKIP: [&str; 6] = [
+    LAST_APPLIED,
+    REVISION,
+    REVISION_HISTORY,
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+];
+
+/// Why an undo is refused before anyone is asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanRefusal {
+    #[error(
+        "to_revision must be a positive integer (got {0}); look at the history and name the revision to restore"
+    )]
+    InvalidRevision(i64),
+    #[error("{0}")]
+    Lookup(#[from] RevisionLookupError),
+    /// kubectl's message for a paused Deployment.
+    #[error(
+        "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume deployment/{name}' and try again"
+    )]
+    Paused { name: String },
+    /// kubectl's message when the target is already live.
+    #[error("skipped rollback (current template already matches revision {revision})")]
+    AlreadyMatches { revision: i64 },
+}
+
+/// The exact write an undo makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackPatch {
+    /// Deployments: a JSON Patch replacing the template and the annotations.
+    Json(Value),
+    /// DaemonSets and StatefulSets: the ControllerRevision's data as a strategic merge patch.
+    StrategicMerge(Value),
+}
+
+impl RollbackPatch {
+    /// The patch body as sent.
+    pub fn body(&self) -> &Value {
+        match self {
+            Self::Json(body) | Self::StrategicMerge(body) => body,
+        }
+    }
+}
+
+/// Everything decided before approval: what will be restored, over what, and the write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackPlan {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// The workload's resourceVersion when planned: the write's precondition.
+    pub resource_version: String,
+    pub live_revision: Option<i64>,
+    pub target: Revision,
+    /// SHA-256 of the target template: what the approval is bound to.
+    pub template_digest: String,
+    pub images_before: Vec<ContainerImage>,
+    pub images_after: Vec<ContainerImage>,
+    /// From the live template to the target's.
+    pub diff: TemplateDiff,
+    pub warnings: Vec<String>,
+    /// The workload's annotations when planned (a Deployment undo rewrites them).
+    workload_annotations: BTreeMap<String, String>,
+}
+
+/// Plans the undo of `workload` to revision `to_revision`, checking what kubectl checks in
+/// kubectl's order: the revision exists, the Deployment is not paused, the template differs.
+pub fn plan(
+    workload: &Workload,
+    set: &RevisionSet,
+    to_revision: i64,
+    show_env_values: bool,
+) -> Result<RollbackPlan, PlanRefusal> {
+    if to_revision < 1 {
+        return Err(PlanRefusal::InvalidRevision(to_revision));
+    }
+    let target = set.find(to_revision)?;
+    if workload.paused() {
+        return Err(PlanRefusal::Paused {
+            name: workload.name().to_string(),
+        });
+    }
+    if template::semantically_equal(&target.template, workload.template()) {
+        return Err(PlanRefusal::AlreadyMatches {
+            revision: to_revision,
+        });
+    }
+    let live_revision = set.live(workload).map(|revision| revision.number);
+    let live_label = match live_revision {
+        Some(number) => format!("live template (revision {number})"),
+        None => "live template".to_string(),
+    };
+    Ok(RollbackPlan {
+        kind: workload.kind,
+        namespace: workload.namespace().to_string(),
+        name: workload.name().to_string(),
+        uid: workload.uid().to_string(),
+        resource_version: workload.resource_version().to_string(),
+        live_revision,
+        template_digest: template::digest(&target.template),
+        images_before: template::images(workload.template()),
+        images_after: template::images(&target.template),
+        diff: diff::diff(
+            &live_label,
+            workload.template(),
+            &format!("revision {to_revision}"),
+            &target.template,
+            show_env_values,
+        ),
+        warnings: warnings::for_workload(workload),
+        workload_annotations: workload.annotations().clone(),
+        target: target.clone(),
+    })
+}
+
+impl RollbackPlan {
+    pub fn target_revision(&self) -> i64 {
+        self.target.number
+    }
+
+    /// kubectl's undo patch, plus the resourceVersion precondition and, when given, a
+    /// `kubernetes.io/change-cause` that records who approved the rollback.
+    pub fn patch(&self, change_cause: Option<&str>) -> RollbackPatch {
+        match self.kind.revision_store() {
+            RevisionStore::ReplicaSets => RollbackPatch::Json(self.deployment_patch(change_cause)),
+            RevisionStore::ControllerRevisions => {
+                RollbackPatch::StrategicMerge(self.controller_revision_patch(change_cause))
+            }
+        }
+    }
+
+    /// Annotations as kubectl computes them: the Deployment's values for the skip list, then
+    /// every other ReplicaSet annotation.
+    pub fn deployment_annotations(&self, change_cause: Option<&str>) -> BTreeMap<String, String> {
+        let mut annotations: BTreeMap<String, String> = ANNOTATIONS_TO_SKIP
+            .iter()
+            .filter_map(|key| {
+                Some((
+                    key.to_string(),
+                    self.workload_annotations.get(*key)?.clone(),
+                ))
+            })
+            .collect();
+        annotations.extend(
+            self.target
+                .annotations
+                .iter()
+                .filter(|(key, _)| !ANNOTATIONS_TO_SKIP.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone())),
+        );
+        if let Some(cause) = change_cause {
+            annotations.insert(CHANGE_CAUSE.to_string(), cause.to_string());
+        }
+        annotations
+    }
+
+    fn deployment_patch(&self, change_cause: Option<&str>) -> Value {
+        // `replace` needs the member to exist; kubectl assumes it does (the controller always
+        // sets the revision annotation), `add` covers a workload that has none yet.
+        let annotations_op = if self.workload_annotations.is_empty() {
+            "add"
+        } else {
+            "replace"
+        };
+        json!([
+            {"op": "replace", "path": "/metadata/resourceVersion", "value": self.resource_version},
+            {"op": "replace", "path": "/spec/template", "value": self.target.template},
+            {"op": annotations_op, "path": "/metadata/annotations", "value": self.deployment_annotations(change_cause)},
+        ])
+    }
+
+    fn controller_revision_patch(&self, change_cause: Option<&str>) -> Value {
+        let mut body = self.target.data.clone().unwrap_or_else(|| json!({}));
+        if let Some(object) = body.as_object_mut() {
+            let mut metadata = json!({"resourceVersion": self.resource_version});
+            if let Some(cause) = change_cause {
+                metadata["annotations"] = json!({CHANGE_CAUSE: cause});
+            }
+            object.insert("metadata".into(), metadata);
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::revisions::tests::{deployment, replica_set};
+    use crate::rollout::workload::tests::workload;
+
+    fn history() -> RevisionSet {
+        let mut second = replica_set(
+            "web-bbb",
+            "uid-web",
+            Some("2"),
+            "app:2",
+            "2026-01-02T00:00:00Z",
+        );
+        let annotations = second.metadata.annotations.as_mut().unwrap();
+        annotations.insert(
+            "deployment.kubernetes.io/desired-replicas".into(),
+            "2".into(),
+        );
+        annotations.insert("team".into(), "payments".into());
+        RevisionSet::owned_by(
+            &deployment("app:3"),
+            vec![
+                replica_set(
+                    "web-aaa",
+                    "uid-web",
+                    Some("1"),
+                    "app:1",
+                    "2026-01-01T00:00:00Z",
+                ),
+                second,
+                replica_set(
+                    "web-ccc",
+                    "uid-web",
+                    Some("3"),
+                    "app:3",
+                    "2026-01-03T00:00:00Z",
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_deployment_patch_is_kubectls_with_a_precondition_first() {
+        let plan = plan(&deployment("app:3"), &history(), 2, false).unwrap();
+        assert_eq!(plan.live_revision, Some(3));
+        assert_eq!(plan.resource_version, "42");
+        let RollbackPatch::Json(body) = plan.patch(None) else {
+            panic!("deployments use JSON Patch")
+        };
+        assert_eq!(
+            body[0],
+            json!({"op": "replace", "path": "/metadata/resourceVersion", "value": "42"})
+        );
+        assert_eq!(body[1]["path"], "/spec/template");
+        assert_eq!(
+            body[1]["value"]["metadata"]["labels"],
+            json!({"app": "web"})
+        );
+        assert_eq!(body[1]["value"]["spec"]["containers"][0]["image"], "app:2");
+        assert_eq!(
+            body[2]["op"], "add",
+            "the test deployment has no annotations"
+        );
+        assert_eq!(
+            body[2]["value"],
+            json!({"kubernetes.io/change-cause": "deploy app:2", "team": "payments"}),
+            "skip-listed RS annotations stay off, the rest are copied"
+        );
+    }
+
+    #[test]
+    fn the_change_cause_records_the_approval() {
+        let plan = plan(&deployment("app:3"), &history(), 1, false).unwrap();
+        let annotations =
+            plan.deployment_annotations(Some("rollback to revision 1 approved by alice"));
+        assert_eq!(
+            annotations[CHANGE_CAUSE],
+            "rollback to revision 1 approved by alice"
+        );
+    }
+
+    #[test]
+    fn refusals_follow_kubectls_order_and_words() {
+        assert_eq!(
+            plan(&deployment("app:3"), &history(), 7, false)
+                .unwrap_err()
+                .to_string(),
+            "unable to find specified revision 7 in history"
+        );
+        assert_eq!(
+            plan(&deployment("app:3"), &history(), 3, false).unwrap_err(),
+            PlanRefusal::AlreadyMatches { revision: 3 }
+        );
+        let mut paused = deployment("app:3");
+        paused.object.data["spec"]["paused"] = json!(true);
+        assert_eq!(
+            plan(&paused, &history(), 2, false).unwrap_err().to_string(),
+            "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume deployment/web' and try again"
+        );
+        assert_eq!(
+            plan(&deployment("app:3"), &history(), 0, false).unwrap_err(),
+            PlanRefusal::InvalidRevision(0)
+        );
+    }
+
+    #[test]
+    fn a_controller_revision_patch_is_its_data_plus_the_precondition() {
+        let daemon_set = workload(
+            WorkloadKind::DaemonSet,
+            json!({"metadata": {"name": "agent", "namespace": "infra", "uid": "uid-ds", "resourceVersion": "7"},
+                   "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}),
+        );
+        let old: kube::api::DynamicObject = serde_json::from_value(json!({
+            "metadata": {"name": "agent-1", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "uid-ds", "controller": true}]},
+            "revision": 1,
+            "data": {"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "a", "image": "a:1"}]}}}}
+        }))
+        .unwrap();
+        let set = RevisionSet::owned_by(&daemon_set, vec![old]);
+        let plan = plan(&daemon_set, &set, 1, false).unwrap();
+        let RollbackPatch::StrategicMerge(body) = plan.patch(Some("why")) else {
+            panic!("strategic merge expected")
+        };
+        assert_eq!(body["spec"]["template"]["$patch"], "replace");
+        assert_eq!(
+            body["metadata"],
+            json!({"resourceVersion": "7", "annotations": {CHANGE_CAUSE: "why"}})
+        );
+        assert_eq!(plan.images_before[0].image, "a:2");
+        assert_eq!(plan.images_after[0].image, "a:1");
+    }
+}

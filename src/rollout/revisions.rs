@@ -1,0 +1,374 @@
+//! The revision set of a workload, numbered exactly as kubectl numbers it.
+//!
+//! kubectl lists ReplicaSets (Deployments) or ControllerRevisions (DaemonSets, StatefulSets)
+//! by the workload's selector, keeps those whose controller owner reference carries the
+//! workload's uid, and reads the number from the `deployment.kubernetes.io/revision`
+//! annotation (missing: 0; unparsable: skipped with a warning) or the `.revision` field.
+//! This is the one place that does it; history, planning and status all use it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use super::kind::RevisionStore;
+use super::template;
+use super::workload::{CHANGE_CAUSE, Workload};
+
+/// The Deployment controller's revision annotation on ReplicaSets (and Deployments).
+pub const REVISION: &str = "deployment.kubernetes.io/revision";
+/// Earlier numbers a reused ReplicaSet carried, comma separated.
+pub const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+
+/// One revision: a ReplicaSet or ControllerRevision owned by the workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub number: i64,
+    /// The ReplicaSet or ControllerRevision name.
+    pub object_name: String,
+    pub created: Option<Timestamp>,
+    pub change_cause: Option<String>,
+    /// The pod template as an undo restores it: without `pod-template-hash` for Deployments,
+    /// resolved from the ControllerRevision's data for DaemonSets and StatefulSets.
+    pub template: Value,
+    /// The revision object's annotations (kubectl copies them onto a Deployment on undo).
+    pub annotations: BTreeMap<String, String>,
+    /// A ControllerRevision's `data`, which kubectl applies verbatim as the undo patch.
+    pub data: Option<Value>,
+    /// Numbers this ReplicaSet carried before it was reused.
+    pub earlier_numbers: Vec<i64>,
+}
+
+/// The revisions kubectl would show, oldest number first, and what kubectl would warn about.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RevisionSet {
+    pub revisions: Vec<Revision>,
+    /// Objects skipped, as kubectl skips them (with a warning): unparsable numbers.
+    pub warnings: Vec<String>,
+}
+
+/// Why a requested revision cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevisionLookupError {
+    #[error("unable to find specified revision {requested} in history")]
+    NotFound { requested: i64, available: Vec<i64> },
+    #[error(
+        "revision {number} is carried by more than one object ({objects}); kubectl would pick one arbitrarily"
+    )]
+    Ambiguous { number: i64, objects: String },
+}
+
+impl RevisionSet {
+    /// Builds the set from everything the selector listed, keeping only what the workload
+    /// controls.
+    pub fn owned_by(workload: &Workload, listed: Vec<DynamicObject>) -> Self {
+        let store = workload.kind.revision_store();
+        let mut set = RevisionSet::default();
+        for object in listed
+            .into_iter()
+            .filter(|object| is_controlled_by(object, workload))
+        {
+            match revision_from(store, object) {
+                Ok(revision) => set.revisions.push(revision),
+                Err(warning) => set.warnings.push(warning),
+            }
+        }
+        set.revisions.sort_by_key(|revision| revision.number);
+        set
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.revisions.is_empty()
+    }
+
+    /// The distinct revision numbers, ascending.
+    pub fn numbers(&self) -> Vec<i64> {
+        let mut numbers: Vec<i64> = self.revisions.iter().map(|r| r.number).collect();
+        numbers.dedup();
+        numbers
+    }
+
+    /// Numbers carried by more than one object.
+    pub fn duplicate_numbers(&self) -> Vec<i64> {
+        let mut duplicates: Vec<i64> = self
+            .revisions
+            .windows(2)
+            .filter(|pair| pair[0].number == pair[1].number)
+            .map(|pair| pair[0].number)
+            .collect();
+        duplicates.dedup();
+        duplicates
+    }
+
+    /// The revision with this number; an error names the numbers that do exist.
+    pub fn find(&self, number: i64) -> Result<&Revision, RevisionLookupError> {
+        let mut matching = self.revisions.iter().filter(|r| r.number == number);
+        let first = matching
+            .next()
+            .ok_or_else(|| RevisionLookupError::NotFound {
+                requested: number,
+                available: self.numbers(),
+            })?;
+        let others: Vec<&str> = matching.map(|r| r.object_name.as_str()).collect();
+        if others.is_empty() {
+            return Ok(first);
+        }
+        Err(RevisionLookupError::Ambiguous {
+            number,
+            objects: std::iter::once(first.object_name.as_str())
+                .chain(others)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    /// The revision whose template is the live one: for Deployments the oldest matching
+    /// ReplicaSet (kubectl's `FindNewReplicaSet`), for the others the highest matching number.
+    /// None while the controller has not yet recorded the live template.
+    pub fn live(&self, workload: &Workload) -> Option<&Revision> {
+        let live = template::comparable(workload.template());
+        let matching = self
+            .revisions
+            .iter()
+            .filter(|revision| template::comparable(&revision.template) == live);
+        match workload.kind.revision_store() {
+            RevisionStore::ReplicaSets => matching.min_by_key(|revision| revision.created),
+            RevisionStore::ControllerRevisions => matching.last(),
+        }
+    }
+}
+
+/// `metav1.IsControlledBy`: a controller owner reference with the workload's uid.
+fn is_controlled_by(object: &DynamicObject, workload: &Workload) -> bool {
+    object
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|owner| owner.controller == Some(true) && owner.uid == workload.uid())
+}
+
+fn revision_from(store: RevisionStore, object: DynamicObject) -> Result<Revision, String> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let annotations = object.metadata.annotations.clone().unwrap_or_default();
+    let (number, template, data) = match store {
+        RevisionStore::ReplicaSets => {
+            let number = match annotations.get(REVISION) {
+                None => 0,
+                Some(text) => text.parse::<i64>().map_err(|error| {
+                    format!("unable to get revision from replicaset {name}: {REVISION}={text:?}: {error}")
+                })?,
+            };
+            let template = template::without_hash_label(&object.data["spec"]["template"]);
+            (number, template, None)
+        }
+        RevisionStore::ControllerRevisions => {
+            let number = match &object.data["revision"] {
+                Value::Null => 0,
+                value => value.as_i64().ok_or_else(|| {
+                    format!(
+                        "unable to get revision from controllerrevision {name}: revision is {value}"
+                    )
+                })?,
+            };
+            let data = object.data["data"].clone();
+            let mut template = data["spec"]["template"].clone();
+            if !template.is_object() {
+                return Err(format!(
+                    "unable to parse history {name}: data has no spec.template"
+                ));
+            }
+            if let Some(fields) = template.as_object_mut() {
+                fields.remove("$patch");
+            }
+            (number, template, Some(data))
+        }
+    };
+    Ok(Revision {
+        number,
+        created: object.metadata.creation_timestamp.map(|time| time.0),
+        change_cause: annotations.get(CHANGE_CAUSE).cloned(),
+        earlier_numbers: annotations
+            .get(REVISION_HISTORY)
+            .map(|history| {
+                history
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        object_name: name,
+        template,
+        annotations,
+        data,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::rollout::kind::WorkloadKind;
+    use crate::rollout::workload::tests::workload;
+    use serde_json::json;
+
+    pub(crate) fn deployment(image: &str) -> Workload {
+        workload(
+            WorkloadKind::Deployment,
+            json!({
+                "metadata": {"name": "web", "namespace": "shop", "uid": "uid-web", "resourceVersion": "42", "generation": 3},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": image}]}}
+                }
+            }),
+        )
+    }
+
+    pub(crate) fn replica_set(
+        name: &str,
+        owner_uid: &str,
+        revision: Option<&str>,
+        image: &str,
+        created: &str,
+    ) -> DynamicObject {
+        let mut annotations = serde_json::Map::new();
+        if let Some(revision) = revision {
+            annotations.insert(REVISION.into(), json!(revision));
+        }
+        annotations.insert(CHANGE_CAUSE.into(), json!(format!("deploy {image}")));
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": name, "namespace": "shop", "creationTimestamp": created,
+                "annotations": annotations,
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner_uid, "controller": true}]
+            },
+            "spec": {"template": {
+                "metadata": {"labels": {"app": "web", "pod-template-hash": name.rsplit('-').next().unwrap()}},
+                "spec": {"containers": [{"name": "app", "image": image}]}
+            }}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn keeps_only_controlled_objects_and_numbers_them_like_kubectl() {
+        let set = RevisionSet::owned_by(
+            &deployment("app:3"),
+            vec![
+                replica_set(
+                    "web-ccc",
+                    "uid-web",
+                    Some("3"),
+                    "app:3",
+                    "2026-01-03T00:00:00Z",
+                ),
+                replica_set("web-aaa", "uid-web", None, "app:1", "2026-01-01T00:00:00Z"),
+                replica_set(
+                    "web-bbb",
+                    "uid-web",
+                    Some("x2"),
+                    "app:2",
+                    "2026-01-02T00:00:00Z",
+                ),
+                replica_set(
+                    "web-zzz",
+                    "uid-other",
+                    Some("9"),
+                    "app:9",
+                    "2026-01-04T00:00:00Z",
+                ),
+            ],
+        );
+        assert_eq!(set.numbers(), vec![0, 3]);
+        assert_eq!(set.warnings.len(), 1);
+        assert!(set.warnings[0].contains("web-bbb"), "{:?}", set.warnings);
+        assert_eq!(
+            set.revisions[1].change_cause.as_deref(),
+            Some("deploy app:3")
+        );
+        assert_eq!(
+            set.revisions[1].template["metadata"]["labels"],
+            json!({"app": "web"})
+        );
+    }
+
+    #[test]
+    fn finds_the_live_revision_by_template_and_reports_missing_ones() {
+        let set = RevisionSet::owned_by(
+            &deployment("app:1"),
+            vec![
+                replica_set(
+                    "web-aaa",
+                    "uid-web",
+                    Some("3"),
+                    "app:1",
+                    "2026-01-01T00:00:00Z",
+                ),
+                replica_set(
+                    "web-bbb",
+                    "uid-web",
+                    Some("2"),
+                    "app:2",
+                    "2026-01-02T00:00:00Z",
+                ),
+            ],
+        );
+        assert_eq!(set.live(&deployment("app:1")).unwrap().number, 3);
+        assert_eq!(set.live(&deployment("app:7")), None);
+        assert_eq!(
+            set.find(5),
+            Err(RevisionLookupError::NotFound {
+                requested: 5,
+                available: vec![2, 3]
+            })
+        );
+    }
+
+    #[test]
+    fn duplicate_numbers_are_reported_and_ambiguous_to_find() {
+        let set = RevisionSet::owned_by(
+            &deployment("app:1"),
+            vec![
+                replica_set(
+                    "web-aaa",
+                    "uid-web",
+                    Some("2"),
+                    "app:1",
+                    "2026-01-01T00:00:00Z",
+                ),
+                replica_set(
+                    "web-bbb",
+                    "uid-web",
+                    Some("2"),
+                    "app:2",
+                    "2026-01-02T00:00:00Z",
+                ),
+            ],
+        );
+        assert_eq!(set.duplicate_numbers(), vec![2]);
+        assert!(matches!(
+            set.find(2),
+            Err(RevisionLookupError::Ambiguous { number: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn controller_revisions_resolve_their_template_from_data() {
+        let daemon_set = workload(
+            WorkloadKind::DaemonSet,
+            json!({"metadata": {"name": "agent", "uid": "uid-ds"}, "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}),
+        );
+        let revision: DynamicObject = serde_json::from_value(json!({
+            "metadata": {"name": "agent-7b9", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "uid-ds", "controller": true}]},
+            "revision": 4,
+            "data": {"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}
+        }))
+        .unwrap();
+        let set = RevisionSet::owned_by(&daemon_set, vec![revision]);
+        assert_eq!(set.numbers(), vec![4]);
+        assert_eq!(set.revisions[0].template.get("$patch"), None);
+        assert_eq!(set.live(&daemon_set).unwrap().number, 4);
+    }
+}

@@ -1,0 +1,211 @@
+//! Pod templates: the semantic comparison kubectl relies on, the facts people read (images),
+//! a digest to bind an approval to, and redaction of env values.
+//!
+//! Templates stay raw JSON so nothing a newer cluster added is lost. Comparison follows
+//! apimachinery's `Semantic.DeepEqual`, which treats nil and empty maps and lists alike, and
+//! ignores the `pod-template-hash` label the Deployment controller adds to ReplicaSets.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The label the Deployment controller adds to each ReplicaSet's template.
+pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+
+/// What replaces an env value unless the operator opted in to showing values.
+pub const REDACTED: &str = "<redacted>";
+
+/// The template with the `pod-template-hash` label removed, as kubectl restores it.
+pub fn without_hash_label(template: &Value) -> Value {
+    let mut template = template.clone();
+    if let Some(labels) = template
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove(POD_TEMPLATE_HASH);
+    }
+    template
+}
+
+/// The template reduced to what semantic equality looks at: no hash label, no `$patch`
+/// directive, and no null values or empty maps and lists.
+pub fn comparable(template: &Value) -> Value {
+    let mut template = without_hash_label(template);
+    if let Some(object) = template.as_object_mut() {
+        object.remove("$patch");
+    }
+    prune_empty(template).unwrap_or(Value::Object(Map::new()))
+}
+
+/// Whether two templates are equal the way kubectl's `EqualIgnoreHash` decides it.
+pub fn semantically_equal(a: &Value, b: &Value) -> bool {
+    comparable(a) == comparable(b)
+}
+
+/// A stable SHA-256 of the comparable template: equal templates have equal digests.
+pub fn digest(template: &Value) -> String {
+    let canonical = comparable(template).to_string();
+    let hash = Sha256::digest(canonical.as_bytes());
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn prune_empty(value: Value) -> Option<Value> {
+    match value {
+        Value::Null => None,
+        Value::Object(map) => {
+            let pruned: Map<String, Value> = map
+                .into_iter()
+                .filter_map(|(key, value)| prune_empty(value).map(|value| (key, value)))
+                .collect();
+            (!pruned.is_empty()).then_some(Value::Object(pruned))
+        }
+        Value::Array(items) => {
+            let pruned: Vec<Value> = items
+                .into_iter()
+                .map(|item| prune_empty(item).unwrap_or(Value::Object(Map::new())))
+                .collect();
+            (!pruned.is_empty()).then_some(Value::Array(pruned))
+        }
+        other => Some(other),
+    }
+}
+
+/// One container's image, init containers included.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct ContainerImage {
+    pub container: String,
+    pub image: String,
+    /// True for an init container.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(default)]
+    pub init: bool,
+}
+
+/// The two container lists of a pod spec, init containers first as the kubelet runs them.
+pub const CONTAINER_LISTS: [(&str, bool); 2] = [("initContainers", true), ("containers", false)];
+
+/// Every container's image, init containers first.
+pub fn images(template: &Value) -> Vec<ContainerImage> {
+    CONTAINER_LISTS
+        .iter()
+        .flat_map(|(list, init)| {
+            containers(template, list).map(move |container| ContainerImage {
+                container: container["name"].as_str().unwrap_or_default().to_string(),
+                image: container["image"].as_str().unwrap_or_default().to_string(),
+                init: *init,
+            })
+        })
+        .collect()
+}
+
+/// The containers of one list (`containers` or `initContainers`) of a template.
+pub fn containers<'a>(template: &'a Value, list: &str) -> impl Iterator<Item = &'a Value> {
+    template["spec"][list].as_array().into_iter().flatten()
+}
+
+/// The template with every literal env value replaced by [`REDACTED`]. References
+/// (`valueFrom`: secretKeyRef, configMapKeyRef, fieldRef...) are kept: they name where a
+/// value comes from, not the value.
+pub fn redact_env(template: &Value) -> Value {
+    let mut template = template.clone();
+    for (list, _) in CONTAINER_LISTS {
+        let Some(containers) = template
+            .pointer_mut(&format!("/spec/{list}"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for env in containers
+            .iter_mut()
+            .filter_map(|container| container.get_mut("env").and_then(Value::as_array_mut))
+        {
+            for variable in env.iter_mut().filter_map(Value::as_object_mut) {
+                if variable.contains_key("value") {
+                    variable.insert("value".into(), Value::String(REDACTED.into()));
+                }
+            }
+        }
+    }
+    template
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn template(image: &str) -> Value {
+        json!({
+            "metadata": {"labels": {"app": "web", "pod-template-hash": "5d8f7c9b6d"}, "creationTimestamp": null},
+            "spec": {
+                "initContainers": [{"name": "migrate", "image": "migrate:1"}],
+                "containers": [{
+                    "name": "app", "image": image, "args": [],
+                    "env": [
+                        {"name": "MODE", "value": "prod"},
+                        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}}
+                    ]
+                }]
+            }
+        })
+    }
+
+    #[test]
+    fn equality_ignores_the_hash_label_nulls_and_empty_lists() {
+        let mut other = template("app:1");
+        other["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove(POD_TEMPLATE_HASH);
+        other["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("creationTimestamp");
+        other["spec"]["containers"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("args");
+        assert!(semantically_equal(&template("app:1"), &other));
+        assert_eq!(digest(&template("app:1")), digest(&other));
+    }
+
+    #[test]
+    fn equality_sees_an_image_change_and_a_patch_directive_is_ignored() {
+        assert!(!semantically_equal(&template("app:1"), &template("app:2")));
+        let mut with_directive = template("app:1");
+        with_directive["$patch"] = json!("replace");
+        assert!(semantically_equal(&template("app:1"), &with_directive));
+    }
+
+    #[test]
+    fn lists_init_containers_first() {
+        assert_eq!(
+            images(&template("app:1")),
+            vec![
+                ContainerImage {
+                    container: "migrate".into(),
+                    image: "migrate:1".into(),
+                    init: true
+                },
+                ContainerImage {
+                    container: "app".into(),
+                    image: "app:1".into(),
+                    init: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn redaction_hides_values_and_keeps_references() {
+        let redacted = redact_env(&template("app:1"));
+        let env = &redacted["spec"]["containers"][0]["env"];
+        assert_eq!(env[0], json!({"name": "MODE", "value": REDACTED}));
+        assert_eq!(env[1]["valueFrom"]["secretKeyRef"]["name"], "api");
+    }
+
+    #[test]
+    fn restoring_removes_only_the_hash_label() {
+        let restored = without_hash_label(&template("app:1"));
+        assert_eq!(restored["metadata"]["labels"], json!({"app": "web"}));
+    }
+}

@@ -1,0 +1,183 @@
+//! Warnings a human should read before trusting a history or approving an undo: GitOps
+//! controllers that will revert it, `kubectl apply` state that may undo it, a paused
+//! Deployment, an update strategy that will not replace pods, and gaps in the history.
+
+use super::kind::WorkloadKind;
+use super::revisions::RevisionSet;
+use super::workload::{LAST_APPLIED, Workload};
+
+/// Warnings about the workload itself; they matter for history and undo alike.
+pub fn for_workload(workload: &Workload) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some((tool, marker)) = workload.gitops_manager() {
+        warnings.push(format!(
+            "{} {}/{} is managed by {tool} ({marker}): its next sync will revert an undo; roll back in Git, or suspend the sync first",
+            workload.kind,
+            workload.namespace(),
+            workload.name()
+        ));
+    }
+    if workload.annotations().contains_key(LAST_APPLIED) {
+        warnings.push(format!(
+            "{LAST_APPLIED} is present: a later `kubectl apply` of the current manifest will undo a rollback"
+        ));
+    }
+    if workload.paused() {
+        warnings.push(
+            "the deployment is paused: an undo is refused until it is resumed (`kubectl rollout resume`)"
+                .to_string(),
+        );
+    }
+    if workload.kind != WorkloadKind::Deployment && workload.strategy_type() == "OnDelete" {
+        warnings.push(format!(
+            "{} uses the OnDelete update strategy: pods keep the old template until they are deleted",
+            workload.kind
+        ));
+    }
+    warnings
+}
+
+/// Warnings for a history: the workload's, plus what kubectl skipped, duplicate numbers,
+/// revisions deleted by the history limit, and a live template not yet recorded.
+pub fn for_history(workload: &Workload, set: &RevisionSet, live: Option<i64>) -> Vec<String> {
+    let mut warnings = for_workload(workload);
+    warnings.extend(set.warnings.iter().cloned());
+    for number in set.duplicate_numbers() {
+        let objects: Vec<&str> = set
+            .revisions
+            .iter()
+            .filter(|revision| revision.number == number)
+            .map(|revision| revision.object_name.as_str())
+            .collect();
+        warnings.push(format!(
+            "revision {number} is carried by more than one object ({}); kubectl shows only one of them",
+            objects.join(", ")
+        ));
+    }
+    if let Some(gone) = deleted_revisions(set) {
+        let limit = workload.revision_history_limit();
+        let old = set.revisions.len().saturating_sub(1) as i64;
+        let reason = if old >= limit {
+            format!(
+                "the history limit (revisionHistoryLimit={limit}) is reached, so older revisions are gone"
+            )
+        } else {
+            "they were deleted".to_string()
+        };
+        warnings.push(format!("revisions {gone} are not in the history: {reason}"));
+    }
+    if live.is_none() && !set.is_empty() {
+        warnings.push(format!(
+            "no revision matches the live template yet: the controller has not recorded generation {} (check again shortly)",
+            workload.generation()
+        ));
+    }
+    warnings
+}
+
+/// Revision numbers below the highest that no object carries now or carried before being
+/// reused, as a compact list (`1-3, 5`); None when nothing is missing.
+fn deleted_revisions(set: &RevisionSet) -> Option<String> {
+    let highest = *set.numbers().last()?;
+    let known: std::collections::BTreeSet<i64> = set
+        .revisions
+        .iter()
+        .flat_map(|revision| {
+            std::iter::once(revision.number).chain(revision.earlier_numbers.iter().copied())
+        })
+        .collect();
+    let missing: Vec<i64> = (1..highest)
+        .filter(|number| !known.contains(number))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for number in missing {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == number => *end = number,
+            _ => ranges.push((number, number)),
+        }
+    }
+    Some(
+        ranges
+            .iter()
+            .map(|(start, end)| {
+                if start == end {
+                    start.to_string()
+                } else {
+                    format!("{start}-{end}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::revisions::tests::{deployment, replica_set};
+    use crate::rollout::workload::tests::workload;
+    use serde_json::json;
+
+    #[test]
+    fn gaps_in_the_history_are_explained() {
+        let owner = deployment("app:9");
+        let set = RevisionSet::owned_by(
+            &owner,
+            vec![
+                replica_set(
+                    "web-a",
+                    "uid-web",
+                    Some("4"),
+                    "app:4",
+                    "2026-01-01T00:00:00Z",
+                ),
+                replica_set(
+                    "web-b",
+                    "uid-web",
+                    Some("6"),
+                    "app:6",
+                    "2026-01-02T00:00:00Z",
+                ),
+            ],
+        );
+        let warnings = for_history(&owner, &set, None);
+        assert!(
+            warnings.contains(
+                &"revisions 1-3, 5 are not in the history: they were deleted".to_string()
+            ),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("no revision matches the live template yet")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn paused_gitops_and_last_applied_are_warned_about() {
+        let managed = workload(
+            WorkloadKind::Deployment,
+            json!({"metadata": {"name": "web", "namespace": "shop",
+                                "labels": {"argocd.argoproj.io/instance": "shop"},
+                                "annotations": {LAST_APPLIED: "{}"}},
+                   "spec": {"paused": true}}),
+        );
+        let warnings = for_workload(&managed);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("managed by Argo CD"));
+    }
+
+    #[test]
+    fn on_delete_is_warned_about_for_daemon_sets() {
+        let agent = workload(
+            WorkloadKind::DaemonSet,
+            json!({"metadata": {"name": "agent"}, "spec": {"updateStrategy": {"type": "OnDelete"}}}),
+        );
+        assert!(for_workload(&agent)[0].contains("OnDelete"));
+    }
+}
