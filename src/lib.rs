@@ -2,4 +2,8 @@
 //! inspect history, pick the target revision, get a human's approval, undo, verify, and keep
 //! an audit trail.
 
+pub mod approval;
+pub mod cluster;
+pub mod config;
+pub mod mcp;
 pub mod rollout;

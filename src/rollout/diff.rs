@@ -53,6 +53,19 @@ pub struct Change {
     pub after: Option<String>,
 }
 
+impl Change {
+    /// `subject: before -> after` (or `added x` / `removed x`), one line.
+    pub fn describe(&self) -> String {
+        let values = match (&self.before, &self.after) {
+            (Some(before), Some(after)) => format!("{before} -> {after}"),
+            (None, Some(after)) => format!("added {after}"),
+            (Some(before), None) => format!("removed {before}"),
+            (None, None) => String::new(),
+        };
+        format!("{}: {values}", self.subject)
+    }
+}
+
 /// The difference between two templates, structured and as unified text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TemplateDiff {

@@ -6,6 +6,7 @@
 pub mod diff;
 pub mod history;
 pub mod kind;
+pub mod names;
 pub mod plan;
 pub mod revisions;
 pub mod status;

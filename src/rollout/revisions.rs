@@ -134,7 +134,7 @@ impl RevisionSet {
             .filter(|revision| template::comparable(&revision.template) == live);
         match workload.kind.revision_store() {
             RevisionStore::ReplicaSets => matching.min_by_key(|revision| revision.created),
-            RevisionStore::ControllerRevisions => matching.last(),
+            RevisionStore::ControllerRevisions => matching.max_by_key(|revision| revision.number),
         }
     }
 }

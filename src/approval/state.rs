@@ -1,0 +1,254 @@
+//! The sealed `requestState` of a 2026-07-28 approval round.
+//!
+//! The client echoes `requestState` back, so it is untrusted input. It is sealed with HMAC
+//! (rmcp's `RequestStateCodec`, a random key per process), expires with the approval timeout,
+//! is single use (spent nonces are remembered until they expire), and names the exact plan it
+//! approves: context, namespace, kind, name, uid, resourceVersion, target revision and the
+//! target template's digest. The binding is signed inside the payload (not only mixed into the
+//! tag) so a rejection can say which part differs. The payload is readable by the client: it
+//! holds no template or env values, only identifiers and a digest.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rmcp::model::{RequestStateCodec, RequestStateError, SealOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::plan::RollbackPlan;
+
+/// Exactly what an approval approves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalBinding {
+    pub context: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+    pub resource_version: String,
+    pub target_revision: i64,
+    pub template_digest: String,
+}
+
+impl ApprovalBinding {
+    pub fn of(plan: &RollbackPlan, context: &str) -> Self {
+        Self {
+            context: context.to_string(),
+            namespace: plan.namespace.clone(),
+            kind: plan.kind.kind().to_string(),
+            name: plan.name.clone(),
+            uid: plan.uid.clone(),
+            resource_version: plan.resource_version.clone(),
+            target_revision: plan.target_revision(),
+            template_digest: plan.template_digest.clone(),
+        }
+    }
+
+    /// The fields that differ from `other`, as `field: approved -> now`.
+    fn differences(&self, other: &Self) -> Vec<String> {
+        let fields = [
+            ("context", &self.context, &other.context),
+            ("namespace", &self.namespace, &other.namespace),
+            ("kind", &self.kind, &other.kind),
+            ("name", &self.name, &other.name),
+            ("uid", &self.uid, &other.uid),
+            (
+                "resourceVersion",
+                &self.resource_version,
+                &other.resource_version,
+            ),
+            (
+                "template digest",
+                &self.template_digest,
+                &other.template_digest,
+            ),
+        ];
+        let mut differences: Vec<String> = fields
+            .iter()
+            .filter(|(_, approved, now)| approved != now)
+            .map(|(field, approved, now)| format!("{field}: {approved} -> {now}"))
+            .collect();
+        if self.target_revision != other.target_revision {
+            differences.push(format!(
+                "target revision: {} -> {}",
+                self.target_revision, other.target_revision
+            ));
+        }
+        differences
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Sealed {
+    nonce: String,
+    binding: ApprovalBinding,
+}
+
+/// Why an echoed state is not accepted. Each means no write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateRejection {
+    #[error(
+        "it was not issued by this server or was modified (integrity check failed); ask for approval again"
+    )]
+    Tampered,
+    #[error("it expired (approvals are valid for the approval timeout); ask for approval again")]
+    Expired,
+    #[error("it was already used once; every approval is single use, so ask for approval again")]
+    Replayed,
+    #[error(
+        "it approves a different plan ({}); the workload or the request changed since approval, so inspect the history and ask again",
+        .0.join("; ")
+    )]
+    ForeignPlan(Vec<String>),
+}
+
+/// The signing key could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("no randomness for the approval signing key: {0}")]
+    Random(#[from] getrandom::Error),
+    #[error("unusable approval signing key: {0}")]
+    Codec(#[from] RequestStateError),
+}
+
+/// Issues and redeems sealed approval states.
+pub struct ApprovalStates {
+    codec: RequestStateCodec,
+    ttl: Duration,
+    spent: Mutex<HashMap<String, Instant>>,
+}
+
+impl ApprovalStates {
+    /// A fresh random signing key: states never outlive the process.
+    pub fn new(ttl: Duration) -> Result<Self, KeyError> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)?;
+        Ok(Self {
+            codec: RequestStateCodec::try_new(key.to_vec())?,
+            ttl,
+            spent: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Seals a state for `binding`.
+    pub fn seal(&self, binding: &ApprovalBinding) -> Result<String, getrandom::Error> {
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce)?;
+        let sealed = Sealed {
+            nonce: nonce.iter().map(|byte| format!("{byte:02x}")).collect(),
+            binding: binding.clone(),
+        };
+        Ok(self
+            .codec
+            .seal_json_with(&sealed, &SealOptions::new().ttl(self.ttl))
+            .expect("the approval state serialises"))
+    }
+
+    /// Accepts a state once, if it is authentic, unexpired, unused and binds `current`.
+    pub fn redeem(&self, sealed: &str, current: &ApprovalBinding) -> Result<(), StateRejection> {
+        let opened: Sealed =
+            self.codec
+                .open_json_with(sealed, &[])
+                .map_err(|error| match error {
+                    RequestStateError::Expired => StateRejection::Expired,
+                    _ => StateRejection::Tampered,
+                })?;
+        {
+            let mut spent = self
+                .spent
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let now = Instant::now();
+            spent.retain(|_, expires| *expires > now);
+            if spent.contains_key(&opened.nonce) {
+                return Err(StateRejection::Replayed);
+            }
+            spent.insert(opened.nonce, now + self.ttl);
+        }
+        let differences = opened.binding.differences(current);
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(StateRejection::ForeignPlan(differences))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding() -> ApprovalBinding {
+        ApprovalBinding {
+            context: "prod".into(),
+            namespace: "shop".into(),
+            kind: "Deployment".into(),
+            name: "api".into(),
+            uid: "u1".into(),
+            resource_version: "10".into(),
+            target_revision: 3,
+            template_digest: "abc".into(),
+        }
+    }
+
+    #[test]
+    fn a_state_is_accepted_once() {
+        let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
+        let sealed = states.seal(&binding()).unwrap();
+        assert_eq!(states.redeem(&sealed, &binding()), Ok(()));
+        assert_eq!(
+            states.redeem(&sealed, &binding()),
+            Err(StateRejection::Replayed)
+        );
+    }
+
+    #[test]
+    fn a_modified_or_foreign_state_is_tampered() {
+        let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
+        let sealed = states.seal(&binding()).unwrap();
+        let mut bytes = sealed.clone().into_bytes();
+        let last = bytes.len() - 1;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            states.redeem(&tampered, &binding()),
+            Err(StateRejection::Tampered)
+        );
+        let other_process = ApprovalStates::new(Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            other_process.redeem(&sealed, &binding()),
+            Err(StateRejection::Tampered)
+        );
+        assert_eq!(
+            states.redeem("garbage", &binding()),
+            Err(StateRejection::Tampered)
+        );
+    }
+
+    #[test]
+    fn a_state_for_another_plan_names_the_difference() {
+        let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
+        let sealed = states.seal(&binding()).unwrap();
+        let mut changed = binding();
+        changed.resource_version = "11".into();
+        changed.target_revision = 2;
+        assert_eq!(
+            states.redeem(&sealed, &changed),
+            Err(StateRejection::ForeignPlan(vec![
+                "resourceVersion: 10 -> 11".into(),
+                "target revision: 3 -> 2".into()
+            ]))
+        );
+    }
+
+    #[test]
+    fn an_old_state_expires() {
+        let states = ApprovalStates::new(Duration::from_millis(1)).unwrap();
+        let sealed = states.seal(&binding()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            states.redeem(&sealed, &binding()),
+            Err(StateRejection::Expired)
+        );
+    }
+}

@@ -1,0 +1,456 @@
+//! The Kubernetes API, as the rollout workflow uses it: read a workload, list its revisions,
+//! write an undo patch, watch a rollout. Every call has a time limit, and every failure
+//! becomes a [`ClusterError`] that says what was attempted, on which server, and what to do.
+
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::core::Selector;
+use kube::discovery::ApiResource;
+
+use crate::config::Settings;
+use crate::rollout::kind::{RevisionStore, UnsupportedKind, WorkloadKind};
+use crate::rollout::plan::RollbackPatch;
+use crate::rollout::revisions::RevisionSet;
+use crate::rollout::workload::Workload;
+
+/// The field manager our writes are recorded under in `managedFields`.
+pub const FIELD_MANAGER: &str = "k8s-rollout-mcp";
+
+/// A connection to one cluster (one kubeconfig context).
+#[derive(Clone)]
+pub struct Cluster {
+    client: kube::Client,
+    /// The kubeconfig context.
+    pub context: String,
+    /// The API server URL.
+    pub server: String,
+    request_timeout: Duration,
+}
+
+/// What a request was trying to do, for error messages.
+#[derive(Debug, Clone, Copy)]
+struct Attempt<'a> {
+    verb: &'static str,
+    resource: &'static str,
+    group: &'static str,
+    namespace: &'a str,
+    name: Option<&'a str>,
+}
+
+/// A failed API request, described for a human.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{resource}{group} \"{name}\" not found in namespace \"{namespace}\"")]
+    NotFound {
+        resource: &'static str,
+        group: &'static str,
+        name: String,
+        namespace: String,
+    },
+    #[error(
+        "forbidden: the credentials of context \"{context}\" may not {verb} {resource} in namespace \"{namespace}\" (the API server said: {message}); ask for RBAC permission to {verb} {resource}{group}, or use a context that has it"
+    )]
+    Forbidden {
+        context: String,
+        verb: &'static str,
+        resource: &'static str,
+        group: &'static str,
+        namespace: String,
+        message: String,
+    },
+    #[error("conflict: {message}")]
+    Conflict { message: String },
+    #[error("the API server at {server} refused to {verb} {resource}: {code} {reason}: {message}")]
+    Api {
+        server: String,
+        verb: &'static str,
+        resource: &'static str,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    #[error(
+        "cannot reach the API server at {server} (context \"{context}\") to {verb} {resource}: {detail}; check that the cluster is up and the kubeconfig points at it"
+    )]
+    Unreachable {
+        server: String,
+        context: String,
+        verb: &'static str,
+        resource: &'static str,
+        detail: String,
+    },
+    #[error(
+        "the API server at {server} (context \"{context}\") did not answer within {seconds}s while trying to {verb} {resource}; it may be overloaded or unreachable (--request-timeout sets the limit)"
+    )]
+    Timeout {
+        server: String,
+        context: String,
+        verb: &'static str,
+        resource: &'static str,
+        seconds: u64,
+    },
+}
+
+impl ClusterError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}
+
+impl Cluster {
+    pub fn new(settings: &Settings) -> Result<Self, kube::Error> {
+        Ok(Self {
+            client: kube::Client::try_from(settings.kube.clone())?,
+            context: settings.context.clone(),
+            server: settings.cluster_server.clone(),
+            request_timeout: settings.request_timeout,
+        })
+    }
+
+    /// GET one workload.
+    pub async fn workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Workload, ClusterError> {
+        let attempt = Attempt {
+            verb: "get",
+            resource: kind.plural(),
+            group: ".apps",
+            namespace,
+            name: Some(name),
+        };
+        let api = Api::<DynamicObject>::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &kind.api_resource(),
+        );
+        let object = self.run(attempt, api.get(name)).await?;
+        Ok(Workload::new(kind, object))
+    }
+
+    /// LIST the workload's revision objects by its selector (one request), numbered by kubectl's
+    /// rules.
+    pub async fn revisions(&self, workload: &Workload) -> Result<RevisionSet, ClusterError> {
+        let store = workload.kind.revision_store();
+        let selector = workload
+            .selector()
+            .map_err(|error| self.malformed(workload, store, error.to_string()))?;
+        let selector = Selector::try_from(selector)
+            .map_err(|error| self.malformed(workload, store, format!("spec.selector: {error}")))?;
+        let attempt = Attempt {
+            verb: "list",
+            resource: store.plural(),
+            group: ".apps",
+            namespace: workload.namespace(),
+            name: None,
+        };
+        let api = Api::<DynamicObject>::namespaced_with(
+            self.client.clone(),
+            workload.namespace(),
+            &store.api_resource(),
+        );
+        let list = self
+            .run(
+                attempt,
+                api.list(&ListParams::default().labels_from(&selector)),
+            )
+            .await?;
+        Ok(RevisionSet::owned_by(workload, list.items))
+    }
+
+    /// The names of all workloads of a kind in a namespace (for "did you mean").
+    pub async fn workload_names(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+    ) -> Result<Vec<String>, ClusterError> {
+        let attempt = Attempt {
+            verb: "list",
+            resource: kind.plural(),
+            group: ".apps",
+            namespace,
+            name: None,
+        };
+        let api = Api::<DynamicObject>::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &kind.api_resource(),
+        );
+        let list = self
+            .run(attempt, api.list_metadata(&ListParams::default()))
+            .await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|item| item.metadata.name)
+            .collect())
+    }
+
+    /// PATCH the workload with an undo patch, or only dry-run it on the server.
+    pub async fn patch(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        patch: &RollbackPatch,
+        dry_run: bool,
+    ) -> Result<Workload, ClusterError> {
+        let attempt = Attempt {
+            verb: "patch",
+            resource: kind.plural(),
+            group: ".apps",
+            namespace,
+            name: Some(name),
+        };
+        let api = Api::<DynamicObject>::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &kind.api_resource(),
+        );
+        let mut params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        params.dry_run = dry_run;
+        let object = match patch {
+            RollbackPatch::Json(body) => {
+                let operations: json_patch::Patch = serde_json::from_value(body.clone())
+                    .expect("plans build valid JSON Patch documents");
+                self.run(
+                    attempt,
+                    api.patch(name, &params, &Patch::Json::<()>(operations)),
+                )
+                .await?
+            }
+            RollbackPatch::StrategicMerge(body) => {
+                self.run(attempt, api.patch(name, &params, &Patch::Strategic(body)))
+                    .await?
+            }
+        };
+        Ok(Workload::new(kind, object))
+    }
+
+    /// Watches one workload from `resource_version`; events end when the server closes the
+    /// watch (after `timeout_seconds` at most).
+    pub async fn watch_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+        timeout_seconds: u32,
+    ) -> Result<impl Stream<Item = Result<Workload, ClusterError>> + use<>, ClusterError> {
+        let attempt = Attempt {
+            verb: "watch",
+            resource: kind.plural(),
+            group: ".apps",
+            namespace,
+            name: Some(name),
+        };
+        let api = Api::<DynamicObject>::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &kind.api_resource(),
+        );
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(timeout_seconds);
+        let events = self
+            .run(attempt, api.watch(&params, resource_version))
+            .await?;
+        let this = self.clone();
+        let owned = (namespace.to_string(), name.to_string());
+        Ok(events.filter_map(move |event| {
+            let this = this.clone();
+            let (namespace, name) = owned.clone();
+            async move {
+                let attempt = Attempt {
+                    verb: "watch",
+                    resource: kind.plural(),
+                    group: ".apps",
+                    namespace: &namespace,
+                    name: Some(&name),
+                };
+                match event {
+                    Ok(WatchEvent::Added(object) | WatchEvent::Modified(object)) => {
+                        Some(Ok(Workload::new(kind, object)))
+                    }
+                    Ok(WatchEvent::Deleted(_)) => Some(Err(ClusterError::NotFound {
+                        resource: kind.plural(),
+                        group: ".apps",
+                        name: name.clone(),
+                        namespace: namespace.clone(),
+                    })),
+                    Ok(WatchEvent::Bookmark(_)) => None,
+                    Ok(WatchEvent::Error(status)) => {
+                        Some(Err(this.classify(attempt, kube::Error::Api(status))))
+                    }
+                    Err(error) => Some(Err(this.classify(attempt, error))),
+                }
+            }
+        }))
+    }
+
+    /// Follows owner references from a ReplicaSet or Pod to the workload that has the rollout
+    /// history. None when the chain ends elsewhere (a bare Pod, a Job...); the text says where.
+    pub async fn owning_workload(
+        &self,
+        start: &UnsupportedKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Result<(WorkloadKind, String), String>, ClusterError> {
+        let (mut resource, mut object_name) = match start {
+            UnsupportedKind::ReplicaSet => {
+                (RevisionStore::ReplicaSets.api_resource(), name.to_string())
+            }
+            UnsupportedKind::Pod => (
+                ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+                name.to_string(),
+            ),
+            UnsupportedKind::Other(kind) => {
+                return Ok(Err(format!("{kind} has no rollout history")));
+            }
+        };
+        loop {
+            let plural: &'static str = if resource.kind == "Pod" {
+                "pods"
+            } else {
+                "replicasets"
+            };
+            let group = if resource.kind == "Pod" { "" } else { ".apps" };
+            let attempt = Attempt {
+                verb: "get",
+                resource: plural,
+                group,
+                namespace,
+                name: Some(&object_name),
+            };
+            let api =
+                Api::<DynamicObject>::namespaced_with(self.client.clone(), namespace, &resource);
+            let object = self.run(attempt, api.get(&object_name)).await?;
+            let owner = object
+                .metadata
+                .owner_references
+                .unwrap_or_default()
+                .into_iter()
+                .find(|owner| owner.controller == Some(true));
+            let Some(owner) = owner else {
+                return Ok(Err(format!(
+                    "{} {object_name} has no controller owner",
+                    resource.kind
+                )));
+            };
+            match (owner.kind.as_str(), WorkloadKind::parse(&owner.kind)) {
+                (_, Ok(kind)) => return Ok(Ok((kind, owner.name))),
+                ("ReplicaSet", _) if resource.kind == "Pod" => {
+                    resource = RevisionStore::ReplicaSets.api_resource();
+                    object_name = owner.name;
+                }
+                (other, _) => {
+                    return Ok(Err(format!(
+                        "{} {object_name} is controlled by {other} {}, which has no rollout history",
+                        resource.kind, owner.name
+                    )));
+                }
+            }
+        }
+    }
+
+    fn malformed(
+        &self,
+        workload: &Workload,
+        store: RevisionStore,
+        problem: String,
+    ) -> ClusterError {
+        ClusterError::Api {
+            server: self.server.clone(),
+            verb: "list",
+            resource: store.plural(),
+            code: 0,
+            reason: "MalformedWorkload".into(),
+            message: format!(
+                "{} {}/{}: {problem}",
+                workload.kind,
+                workload.namespace(),
+                workload.name()
+            ),
+        }
+    }
+
+    /// Runs one request with the time limit and classifies its failure.
+    async fn run<T>(
+        &self,
+        attempt: Attempt<'_>,
+        request: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ClusterError> {
+        match tokio::time::timeout(self.request_timeout, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.classify(attempt, error)),
+            Err(_) => Err(ClusterError::Timeout {
+                server: self.server.clone(),
+                context: self.context.clone(),
+                verb: attempt.verb,
+                resource: attempt.resource,
+                seconds: self.request_timeout.as_secs(),
+            }),
+        }
+    }
+
+    fn classify(&self, attempt: Attempt<'_>, error: kube::Error) -> ClusterError {
+        match error {
+            kube::Error::Api(status) => match status.code {
+                404 => ClusterError::NotFound {
+                    resource: attempt.resource,
+                    group: attempt.group,
+                    name: attempt.name.unwrap_or_default().to_string(),
+                    namespace: attempt.namespace.to_string(),
+                },
+                403 => ClusterError::Forbidden {
+                    context: self.context.clone(),
+                    verb: attempt.verb,
+                    resource: attempt.resource,
+                    group: attempt.group,
+                    namespace: attempt.namespace.to_string(),
+                    message: status.message,
+                },
+                409 => ClusterError::Conflict {
+                    message: status.message,
+                },
+                code => ClusterError::Api {
+                    server: self.server.clone(),
+                    verb: attempt.verb,
+                    resource: attempt.resource,
+                    code,
+                    reason: status.reason,
+                    message: status.message,
+                },
+            },
+            other => ClusterError::Unreachable {
+                server: self.server.clone(),
+                context: self.context.clone(),
+                verb: attempt.verb,
+                resource: attempt.resource,
+                detail: error_chain(&other),
+            },
+        }
+    }
+}
+
+/// An error and its sources in one line ("client error (Connect): tcp connect error: ...").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,190 @@
+//! `k8s_rollout_history`: the read-only first step. Two API requests per call (GET the
+//! workload, LIST its revisions); showing one revision in full or diffing two adds none.
+
+use k8s_openapi::jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::rollout::history::{self, HistoryQuery, HistoryReport, RevisionSummary};
+use crate::rollout::template::ContainerImage;
+
+use super::RolloutServer;
+use super::reply::ToolFailure;
+use super::target::Target;
+
+/// The default number of revisions listed.
+pub const DEFAULT_LIMIT: u32 = 20;
+
+/// Arguments of `k8s_rollout_history`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryArgs {
+    /// The workload type: deployment, daemonset or statefulset (plural, short names
+    /// deploy/ds/sts and the Kind spelling work too).
+    pub resource_type: String,
+    /// The workload's name.
+    pub name: String,
+    /// The namespace (default: the server's --namespace, else the kubeconfig context's, else
+    /// "default").
+    pub namespace: Option<String>,
+    /// Show this revision in full (its pod template as an undo would restore it) and what would
+    /// change if it were restored.
+    pub revision: Option<i64>,
+    /// With `revision`: diff it against this revision instead of the live template.
+    pub compare_with: Option<i64>,
+    /// How many of the newest revisions to list (default 20).
+    pub limit: Option<u32>,
+}
+
+impl RolloutServer {
+    pub(super) async fn history_report(
+        &self,
+        args: HistoryArgs,
+    ) -> Result<HistoryReport, ToolFailure> {
+        for (field, value) in [
+            ("revision", args.revision),
+            ("compare_with", args.compare_with),
+        ] {
+            if let Some(number) = value.filter(|number| *number < 1) {
+                return Err(ToolFailure(format!(
+                    "{field} must be a positive integer: {number}"
+                )));
+            }
+        }
+        if args.compare_with.is_some() && args.revision.is_none() {
+            return Err(ToolFailure(
+                "compare_with needs revision: name the revision to compare with it".into(),
+            ));
+        }
+        let target = self
+            .target(&args.resource_type, &args.name, args.namespace.as_deref())
+            .await?;
+        let workload = target.fetch(&self.cluster).await?;
+        let set = self.cluster.revisions(&workload).await?;
+        let query = HistoryQuery {
+            limit: args.limit.unwrap_or(DEFAULT_LIMIT).max(1) as usize,
+            revision: args.revision,
+            compare_with: args.compare_with,
+            show_env_values: self.settings.show_env_values,
+        };
+        history::report(&workload, &set, query, Timestamp::now()).map_err(|error| {
+            ToolFailure(format!(
+                "{error} of {} {}/{}: revisions are {}",
+                target.kind,
+                target.namespace,
+                target.name,
+                numbers(&set.numbers())
+            ))
+        })
+    }
+
+    pub(super) async fn target(
+        &self,
+        resource_type: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Target, ToolFailure> {
+        Target::resolve(
+            &self.cluster,
+            &self.settings.default_namespace,
+            resource_type,
+            name,
+            namespace,
+        )
+        .await
+    }
+}
+
+fn numbers(numbers: &[i64]) -> String {
+    if numbers.is_empty() {
+        return "none".to_string();
+    }
+    numbers
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The report as compact text: one line per revision, then the detail and warnings.
+pub fn render(report: &HistoryReport) -> String {
+    let mut out = format!("{} {}/{}", report.kind, report.namespace, report.name);
+    match (&report.message, report.live_revision) {
+        (Some(message), _) => out.push_str(&format!(": {message}\n")),
+        (None, Some(live)) => out.push_str(&format!(": live revision {live}\n")),
+        (None, None) => out.push_str(": live revision not yet recorded\n"),
+    }
+    if !report.revisions.is_empty() {
+        out.push_str("REV AGE LIVE-FOR(est.) IMAGES CHANGE-CAUSE\n");
+    }
+    for revision in &report.revisions {
+        out.push_str(&line(revision));
+    }
+    if report.omitted_older > 0 {
+        out.push_str(&format!(
+            "({} older revisions not shown; raise limit to see them)\n",
+            report.omitted_older
+        ));
+    }
+    if let Some(detail) = &report.detail {
+        out.push_str(&format!(
+            "\nrevision {} ({}), env values {}:\n",
+            detail.revision, detail.object, report.env_values
+        ));
+        out.push_str(&serde_json::to_string_pretty(&detail.template).unwrap_or_default());
+        out.push_str(&format!(
+            "\n\nchanges from {} to {}:\n",
+            detail.diff.from, detail.diff.to
+        ));
+        if detail.diff.changes.is_empty() {
+            out.push_str("none: the templates are equal\n");
+        }
+        for change in &detail.diff.changes {
+            out.push_str(&format!("- {}\n", change.describe()));
+        }
+        out.push_str(&detail.diff.unified);
+    }
+    if !report.warnings.is_empty() {
+        out.push_str("\nwarnings:\n");
+        for warning in &report.warnings {
+            out.push_str(&format!("- {warning}\n"));
+        }
+    }
+    out
+}
+
+fn line(revision: &RevisionSummary) -> String {
+    let marker = if revision.live { "*" } else { "" };
+    let mut line = format!(
+        "{}{marker} {} {} {} {}\n",
+        revision.revision,
+        revision.age.as_deref().unwrap_or("?"),
+        revision.live_for_estimate.as_deref().unwrap_or("?"),
+        images(&revision.images),
+        revision.change_cause.as_deref().unwrap_or("<none>"),
+    );
+    if let Some(health) = &revision.health {
+        line.push_str(&format!("  live: {health}\n"));
+    }
+    line
+}
+
+/// Images in one field: `img` for one container, `name=img,...` for several.
+fn images(images: &[ContainerImage]) -> String {
+    match images {
+        [] => "-".to_string(),
+        [only] if !only.init => only.image.clone(),
+        several => several
+            .iter()
+            .map(|image| {
+                format!(
+                    "{}{}={}",
+                    if image.init { "init:" } else { "" },
+                    image.container,
+                    image.image
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}

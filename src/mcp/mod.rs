@@ -1,0 +1,115 @@
+//! The thin MCP adapter: tool definitions, their arguments and results, and the mapping of
+//! domain outcomes to tool results. The rollout logic lives in `crate::rollout`, the API calls
+//! in `crate::cluster`, the approval mechanics in `crate::approval`.
+
+pub mod history;
+pub mod reply;
+pub mod target;
+pub mod undo;
+
+use std::sync::Arc;
+
+use rmcp::handler::server::tool::{
+    InputResponses as ToolInputResponses, RequestState, ToolRouter, schema_for_input,
+    schema_for_output,
+};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, Implementation, JsonObject, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+
+use crate::approval::state::ApprovalStates;
+use crate::cluster::Cluster;
+use crate::config::Settings;
+use crate::rollout::history::HistoryReport;
+
+use history::HistoryArgs;
+use undo::{UndoArgs, UndoReport};
+
+/// What the server tells every client about the workflow.
+pub const INSTRUCTIONS: &str = "Safe Kubernetes rollbacks for Deployments, DaemonSets and StatefulSets. \
+Follow the workflow: (1) k8s_rollout_history to see the revisions (live one, images, change-causes, ages) and, with `revision`, \
+what restoring one would change; (2) k8s_rollout_undo with an explicit `to_revision` (no implicit \"previous\"; `dry_run: true` \
+validates it on the server first): a human is asked to approve, and nothing is written without that approval or if the workload \
+changed since; (3) k8s_rollout_status to verify the rollout finished. Prefer an undo to a restart: restarting redeploys the bad template.";
+
+/// The MCP server: one cluster context, the approval state issuer, and the tools.
+#[derive(Clone)]
+pub struct RolloutServer {
+    cluster: Cluster,
+    settings: Arc<Settings>,
+    approvals: Arc<ApprovalStates>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl RolloutServer {
+    pub fn new(settings: Settings, cluster: Cluster, approvals: ApprovalStates) -> Self {
+        Self {
+            cluster,
+            settings: Arc::new(settings),
+            approvals: Arc::new(approvals),
+            tool_router: Self::tool_router(),
+        }
+    }
+}
+
+#[tool_router]
+impl RolloutServer {
+    /// Lists a workload's rollout revisions exactly as kubectl numbers them, with what a human
+    /// needs to pick a good one; shows one revision in full and diffs it on request.
+    #[tool(
+        name = "k8s_rollout_history",
+        description = "Read-only. List the rollout revisions of a Deployment, DaemonSet or StatefulSet exactly as `kubectl rollout history` numbers them, marking the live one, with each revision's age, estimated time it was live, images and change-cause, and the live revision's health. With `revision`, show that revision's pod template (env values redacted) and what would change if it were restored (diff against the live template, or against `compare_with`). Start every rollback here.",
+        input_schema = schema_for_input::<HistoryArgs>().expect("a valid input schema"),
+        output_schema = schema_for_output::<HistoryReport>(),
+        annotations(title = "Rollout history", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn k8s_rollout_history(&self, arguments: JsonObject) -> CallToolResult {
+        let args: HistoryArgs = match reply::arguments(arguments) {
+            Ok(args) => args,
+            Err(failure) => return failure.into_result(),
+        };
+        match self.history_report(args).await {
+            Ok(report) => reply::success(&report, history::render(&report)),
+            Err(failure) => failure.into_result(),
+        }
+    }
+
+    /// Restores the template of an earlier revision after a human approved it.
+    #[tool(
+        name = "k8s_rollout_undo",
+        description = "Roll a Deployment, DaemonSet or StatefulSet back to the template of an explicit earlier revision (`to_revision`, from k8s_rollout_history), as `kubectl rollout undo --to-revision` does. A human is asked to approve through the MCP client (elicitation) and nothing is written without an explicit approval; the write only applies if the workload is unchanged since the approval request. `dry_run: true` validates on the API server and shows the change without asking or writing. Afterwards verify with k8s_rollout_status.",
+        input_schema = schema_for_input::<UndoArgs>().expect("a valid input schema"),
+        output_schema = schema_for_output::<UndoReport>(),
+        annotations(title = "Roll back (needs approval)", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn k8s_rollout_undo(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+        RequestState(request_state): RequestState,
+        ToolInputResponses(responses): ToolInputResponses,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args: UndoArgs = match reply::arguments(arguments) {
+            Ok(args) => args,
+            Err(failure) => return Ok(failure.into_result().into()),
+        };
+        Ok(self
+            .undo(args, context, request_state, responses)
+            .await
+            .unwrap_or_else(|failure| failure.into_result().into()))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for RolloutServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
+    }
+}

@@ -1,0 +1,49 @@
+//! Tool results: a successful result carries the structured report (matching the tool's
+//! `outputSchema`) and a compact text rendering of the same data; a refusal is an
+//! `isError: true` result with one clear message and no structured content (hosts validate
+//! structured content against the output schema, so refusals carry none).
+
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A refusal or failure shown to the agent: what went wrong and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFailure(pub String);
+
+impl<E: std::error::Error> From<E> for ToolFailure {
+    fn from(error: E) -> Self {
+        Self(error.to_string())
+    }
+}
+
+impl ToolFailure {
+    pub fn into_result(self) -> CallToolResult {
+        CallToolResult::error(vec![ContentBlock::text(self.0)])
+    }
+}
+
+/// A successful result: `report` as structured content, `text` for humans and models.
+pub fn success<T: Serialize>(report: &T, text: String) -> CallToolResult {
+    match serde_json::to_value(report) {
+        Ok(value) => {
+            let mut result = CallToolResult::structured(value);
+            result.content = vec![ContentBlock::text(text)];
+            result
+        }
+        Err(error) => ToolFailure(format!(
+            "internal error: the result could not be serialised: {error}"
+        ))
+        .into_result(),
+    }
+}
+
+/// Parses tool arguments, reporting a bad one as a tool error the agent can correct (rather
+/// than a protocol error most hosts show opaquely).
+pub fn arguments<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, ToolFailure> {
+    serde_json::from_value(serde_json::Value::Object(arguments)).map_err(|error| {
+        ToolFailure(format!(
+            "invalid arguments: {error}; see the tool's input schema"
+        ))
+    })
+}

@@ -1,0 +1,110 @@
+//! From a tool's `resource_type`, `name` and `namespace` to the workload they name, refusing
+//! clearly when they cannot name one: an unsupported type (following a ReplicaSet's or Pod's
+//! owners to the workload to roll back instead), an invalid name, or a workload that does not
+//! exist (suggesting close names of the same kind).
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::rollout::kind::{UnsupportedKind, WorkloadKind};
+use crate::rollout::names;
+use crate::rollout::workload::Workload;
+
+use super::reply::ToolFailure;
+
+/// A validated reference to a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Target {
+    /// Validates the arguments without any API request, except to follow a ReplicaSet's or
+    /// Pod's owners when one was named.
+    pub async fn resolve(
+        cluster: &Cluster,
+        default_namespace: &str,
+        resource_type: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Self, ToolFailure> {
+        let namespace = namespace.unwrap_or(default_namespace).to_string();
+        names::validate_namespace(&namespace)
+            .map_err(|reason| ToolFailure(format!("invalid namespace {namespace:?}: {reason}")))?;
+        names::validate_name(name)
+            .map_err(|reason| ToolFailure(format!("invalid name {name:?}: {reason}")))?;
+        match WorkloadKind::parse(resource_type) {
+            Ok(kind) => Ok(Self {
+                kind,
+                namespace,
+                name: name.to_string(),
+            }),
+            Err(unsupported) => {
+                Err(unsupported_kind(cluster, &unsupported, &namespace, name).await)
+            }
+        }
+    }
+
+    /// GETs the workload; when it does not exist, says so with close names of the same kind.
+    pub async fn fetch(&self, cluster: &Cluster) -> Result<Workload, ToolFailure> {
+        match cluster
+            .workload(self.kind, &self.namespace, &self.name)
+            .await
+        {
+            Ok(workload) => Ok(workload),
+            Err(error) if error.is_not_found() => Err(self.not_found(cluster, error).await),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn not_found(&self, cluster: &Cluster, error: ClusterError) -> ToolFailure {
+        let suggestion = match cluster.workload_names(self.kind, &self.namespace).await {
+            Ok(existing) => {
+                let close = names::close_matches(&self.name, existing.iter().map(String::as_str));
+                if close.is_empty() {
+                    format!(
+                        "no {} in namespace \"{}\" has a similar name",
+                        self.kind.plural(),
+                        self.namespace
+                    )
+                } else {
+                    format!("did you mean {}?", close.join(", "))
+                }
+            }
+            Err(_) => "check the name and the namespace".to_string(),
+        };
+        ToolFailure(format!("{error}; {suggestion}"))
+    }
+}
+
+async fn unsupported_kind(
+    cluster: &Cluster,
+    kind: &UnsupportedKind,
+    namespace: &str,
+    name: &str,
+) -> ToolFailure {
+    let accepted = WorkloadKind::ACCEPTED;
+    match kind {
+        UnsupportedKind::Other(given) => ToolFailure(format!(
+            "resource_type {given:?} has no rollout history; use {accepted}"
+        )),
+        UnsupportedKind::ReplicaSet | UnsupportedKind::Pod => {
+            let what = if *kind == UnsupportedKind::Pod {
+                "pod"
+            } else {
+                "replicaset"
+            };
+            match cluster.owning_workload(kind, namespace, name).await {
+                Ok(Ok((owner_kind, owner))) => ToolFailure(format!(
+                    "{what} {namespace}/{name} has no rollout history of its own: roll back {owner_kind}/{owner} instead (resource_type \"{owner_kind}\", name \"{owner}\")"
+                )),
+                Ok(Err(dead_end)) => ToolFailure(format!(
+                    "{what} {namespace}/{name} has no rollout history of its own, and {dead_end}; rollbacks work on {accepted}"
+                )),
+                Err(error) => ToolFailure(format!(
+                    "{what} has no rollout history of its own; rollbacks work on {accepted}, and its owner could not be looked up: {error}"
+                )),
+            }
+        }
+    }
+}
