@@ -11,6 +11,7 @@ use clap::{Parser, ValueEnum};
 use k8s_openapi::jiff::SignedDuration;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
+use crate::audit::AuditLog;
 use crate::rollout::names;
 
 /// How the server obtains a human's approval before an undo writes.
@@ -57,6 +58,11 @@ pub struct Cli {
     /// Show env values in revision views and diffs instead of redacting them.
     #[arg(long)]
     pub show_env_values: bool,
+
+    /// Audit log (JSON Lines) of every undo plan, approval decision and write
+    /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl].
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// Everything the server needs, validated.
@@ -72,6 +78,7 @@ pub struct Settings {
     pub approval_timeout: Duration,
     pub request_timeout: Duration,
     pub show_env_values: bool,
+    pub audit_log: PathBuf,
 }
 
 /// Why the server cannot start. Each message is one line naming the file or context.
@@ -94,6 +101,8 @@ pub enum ConfigError {
         path: String,
         available: String,
     },
+    #[error("no audit log path: pass --audit-log PATH (neither XDG_STATE_HOME nor HOME is set)")]
+    NoAuditLog,
     #[error("invalid --namespace {namespace:?}: {reason}")]
     InvalidNamespace { namespace: String, reason: String },
 }
@@ -173,7 +182,12 @@ impl Settings {
             }
             None => kube.default_namespace.clone(),
         };
+        let audit_log = cli
+            .audit_log
+            .or_else(AuditLog::default_path)
+            .ok_or(ConfigError::NoAuditLog)?;
         Ok(Settings {
+            audit_log,
             cluster_server: kube
                 .cluster_url
                 .to_string()

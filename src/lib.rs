@@ -3,7 +3,9 @@
 //! an audit trail.
 
 pub mod approval;
+pub mod audit;
 pub mod cluster;
 pub mod config;
 pub mod mcp;
 pub mod rollout;
+pub mod verify;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use k8s_rollout_mcp::approval::state::ApprovalStates;
+use k8s_rollout_mcp::audit::AuditLog;
 use k8s_rollout_mcp::cluster::Cluster;
 use k8s_rollout_mcp::config::{Cli, Settings};
 use k8s_rollout_mcp::mcp::RolloutServer;
@@ -50,9 +51,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(context = %settings.context, server = %settings.cluster_server, namespace = %settings.default_namespace, "serving MCP over stdio");
+    let audit = AuditLog::new(settings.audit_log.clone());
+    tracing::info!(
+        context = %settings.context,
+        server = %settings.cluster_server,
+        namespace = %settings.default_namespace,
+        audit_log = %settings.audit_log.display(),
+        "serving MCP over stdio"
+    );
 
-    let server = RolloutServer::new(settings, cluster, approvals);
+    let server = RolloutServer::new(settings, cluster, approvals, audit);
     let running = match server.serve(rmcp::transport::stdio()).await {
         Ok(running) => running,
         Err(error) => {

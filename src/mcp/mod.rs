@@ -4,6 +4,7 @@
 
 pub mod history;
 pub mod reply;
+pub mod status;
 pub mod target;
 pub mod undo;
 
@@ -20,11 +21,14 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 
 use crate::approval::state::ApprovalStates;
+use crate::audit::AuditLog;
 use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::rollout::history::HistoryReport;
 
+use crate::verify::{self, StatusReport};
 use history::HistoryArgs;
+use status::StatusArgs;
 use undo::{UndoArgs, UndoReport};
 
 /// What the server tells every client about the workflow.
@@ -40,15 +44,22 @@ pub struct RolloutServer {
     cluster: Cluster,
     settings: Arc<Settings>,
     approvals: Arc<ApprovalStates>,
+    audit: Arc<AuditLog>,
     tool_router: ToolRouter<Self>,
 }
 
 impl RolloutServer {
-    pub fn new(settings: Settings, cluster: Cluster, approvals: ApprovalStates) -> Self {
+    pub fn new(
+        settings: Settings,
+        cluster: Cluster,
+        approvals: ApprovalStates,
+        audit: AuditLog,
+    ) -> Self {
         Self {
             cluster,
             settings: Arc::new(settings),
             approvals: Arc::new(approvals),
+            audit: Arc::new(audit),
             tool_router: Self::tool_router(),
         }
     }
@@ -99,6 +110,29 @@ impl RolloutServer {
             .undo(args, context, request_state, responses)
             .await
             .unwrap_or_else(|failure| failure.into_result().into()))
+    }
+
+    /// kubectl's rollout status, once or waiting with progress notifications.
+    #[tool(
+        name = "k8s_rollout_status",
+        description = "Read-only. Report whether the rollout of a Deployment, DaemonSet or StatefulSet is done, in progress or failed, in `kubectl rollout status` terms (its message, the replica counts, the live revision). With `wait: true`, watch until it finishes, fails or `timeout_seconds` (default 120, max 600) pass, sending progress notifications as the message changes. Use it after k8s_rollout_undo.",
+        input_schema = schema_for_input::<StatusArgs>().expect("a valid input schema"),
+        output_schema = schema_for_output::<StatusReport>(),
+        annotations(title = "Rollout status", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn k8s_rollout_status(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let args: StatusArgs = match reply::arguments(arguments) {
+            Ok(args) => args,
+            Err(failure) => return failure.into_result(),
+        };
+        match self.status(args, &context).await {
+            Ok(report) => reply::success(&report, verify::render(&report)),
+            Err(failure) => failure.into_result(),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
-use rmcp::model::{CallToolResponse, InputResponses, ProtocolVersion};
+use rmcp::model::{CallToolResponse, CallToolResult, InputResponses, ProtocolVersion};
 use rmcp::service::{RequestContext, RoleServer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,17 +18,20 @@ use serde::{Deserialize, Serialize};
 use crate::approval::form::{self, ClusterIdentity};
 use crate::approval::state::ApprovalBinding;
 use crate::approval::{self, ApprovalDecision, ApprovalPath, Refusal};
+use crate::audit::{AuditEvent, CallFacts, Detail};
 use crate::cluster::ClusterError;
 use crate::config::ApprovalMode;
 use crate::rollout::diff::TemplateDiff;
 use crate::rollout::kind::{RevisionStore, WorkloadKind};
-use crate::rollout::plan::{self, RollbackPlan};
-use crate::rollout::revisions::REVISION;
+use crate::rollout::plan::{self, PlanRefusal, RollbackPlan};
+use crate::rollout::revisions::{REVISION, RevisionLookupError};
 use crate::rollout::template::ContainerImage;
 use crate::rollout::workload::Workload;
+use crate::verify::{self, StatusQuery, StatusReport};
 
 use super::RolloutServer;
 use super::reply::{self, ToolFailure};
+use super::status::{self, McpProgress};
 
 /// How long to wait for the controller to observe the write before reporting "not yet".
 const READ_BACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,6 +57,12 @@ pub struct UndoArgs {
     pub dry_run: bool,
     /// Why the rollback is needed; shown to the approver and recorded in the change-cause.
     pub reason: Option<String>,
+    /// After the write, wait (on a watch) until the rollout finishes, fails, or
+    /// timeout_seconds pass, and report its status.
+    #[serde(default)]
+    pub wait: bool,
+    /// How long to wait with `wait` (default 120, at most 600).
+    pub timeout_seconds: Option<u64>,
 }
 
 /// What an undo did.
@@ -100,7 +109,55 @@ pub struct UndoReport {
     /// The `kubernetes.io/change-cause` written with the rollback.
     pub change_cause: Option<String>,
     pub warnings: Vec<String>,
+    /// The rollout's status after waiting (with `wait`).
+    pub status: Option<StatusReport>,
     pub next_step: String,
+}
+
+/// One undo call: its facts for the audit trail and where to record them.
+struct UndoCall<'a> {
+    server: &'a RolloutServer,
+    facts: CallFacts,
+}
+
+impl UndoCall<'_> {
+    /// Appends an audit record; an unwritable log refuses the undo before anything is written.
+    fn record(&self, event: AuditEvent, detail: Detail) -> Result<(), ToolFailure> {
+        self.server.audit.append(event, &self.facts, &detail).map_err(|error| {
+            ToolFailure(format!("{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."))
+        })
+    }
+
+    /// Records a refusal and turns it into the tool's answer.
+    fn refuse(&self, plan: &RollbackPlan, refusal: Refusal) -> ToolFailure {
+        let event = match &refusal {
+            Refusal::Declined | Refusal::NotApproved | Refusal::Malformed(_) => {
+                AuditEvent::Declined
+            }
+            Refusal::Cancelled => AuditEvent::Cancelled,
+            Refusal::TimedOut(_) => AuditEvent::TimedOut,
+            Refusal::NotSupported => AuditEvent::NotSupported,
+            Refusal::StateRejected(_) => AuditEvent::StateRejected,
+            Refusal::Failed(_) => AuditEvent::Failed,
+        };
+        let refused = ToolFailure(format!(
+            "rollback of {}/{} in namespace \"{}\" to revision {} refused: {refusal}. Nothing was written.",
+            plan.kind,
+            plan.name,
+            plan.namespace,
+            plan.target_revision()
+        ));
+        match self.record(
+            event,
+            Detail {
+                error: Some(refusal.to_string()),
+                ..Default::default()
+            },
+        ) {
+            Ok(()) => refused,
+            Err(audit) => ToolFailure(format!("{} {}", refused.0, audit.0)),
+        }
+    }
 }
 
 impl RolloutServer {
@@ -124,9 +181,7 @@ impl RolloutServer {
         )
         .map_err(|refusal| {
             let existing = match &refusal {
-                plan::PlanRefusal::Lookup(
-                    crate::rollout::revisions::RevisionLookupError::NotFound { available, .. },
-                ) => {
+                PlanRefusal::Lookup(RevisionLookupError::NotFound { available, .. }) => {
                     format!("; existing revisions: {}", list(available))
                 }
                 _ => String::new(),
@@ -136,9 +191,14 @@ impl RolloutServer {
                 target.kind, target.name, target.namespace
             ))
         })?;
+        let call = UndoCall {
+            server: self,
+            facts: self.call_facts(&plan, &context, args.reason.as_deref()),
+        };
+        call.record(AuditEvent::Planned, Detail::default())?;
 
         if args.dry_run {
-            return self.dry_run(&plan).await.map(|result| result.into());
+            return self.dry_run(&call, &plan).await.map(Into::into);
         }
 
         let binding = ApprovalBinding::of(&plan, &self.cluster.context);
@@ -154,6 +214,18 @@ impl RolloutServer {
             let inline = context
                 .protocol_version()
                 .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+            let path = if inline {
+                ApprovalPath::InputRequired
+            } else {
+                ApprovalPath::Elicitation
+            };
+            call.record(
+                AuditEvent::ApprovalRequested,
+                Detail {
+                    approval_path: Some(path),
+                    ..Default::default()
+                },
+            )?;
             if inline {
                 let sealed = self.approvals.seal(&binding).map_err(|error| {
                     ToolFailure(format!(
@@ -178,20 +250,54 @@ impl RolloutServer {
             ApprovalDecision::Refused(Refusal::NotSupported)
         };
 
-        match decision {
-            ApprovalDecision::Refused(refusal) => Err(ToolFailure(format!(
-                "rollback of {}/{} in namespace \"{}\" to revision {} refused: {refusal}. Nothing was written.",
-                plan.kind,
-                plan.name,
-                plan.namespace,
-                plan.target_revision()
-            ))),
-            ApprovalDecision::Approved { approver, path } => {
-                let approval = ApprovalSummary { path, approver };
-                self.execute(&plan, approval, args.reason.as_deref())
-                    .await
-                    .map(Into::into)
-            }
+        let approval = match decision {
+            ApprovalDecision::Refused(refusal) => return Err(call.refuse(&plan, refusal)),
+            ApprovalDecision::Approved { approver, path } => ApprovalSummary { path, approver },
+        };
+        let approved = Detail {
+            approval_path: Some(approval.path),
+            approver: approval.approver.clone(),
+            ..Default::default()
+        };
+        // Written and flushed before the patch is sent: no record, no write.
+        call.record(AuditEvent::Approved, approved.clone())?;
+        let wait = status::wait_limit(args.wait, args.timeout_seconds);
+        self.execute(
+            &call,
+            &plan,
+            approval,
+            approved,
+            args.reason.as_deref(),
+            wait,
+            &context,
+        )
+        .await
+        .map(Into::into)
+    }
+
+    /// The audit facts of this call.
+    fn call_facts(
+        &self,
+        plan: &RollbackPlan,
+        context: &RequestContext<RoleServer>,
+        reason: Option<&str>,
+    ) -> CallFacts {
+        let client = context.client_info();
+        CallFacts {
+            client_name: client.as_ref().map(|client| client.name.clone()),
+            client_version: client.map(|client| client.version),
+            protocol_version: context
+                .protocol_version()
+                .map(|version| version.to_string()),
+            reason: reason.map(str::to_string),
+            context: self.cluster.context.clone(),
+            cluster_server: self.cluster.server.clone(),
+            namespace: plan.namespace.clone(),
+            kind: plan.kind.kind().to_string(),
+            name: plan.name.clone(),
+            uid: Some(plan.uid.clone()),
+            live_revision: plan.live_revision,
+            target_revision: Some(plan.target_revision()),
         }
     }
 
@@ -205,13 +311,23 @@ impl RolloutServer {
 
     async fn dry_run(
         &self,
+        call: &UndoCall<'_>,
         plan: &RollbackPlan,
-    ) -> Result<rmcp::model::CallToolResult, ToolFailure> {
+    ) -> Result<CallToolResult, ToolFailure> {
         let patch = plan.patch(None);
-        self.cluster
+        let outcome = self
+            .cluster
             .patch(plan.kind, &plan.namespace, &plan.name, &patch, true)
-            .await
-            .map_err(|error| write_failure(plan, error, true))?;
+            .await;
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        call.record(
+            AuditEvent::DryRun,
+            Detail {
+                error,
+                ..Default::default()
+            },
+        )?;
+        outcome.map_err(|error| write_failure(plan, error, true))?;
         let report = report(
             plan,
             UndoOutcome::DryRun,
@@ -223,12 +339,17 @@ impl RolloutServer {
         Ok(reply::success(&report, render(&report)))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn execute(
         &self,
+        call: &UndoCall<'_>,
         plan: &RollbackPlan,
         approval: ApprovalSummary,
+        approved: Detail,
         reason: Option<&str>,
-    ) -> Result<rmcp::model::CallToolResult, ToolFailure> {
+        wait: Option<Duration>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolFailure> {
         let change_cause = change_cause(plan.target_revision(), &approval, reason);
         let patch = plan.patch(Some(&change_cause));
         let written = match self
@@ -237,13 +358,31 @@ impl RolloutServer {
             .await
         {
             Ok(written) => written,
-            Err(ClusterError::Conflict { .. }) => {
-                return Err(self.changed_since_approval(plan).await);
+            Err(ClusterError::Conflict { message }) => {
+                let failure = self.changed_since_approval(plan).await;
+                let detail = Detail {
+                    error: Some(format!("409 Conflict: {message}")),
+                    ..approved
+                };
+                return Err(match call.record(AuditEvent::Conflict, detail) {
+                    Ok(()) => failure,
+                    Err(audit) => ToolFailure(format!("{} {}", failure.0, audit.0)),
+                });
             }
-            Err(error) => return Err(write_failure(plan, error, false)),
+            Err(error) => {
+                let failure = write_failure(plan, error, false);
+                let detail = Detail {
+                    error: Some(failure.0.clone()),
+                    ..approved
+                };
+                return Err(match call.record(AuditEvent::Failed, detail) {
+                    Ok(()) => failure,
+                    Err(audit) => ToolFailure(format!("{} {}", failure.0, audit.0)),
+                });
+            }
         };
         let (new_revision, note) = self.read_back(&written).await;
-        let report = report(
+        let mut report = report(
             plan,
             UndoOutcome::RolledBack,
             new_revision,
@@ -251,7 +390,54 @@ impl RolloutServer {
             Some(change_cause),
             note,
         );
+        let written_detail = Detail {
+            resulting_revision: new_revision,
+            ..approved.clone()
+        };
+        if let Err(audit) = call.record(AuditEvent::Written, written_detail) {
+            report.warnings.push(format!(
+                "the rollback was written but its audit record was not: {}",
+                audit.0
+            ));
+        }
+        if let Some(limit) = wait {
+            let status = self.verify_after_write(written, limit, context).await;
+            match status {
+                Ok(status) => {
+                    if status.failed {
+                        let detail = Detail {
+                            error: Some(format!(
+                                "rollout failed after the rollback: {}",
+                                status.message
+                            )),
+                            ..approved
+                        };
+                        if let Err(audit) = call.record(AuditEvent::Failed, detail) {
+                            report.warnings.push(audit.0);
+                        }
+                    }
+                    report.status = Some(status);
+                }
+                Err(error) => report
+                    .warnings
+                    .push(format!("the rollout could not be watched: {error}")),
+            }
+        }
         Ok(reply::success(&report, render(&report)))
+    }
+
+    async fn verify_after_write(
+        &self,
+        written: Workload,
+        limit: Duration,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<StatusReport, ClusterError> {
+        let query = StatusQuery {
+            expected_revision: None,
+            wait: Some(limit),
+        };
+        let mut progress = McpProgress::new(context);
+        verify::check(&self.cluster, written, query, &context.ct, &mut progress).await
     }
 
     /// The 409 path: say what the workload is now, so the agent re-inspects.
@@ -455,6 +641,7 @@ fn report(
         approval,
         change_cause,
         warnings,
+        status: None,
         next_step,
     }
 }
@@ -494,6 +681,9 @@ pub fn render(report: &UndoReport) -> String {
     }
     for warning in &report.warnings {
         out.push_str(&format!("warning: {warning}\n"));
+    }
+    if let Some(status) = &report.status {
+        out.push_str(&format!("status: {}", verify::render(status)));
     }
     out.push_str(&format!("next: {}\n", report.next_step));
     out

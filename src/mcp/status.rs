@@ -1,0 +1,105 @@
+//! `k8s_rollout_status`: the read-only verify step, once or waiting with MCP progress
+//! notifications carrying kubectl's message each time it changes.
+
+use std::time::Duration;
+
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::{Peer, RequestContext, RoleServer};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::rollout::status::RolloutStatus;
+use crate::verify::{
+    self, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, ProgressSink, StatusQuery, StatusReport,
+};
+
+use super::RolloutServer;
+use super::reply::ToolFailure;
+
+/// Arguments of `k8s_rollout_status`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusArgs {
+    /// The workload type: deployment, daemonset or statefulset (plural, short names
+    /// deploy/ds/sts and the Kind spelling work too).
+    pub resource_type: String,
+    /// The workload's name.
+    pub name: String,
+    /// The namespace (default: the server's --namespace, else the kubeconfig context's, else
+    /// "default").
+    pub namespace: Option<String>,
+    /// The live revision you expect (kubectl's --revision): a different one is reported as a
+    /// failure.
+    pub revision: Option<i64>,
+    /// Wait (on a watch) until the rollout finishes, fails, or timeout_seconds pass.
+    #[serde(default)]
+    pub wait: bool,
+    /// How long to wait with `wait` (default 120, at most 600).
+    pub timeout_seconds: Option<u64>,
+}
+
+/// The wait a call asked for, capped at [`MAX_WAIT_SECONDS`].
+pub fn wait_limit(wait: bool, timeout_seconds: Option<u64>) -> Option<Duration> {
+    wait.then(|| {
+        Duration::from_secs(
+            timeout_seconds
+                .unwrap_or(DEFAULT_WAIT_SECONDS)
+                .clamp(1, MAX_WAIT_SECONDS),
+        )
+    })
+}
+
+/// Sends kubectl's message as an MCP progress notification when the client asked for them.
+pub struct McpProgress {
+    peer: Peer<RoleServer>,
+    token: Option<ProgressToken>,
+    sent: u32,
+}
+
+impl McpProgress {
+    pub fn new(context: &RequestContext<RoleServer>) -> Self {
+        Self {
+            peer: context.peer.clone(),
+            token: context.meta.get_progress_token(),
+            sent: 0,
+        }
+    }
+}
+
+impl ProgressSink for McpProgress {
+    async fn changed(&mut self, status: &RolloutStatus) {
+        let Some(token) = self.token.clone() else {
+            return;
+        };
+        self.sent += 1;
+        let notification = ProgressNotificationParam::new(token, f64::from(self.sent))
+            .with_message(status.message.clone());
+        if let Err(error) = self.peer.notify_progress(notification).await {
+            tracing::debug!(%error, "a progress notification could not be sent");
+        }
+    }
+}
+
+impl RolloutServer {
+    pub(super) async fn status(
+        &self,
+        args: StatusArgs,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<StatusReport, ToolFailure> {
+        if let Some(revision) = args.revision.filter(|revision| *revision < 1) {
+            return Err(ToolFailure(format!(
+                "revision must be a positive integer: {revision}"
+            )));
+        }
+        let target = self
+            .target(&args.resource_type, &args.name, args.namespace.as_deref())
+            .await?;
+        let workload = target.fetch(&self.cluster).await?;
+        let query = StatusQuery {
+            expected_revision: args.revision,
+            wait: wait_limit(args.wait, args.timeout_seconds),
+        };
+        let mut progress = McpProgress::new(context);
+        Ok(verify::check(&self.cluster, workload, query, &context.ct, &mut progress).await?)
+    }
+}

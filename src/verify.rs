@@ -1,0 +1,246 @@
+//! The verify step: kubectl's rollout status for a workload, once or waiting on a watch (not a
+//! poll) until the rollout is done, fails, or the time limit passes.
+//!
+//! Beyond kubectl: the status carries the live revision, and `revision` is checked for
+//! DaemonSets and StatefulSets too (kubectl ignores it for them), against the revision whose
+//! template is live.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::rollout::kind::{RevisionStore, WorkloadKind};
+use crate::rollout::revisions::REVISION;
+use crate::rollout::status::{self, ReplicaCounts, RolloutState, RolloutStatus};
+use crate::rollout::workload::Workload;
+
+/// The longest a status call may wait, in seconds.
+pub const MAX_WAIT_SECONDS: u64 = 600;
+/// The wait when none is given, in seconds.
+pub const DEFAULT_WAIT_SECONDS: u64 = 120;
+
+/// Told about every change of kubectl's message while waiting.
+pub trait ProgressSink {
+    fn changed(&mut self, status: &RolloutStatus) -> impl Future<Output = ()> + Send;
+}
+
+/// No one to tell.
+impl ProgressSink for () {
+    async fn changed(&mut self, _status: &RolloutStatus) {}
+}
+
+/// The result of a status check.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct StatusReport {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    /// kubectl would exit 0: the rollout is complete.
+    pub done: bool,
+    /// kubectl would report an error: deadline exceeded or revision mismatch.
+    pub failed: bool,
+    pub state: RolloutState,
+    /// kubectl's message.
+    pub message: String,
+    pub counts: ReplicaCounts,
+    /// The revision whose template is live.
+    pub live_revision: Option<i64>,
+    /// Whether the controller has observed the latest spec.
+    pub observed: bool,
+    /// What to do next when the rollout failed or cannot be watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// True when the call waited and the time limit passed before the rollout finished.
+    pub timed_out: bool,
+    /// Seconds spent waiting (0 without `wait`).
+    pub waited_seconds: u64,
+}
+
+/// How to check.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusQuery {
+    /// kubectl's `--revision`: the live revision that is expected.
+    pub expected_revision: Option<i64>,
+    /// Wait this long for the rollout to finish; None to look once.
+    pub wait: Option<Duration>,
+}
+
+/// Checks (and optionally waits for) the rollout of a workload already fetched.
+pub async fn check(
+    cluster: &Cluster,
+    workload: Workload,
+    query: StatusQuery,
+    cancelled: &CancellationToken,
+    progress: &mut impl ProgressSink,
+) -> Result<StatusReport, ClusterError> {
+    let started = Instant::now();
+    let mut current = workload;
+    let mut status = status::evaluate(&current, query.expected_revision);
+    let mut timed_out = false;
+    if let Some(limit) = query.wait.filter(|_| !status.is_final()) {
+        progress.changed(&status).await;
+        let deadline = started + limit;
+        'waiting: loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                timed_out = true;
+                break;
+            }
+            let seconds = remaining.as_secs().max(1) as u32;
+            let events = cluster
+                .watch_workload(
+                    current.kind,
+                    current.namespace(),
+                    current.name(),
+                    current.resource_version(),
+                    seconds,
+                )
+                .await?;
+            let mut events = std::pin::pin!(events);
+            loop {
+                let next = tokio::select! {
+                    next = tokio::time::timeout(remaining, events.next()) => next,
+                    () = cancelled.cancelled() => break 'waiting,
+                };
+                let Ok(next) = next else {
+                    timed_out = true;
+                    break 'waiting;
+                };
+                // The server closed the watch (its timeoutSeconds): watch again from here.
+                let Some(event) = next else { break };
+                current = match event {
+                    Ok(workload) => workload,
+                    // 410 Gone: the resourceVersion is too old to watch from; read afresh.
+                    Err(ClusterError::Api { code: 410, .. }) => {
+                        cluster
+                            .workload(current.kind, current.namespace(), current.name())
+                            .await?
+                    }
+                    Err(error) => return Err(error),
+                };
+                let next_status = status::evaluate(&current, query.expected_revision);
+                if next_status.message != status.message {
+                    progress.changed(&next_status).await;
+                }
+                status = next_status;
+                if status.is_final() {
+                    break 'waiting;
+                }
+            }
+        }
+    }
+    let live_revision = live_revision(cluster, &current).await?;
+    if let (Some(expected), Some(live)) = (query.expected_revision, live_revision)
+        && current.kind != WorkloadKind::Deployment
+        && expected != live
+    {
+        status.state = RolloutState::Failed;
+        status.message = format!(
+            "desired revision ({expected}) is different from the running revision ({live})"
+        );
+    }
+    Ok(report(
+        &current,
+        status,
+        live_revision,
+        timed_out,
+        started.elapsed(),
+    ))
+}
+
+/// The live revision: a Deployment's revision annotation, or (one LIST) the number of the
+/// ControllerRevision that matches the live template.
+async fn live_revision(
+    cluster: &Cluster,
+    workload: &Workload,
+) -> Result<Option<i64>, ClusterError> {
+    match workload.kind.revision_store() {
+        RevisionStore::ReplicaSets => Ok(workload
+            .annotations()
+            .get(REVISION)
+            .and_then(|n| n.parse().ok())),
+        RevisionStore::ControllerRevisions => {
+            let set = cluster.revisions(workload).await?;
+            Ok(set.live(workload).map(|revision| revision.number))
+        }
+    }
+}
+
+fn report(
+    workload: &Workload,
+    status: RolloutStatus,
+    live_revision: Option<i64>,
+    timed_out: bool,
+    waited: Duration,
+) -> StatusReport {
+    let subject = format!(
+        "{} {}/{}",
+        workload.kind,
+        workload.namespace(),
+        workload.name()
+    );
+    let hint = match status.state {
+        RolloutState::Failed => Some(format!(
+            "the rollout of {subject} failed: inspect k8s_rollout_history to find the last good revision, and consider k8s_rollout_undo to it"
+        )),
+        RolloutState::Unsupported => Some(format!(
+            "{subject} does not use the RollingUpdate strategy: its pods change only when deleted, so there is no rollout to watch"
+        )),
+        RolloutState::Progressing if timed_out => Some(format!(
+            "{subject} is still rolling out; check again later, or inspect k8s_rollout_history if it seems stuck"
+        )),
+        _ => None,
+    };
+    StatusReport {
+        kind: workload.kind,
+        namespace: workload.namespace().to_string(),
+        name: workload.name().to_string(),
+        done: status.done(),
+        failed: status.failed(),
+        state: status.state,
+        message: status.message,
+        counts: status.counts,
+        live_revision,
+        observed: status.observed,
+        hint,
+        timed_out,
+        waited_seconds: waited.as_secs(),
+    }
+}
+
+/// The report as compact text.
+pub fn render(report: &StatusReport) -> String {
+    let counts = &report.counts;
+    let mut out = format!(
+        "{} {}/{}: {}\nstate: {}; revision: {}; {}/{} updated, {} ready, {} available",
+        report.kind,
+        report.namespace,
+        report.name,
+        report.message,
+        serde_json::to_value(report.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        report
+            .live_revision
+            .map_or("unknown".to_string(), |n| n.to_string()),
+        counts.updated,
+        counts.desired,
+        counts.ready,
+        counts.available,
+    );
+    if report.timed_out {
+        out.push_str(&format!(
+            "\nstopped waiting after {}s",
+            report.waited_seconds
+        ));
+    }
+    if let Some(hint) = &report.hint {
+        out.push_str(&format!("\nnext: {hint}"));
+    }
+    out.push('\n');
+    out
+}
