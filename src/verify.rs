@@ -189,6 +189,9 @@ fn report(
         RolloutState::Unsupported => Some(format!(
             "{subject} does not use the RollingUpdate strategy: its pods change only when deleted, so there is no rollout to watch"
         )),
+        RolloutState::Progressing if workload.paused() => Some(format!(
+            "{subject} is paused, so its rollout will not progress; resume it (`kubectl rollout resume`) to continue"
+        )),
         RolloutState::Progressing if timed_out => Some(format!(
             "{subject} is still rolling out; check again later, or inspect k8s_rollout_history if it seems stuck"
         )),

@@ -1,0 +1,231 @@
+//! The whole safe-rollback workflow on an embedded simulated cluster, driven by a small
+//! terminal MCP host: history, the diff of the candidate revision, status of the bad deploy,
+//! the undo with a real approval prompt (elicitation) answered at this terminal, the new
+//! history, the verified rollout, and the audit records it left.
+//!
+//! ```text
+//! cargo run --example walkthrough            # asks you to approve
+//! cargo run --example walkthrough -- --yes   # approves without a terminal (CI)
+//! cargo run --example walkthrough -- --no    # declines without a terminal (CI)
+//! ```
+//!
+//! The server runs in this process over an in-memory pipe carrying the same JSON-RPC as its
+//! stdio, so nothing has to be built or installed first.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use k8s_rollout_mcp::approval::state::ApprovalStates;
+use k8s_rollout_mcp::audit::AuditLog;
+use k8s_rollout_mcp::cluster::Cluster;
+use k8s_rollout_mcp::config::{Cli, Settings};
+use k8s_rollout_mcp::mcp::RolloutServer;
+use kube_sim::{Scenario, Sim};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult, ElicitationAction,
+    Implementation, NumberOrString, ProgressNotificationParam, ProgressToken, RequestMetaObject,
+};
+use rmcp::service::{NotificationContext, RequestContext, RoleClient};
+use rmcp::{ClientHandler, ErrorData, ServiceExt};
+use serde_json::{Value, json};
+
+/// How the approval question is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Approver {
+    Terminal,
+    Yes,
+    No,
+}
+
+/// A terminal MCP host: shows the approval request and reads the answer.
+#[derive(Clone)]
+struct TerminalHost {
+    approver: Approver,
+}
+
+impl ClientHandler for TerminalHost {
+    fn get_info(&self) -> ClientInfo {
+        ClientInfo::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("walkthrough-terminal-host", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        println!("\n┌─ approval requested by the server (MCP elicitation) ─────────────");
+        for line in message.lines() {
+            println!("│ {line}");
+        }
+        println!("└──────────────────────────────────────────────────────────────────");
+        let (approve, approver) = match self.approver {
+            Approver::Yes => {
+                println!("--yes: approving as \"walkthrough-ci\"");
+                (true, "walkthrough-ci".to_string())
+            }
+            Approver::No => {
+                println!("--no: declining");
+                (false, String::new())
+            }
+            Approver::Terminal => tokio::task::spawn_blocking(ask_at_terminal)
+                .await
+                .unwrap_or((false, String::new())),
+        };
+        if !approve {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        }
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true, "approver": approver})))
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        println!("  progress: {}", params.message.unwrap_or_default());
+    }
+}
+
+fn ask_at_terminal() -> (bool, String) {
+    let stdin = std::io::stdin();
+    let mut read = |prompt: &str| -> String {
+        print!("{prompt}");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let _ = stdin.lock().read_line(&mut line);
+        line.trim().to_string()
+    };
+    let approve = matches!(read("Approve this rollback? [y/N] ").to_ascii_lowercase().as_str(), "y" | "yes");
+    if !approve {
+        return (false, String::new());
+    }
+    let name = read("Your name (for the audit trail): ");
+    (true, name)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let approver = match std::env::args().nth(1).as_deref() {
+        Some("--yes") => Approver::Yes,
+        Some("--no") => Approver::No,
+        None if std::io::stdin().is_terminal() => Approver::Terminal,
+        None => {
+            eprintln!("stdin is not a terminal: pass --yes or --no to answer the approval request");
+            return ExitCode::from(2);
+        }
+        Some(other) => {
+            eprintln!("unknown argument {other:?}; use --yes, --no, or nothing to be asked");
+            return ExitCode::from(2);
+        }
+    };
+    match run(approver).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("walkthrough failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
+    let sim = Sim::start(Scenario::demo()).await;
+    let dir = std::env::temp_dir().join(format!("k8s-rollout-walkthrough-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = dir.join("kubeconfig");
+    let audit_log = dir.join("audit.jsonl");
+    sim.write_kubeconfig(&kubeconfig)?;
+    println!("Simulated cluster (demo scenario) listening at {}", sim.url());
+
+    let settings = Settings::load(Cli {
+        kubeconfig: Some(kubeconfig),
+        context: None,
+        namespace: Some("shop".into()),
+        approval: k8s_rollout_mcp::config::ApprovalMode::Elicitation,
+        approval_timeout: std::time::Duration::from_secs(300),
+        request_timeout: std::time::Duration::from_secs(10),
+        show_env_values: false,
+        audit_log: Some(audit_log.clone()),
+    })
+    .await?;
+    let cluster = Cluster::new(&settings)?;
+    let approvals = ApprovalStates::new(settings.approval_timeout)?;
+    let server = RolloutServer::new(settings, cluster, approvals, AuditLog::new(audit_log.clone()));
+    let (server_end, client_end) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_end).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let host = TerminalHost { approver }.serve(client_end).await?;
+    let tools = host.list_tools(None).await?;
+    let names: Vec<&str> = tools.tools.iter().map(|tool| tool.name.as_ref()).collect();
+    println!("Connected to k8s-rollout-mcp; tools: {}", names.join(", "));
+
+    let workload = json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop"});
+    let with = |extra: Value| {
+        let mut arguments = workload.clone();
+        arguments.as_object_mut().expect("an object").extend(extra.as_object().expect("an object").clone());
+        arguments
+    };
+
+    step("1. Inspect the history (read-only)");
+    show(&host.call_tool(call("k8s_rollout_history", workload.clone())).await?);
+
+    step("2. Is the live revision healthy? (read-only)");
+    show(&host.call_tool(call("k8s_rollout_status", workload.clone())).await?);
+
+    step("3. What would restoring revision 3 change? (read-only)");
+    show(&host.call_tool(call("k8s_rollout_history", with(json!({"revision": 3})))).await?);
+
+    step("4. Roll back to revision 3 (asks a human first)");
+    let undo = host
+        .call_tool(call(
+            "k8s_rollout_undo",
+            with(json!({"to_revision": 3, "reason": "1.3.0 never became available (progress deadline exceeded)"})),
+        ))
+        .await?;
+    show(&undo);
+
+    if undo.is_error != Some(true) {
+        step("5. The history now");
+        show(&host.call_tool(call("k8s_rollout_history", workload.clone())).await?);
+        step("6. Verify the rollout (waits, with progress)");
+        let mut status = call("k8s_rollout_status", with(json!({"wait": true, "timeout_seconds": 60})));
+        status.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(NumberOrString::Number(1))));
+        show(&host.call_tool(status).await?);
+    } else {
+        step("5. Nothing was written: the history is unchanged");
+        show(&host.call_tool(call("k8s_rollout_history", workload.clone())).await?);
+    }
+
+    step("The audit trail it left");
+    println!("{}:", audit_log.display());
+    for line in std::fs::read_to_string(&audit_log)?.lines() {
+        println!("{line}");
+    }
+    host.cancel().await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(arguments) = arguments else { unreachable!("tool arguments are objects") };
+    CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)
+}
+
+fn step(title: &str) {
+    println!("\n=== {title} ===");
+}
+
+fn show(result: &CallToolResult) {
+    if result.is_error == Some(true) {
+        print!("refused: ");
+    }
+    for block in &result.content {
+        if let Some(text) = block.as_text() {
+            println!("{}", text.text.trim_end());
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! A test MCP host: starts a simulated cluster, writes a kubeconfig for it, launches the real
+//! `k8s-rollout-mcp` binary over stdio, and talks to it with rmcp's client, on either
+//! lifecycle (2025-11-25 `initialize`, or 2026-07-28 discovery). Its elicitation answers are
+//! scripted per test, and every request and progress notification it receives is kept.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube_sim::{RequestRecord, Scenario, Sim};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, NumberOrString, ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestMetaObject,
+};
+use rmcp::service::{ClientLifecycleMode, NotificationContext, RequestContext, RoleClient, RunningService, ServiceExt};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, ErrorData};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+/// Which protocol lifecycle the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// `initialize` handshake, negotiating 2025-11-25: elicitation during the call.
+    Handshake,
+    /// 2026-07-28 discovery: no handshake, InputRequiredResult rounds.
+    Stateless,
+}
+
+pub const LIFECYCLES: [Lifecycle; 2] = [Lifecycle::Handshake, Lifecycle::Stateless];
+
+/// How the scripted human answers an approval request.
+#[derive(Clone)]
+pub enum Answer {
+    Accept(Value),
+    Decline,
+    Cancel,
+    /// Never answers (the server's approval timeout must fire).
+    Silence,
+}
+
+impl Answer {
+    pub fn approve(approver: &str) -> Self {
+        Self::Accept(json!({"approve": true, "approver": approver}))
+    }
+}
+
+/// Runs while the human is "thinking", before the answer is sent (e.g. a concurrent deploy).
+pub type Interlude = Arc<dyn Fn() + Send + Sync>;
+
+/// What the scripted client declares and answers.
+#[derive(Clone)]
+pub struct TestClient {
+    elicitation: bool,
+    answer: Arc<Mutex<Answer>>,
+    interlude: Arc<Mutex<Option<Interlude>>>,
+    asked: Arc<Mutex<Vec<String>>>,
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for TestClient {
+    fn get_info(&self) -> ClientInfo {
+        let capabilities = if self.elicitation {
+            ClientCapabilities::builder().enable_elicitation().build()
+        } else {
+            ClientCapabilities::default()
+        };
+        ClientInfo::new(capabilities, Implementation::new("e2e-host", "9.9.9"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.asked.lock().unwrap().push(message.clone());
+        }
+        if let Some(interlude) = self.interlude.lock().unwrap().clone() {
+            tokio::task::spawn_blocking(move || interlude()).await.expect("the interlude ran");
+        }
+        let answer = self.answer.lock().unwrap().clone();
+        Ok(match answer {
+            Answer::Accept(content) => ElicitResult::new(ElicitationAction::Accept).with_content(content),
+            Answer::Decline => ElicitResult::new(ElicitationAction::Decline),
+            Answer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+            Answer::Silence => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                ElicitResult::new(ElicitationAction::Cancel)
+            }
+        })
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        self.progress.lock().unwrap().push(params);
+    }
+}
+
+/// Options for starting a host.
+pub struct HostOptions {
+    pub lifecycle: Lifecycle,
+    pub elicitation: bool,
+    pub extra_args: Vec<String>,
+    pub audit_log: Option<PathBuf>,
+}
+
+impl HostOptions {
+    pub fn new(lifecycle: Lifecycle) -> Self {
+        Self { lifecycle, elicitation: true, extra_args: Vec::new(), audit_log: None }
+    }
+}
+
+/// A simulated cluster, the server under test, and the client talking to it.
+pub struct Host {
+    pub sim: Sim,
+    pub dir: tempdir::Dir,
+    pub client: RunningService<RoleClient, TestClient>,
+    handler: TestClient,
+    pub audit_log: PathBuf,
+}
+
+impl Host {
+    pub async fn start(scenario: Scenario, lifecycle: Lifecycle) -> Self {
+        Self::start_with(scenario, HostOptions::new(lifecycle)).await
+    }
+
+    pub async fn start_with(scenario: Scenario, options: HostOptions) -> Self {
+        let sim = Sim::start(scenario).await;
+        let dir = tempdir::Dir::new("host");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
+        let audit_log = options.audit_log.clone().unwrap_or_else(|| dir.path().join("state").join("audit.jsonl"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"));
+        command
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--audit-log")
+            .arg(&audit_log)
+            .args(&options.extra_args)
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::inherit());
+        let transport = TokioChildProcess::new(command).expect("the server starts");
+        let handler = TestClient {
+            elicitation: options.elicitation,
+            answer: Arc::new(Mutex::new(Answer::Decline)),
+            interlude: Arc::new(Mutex::new(None)),
+            asked: Arc::default(),
+            progress: Arc::default(),
+        };
+        let client = match options.lifecycle {
+            Lifecycle::Handshake => handler.clone().serve(transport).await.expect("initialize"),
+            Lifecycle::Stateless => handler
+                .clone()
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+                )
+                .await
+                .expect("discover"),
+        };
+        sim.clear_requests();
+        Self { sim, dir, client, handler, audit_log }
+    }
+
+    /// Scripts the human's next answers.
+    pub fn answer(&self, answer: Answer) {
+        *self.handler.answer.lock().unwrap() = answer;
+    }
+
+    /// Runs `interlude` after the question arrives and before the answer is sent.
+    pub fn while_asked(&self, interlude: impl Fn() + Send + Sync + 'static) {
+        *self.handler.interlude.lock().unwrap() = Some(Arc::new(interlude));
+    }
+
+    /// The approval messages shown to the human so far.
+    pub fn asked(&self) -> Vec<String> {
+        self.handler.asked.lock().unwrap().clone()
+    }
+
+    pub fn progress(&self) -> Vec<ProgressNotificationParam> {
+        self.handler.progress.lock().unwrap().clone()
+    }
+
+    /// Calls a tool to completion (MRTR rounds are driven by the client).
+    pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
+        self.client.call_tool(params(tool, arguments)).await.expect("the tool call completes")
+    }
+
+    /// Calls a tool with a progress token.
+    pub async fn call_with_progress(&self, tool: &str, arguments: Value) -> CallToolResult {
+        let mut request = params(tool, arguments);
+        request.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(NumberOrString::Number(7))));
+        self.client.call_tool(request).await.expect("the tool call completes")
+    }
+
+    /// One round only: an InputRequiredResult comes back as is.
+    pub async fn call_once(&self, request: CallToolRequestParams) -> CallToolResponse {
+        self.client.call_tool_once(request).await.expect("the tool call answers")
+    }
+
+    /// Requests that changed (or tried to change) the cluster, dry runs included.
+    pub fn writes(&self) -> Vec<RequestRecord> {
+        self.sim.mutating_requests()
+    }
+
+    /// The audit records written so far.
+    pub fn audit(&self) -> Vec<Value> {
+        match std::fs::read_to_string(&self.audit_log) {
+            Ok(text) => text.lines().map(|line| serde_json::from_str(line).expect("an audit line is JSON")).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn audit_events(&self) -> Vec<String> {
+        self.audit().iter().map(|record| record["event"].as_str().unwrap_or_default().to_string()).collect()
+    }
+}
+
+pub fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(arguments) = arguments else { panic!("arguments are an object") };
+    CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)
+}
+
+/// The structured content of a successful result.
+pub fn structured(result: &CallToolResult) -> &Value {
+    assert_ne!(result.is_error, Some(true), "expected success, got: {}", text(result));
+    result.structured_content.as_ref().expect("structured content")
+}
+
+/// The text of a result.
+pub fn text(result: &CallToolResult) -> String {
+    result.content.iter().filter_map(|block| block.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+}
+
+/// The text of a refusal (asserting it is one).
+pub fn refusal(result: &CallToolResult) -> String {
+    assert_eq!(result.is_error, Some(true), "expected a refusal, got: {}", text(result));
+    assert!(result.structured_content.is_none(), "refusals carry no structured content");
+    text(result)
+}
+
+pub fn path_of(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
+
+/// Temporary directories removed on drop.
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new(label: &str) -> Self {
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "k8s-rollout-mcp-{label}-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&path).expect("a temporary directory");
+            Self(path)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
