@@ -22,8 +22,9 @@ use k8s_rollout_mcp::config::{Cli, Settings};
 use k8s_rollout_mcp::mcp::RolloutServer;
 use kube_sim::{Scenario, Sim};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult, ElicitationAction,
-    Implementation, NumberOrString, ProgressNotificationParam, ProgressToken, RequestMetaObject,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientInfo, ElicitRequestParams,
+    ElicitResult, ElicitationAction, Implementation, NumberOrString, ProgressNotificationParam,
+    ProgressToken, RequestMetaObject,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use rmcp::{ClientHandler, ErrorData, ServiceExt};
@@ -80,10 +81,15 @@ impl ClientHandler for TerminalHost {
         if !approve {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         }
-        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true, "approver": approver})))
+        Ok(ElicitResult::new(ElicitationAction::Accept)
+            .with_content(json!({"approve": true, "approver": approver})))
     }
 
-    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
         println!("  progress: {}", params.message.unwrap_or_default());
     }
 }
@@ -97,7 +103,12 @@ fn ask_at_terminal() -> (bool, String) {
         let _ = stdin.lock().read_line(&mut line);
         line.trim().to_string()
     };
-    let approve = matches!(read("Approve this rollback? [y/N] ").to_ascii_lowercase().as_str(), "y" | "yes");
+    let approve = matches!(
+        read("Approve this rollback? [y/N] ")
+            .to_ascii_lowercase()
+            .as_str(),
+        "y" | "yes"
+    );
     if !approve {
         return (false, String::new());
     }
@@ -136,7 +147,10 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
     let kubeconfig = dir.join("kubeconfig");
     let audit_log = dir.join("audit.jsonl");
     sim.write_kubeconfig(&kubeconfig)?;
-    println!("Simulated cluster (demo scenario) listening at {}", sim.url());
+    println!(
+        "Simulated cluster (demo scenario) listening at {}",
+        sim.url()
+    );
 
     let settings = Settings::load(Cli {
         kubeconfig: Some(kubeconfig),
@@ -151,7 +165,12 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let cluster = Cluster::new(&settings)?;
     let approvals = ApprovalStates::new(settings.approval_timeout)?;
-    let server = RolloutServer::new(settings, cluster, approvals, AuditLog::new(audit_log.clone()));
+    let server = RolloutServer::new(
+        settings,
+        cluster,
+        approvals,
+        AuditLog::new(audit_log.clone()),
+    );
     let (server_end, client_end) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_end).await {
@@ -163,21 +182,37 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
     let names: Vec<&str> = tools.tools.iter().map(|tool| tool.name.as_ref()).collect();
     println!("Connected to k8s-rollout-mcp; tools: {}", names.join(", "));
 
-    let workload = json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop"});
+    let workload =
+        json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop"});
     let with = |extra: Value| {
         let mut arguments = workload.clone();
-        arguments.as_object_mut().expect("an object").extend(extra.as_object().expect("an object").clone());
+        arguments
+            .as_object_mut()
+            .expect("an object")
+            .extend(extra.as_object().expect("an object").clone());
         arguments
     };
 
     step("1. Inspect the history (read-only)");
-    show(&host.call_tool(call("k8s_rollout_history", workload.clone())).await?);
+    show(
+        &host
+            .call_tool(call("k8s_rollout_history", workload.clone()))
+            .await?,
+    );
 
     step("2. Is the live revision healthy? (read-only)");
-    show(&host.call_tool(call("k8s_rollout_status", workload.clone())).await?);
+    show(
+        &host
+            .call_tool(call("k8s_rollout_status", workload.clone()))
+            .await?,
+    );
 
     step("3. What would restoring revision 3 change? (read-only)");
-    show(&host.call_tool(call("k8s_rollout_history", with(json!({"revision": 3})))).await?);
+    show(
+        &host
+            .call_tool(call("k8s_rollout_history", with(json!({"revision": 3}))))
+            .await?,
+    );
 
     step("4. Roll back to revision 3 (asks a human first)");
     let undo = host
@@ -190,14 +225,27 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
 
     if undo.is_error != Some(true) {
         step("5. The history now");
-        show(&host.call_tool(call("k8s_rollout_history", workload.clone())).await?);
+        show(
+            &host
+                .call_tool(call("k8s_rollout_history", workload.clone()))
+                .await?,
+        );
         step("6. Verify the rollout (waits, with progress)");
-        let mut status = call("k8s_rollout_status", with(json!({"wait": true, "timeout_seconds": 60})));
-        status.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(NumberOrString::Number(1))));
+        let mut status = call(
+            "k8s_rollout_status",
+            with(json!({"wait": true, "timeout_seconds": 60})),
+        );
+        status.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+            NumberOrString::Number(1),
+        )));
         show(&host.call_tool(status).await?);
     } else {
         step("5. Nothing was written: the history is unchanged");
-        show(&host.call_tool(call("k8s_rollout_history", workload.clone())).await?);
+        show(
+            &host
+                .call_tool(call("k8s_rollout_history", workload.clone()))
+                .await?,
+        );
     }
 
     step("The audit trail it left");
@@ -211,7 +259,9 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
-    let Value::Object(arguments) = arguments else { unreachable!("tool arguments are objects") };
+    let Value::Object(arguments) = arguments else {
+        unreachable!("tool arguments are objects")
+    };
     CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)
 }
 

@@ -60,6 +60,9 @@ pub enum ClusterError {
         namespace: String,
         message: String,
     },
+    /// The workload object lacks something every valid one has.
+    #[error("{0}")]
+    Malformed(String),
     #[error("conflict: {message}")]
     Conflict { message: String },
     #[error("the API server at {server} refused to {verb} {resource}: {code} {reason}: {message}")]
@@ -91,6 +94,52 @@ pub enum ClusterError {
         resource: &'static str,
         seconds: u64,
     },
+}
+
+/// Where a ReplicaSet's or Pod's owner chain leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The workload to roll back instead.
+    Workload(WorkloadKind, String),
+    /// The chain ends elsewhere (a bare Pod, a Job...); the text says where.
+    DeadEnd(String),
+}
+
+/// The objects an owner chain passes through on its way to a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    Pod,
+    ReplicaSet,
+}
+
+impl Hop {
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Pod => "Pod",
+            Self::ReplicaSet => "ReplicaSet",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Self::Pod => "pods",
+            Self::ReplicaSet => "replicasets",
+        }
+    }
+
+    fn group(self) -> &'static str {
+        match self {
+            Self::Pod => "",
+            Self::ReplicaSet => ".apps",
+        }
+    }
+
+    fn api_resource(self) -> ApiResource {
+        match self {
+            Self::Pod => ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+            Self::ReplicaSet => RevisionStore::ReplicaSets.api_resource(),
+        }
+    }
 }
 
 impl ClusterError {
@@ -138,9 +187,14 @@ impl Cluster {
         let store = workload.kind.revision_store();
         let selector = workload
             .selector()
-            .map_err(|error| self.malformed(workload, store, error.to_string()))?;
-        let selector = Selector::try_from(selector)
-            .map_err(|error| self.malformed(workload, store, format!("spec.selector: {error}")))?;
+            .map_err(|error| ClusterError::Malformed(error.to_string()))?;
+        let selector = Selector::try_from(selector).map_err(|error| {
+            ClusterError::Malformed(
+                workload
+                    .malformed(&format!("spec.selector: {error}"))
+                    .to_string(),
+            )
+        })?;
         let attempt = Attempt {
             verb: "list",
             resource: store.plural(),
@@ -218,8 +272,7 @@ impl Cluster {
         params.dry_run = dry_run;
         let object = match patch {
             RollbackPatch::Json(body) => {
-                let operations: json_patch::Patch = serde_json::from_value(body.clone())
-                    .expect("plans build valid JSON Patch documents");
+                let operations = body.clone();
                 self.run(
                     attempt,
                     api.patch(name, &params, &Patch::Json::<()>(operations)),
@@ -295,89 +348,63 @@ impl Cluster {
         }))
     }
 
-    /// Follows owner references from a ReplicaSet or Pod to the workload that has the rollout
-    /// history. None when the chain ends elsewhere (a bare Pod, a Job...); the text says where.
+    /// Follows controller owner references from a ReplicaSet or Pod to the workload that has
+    /// the rollout history.
     pub async fn owning_workload(
         &self,
         start: &UnsupportedKind,
         namespace: &str,
         name: &str,
-    ) -> Result<Result<(WorkloadKind, String), String>, ClusterError> {
-        let (mut resource, mut object_name) = match start {
-            UnsupportedKind::ReplicaSet => {
-                (RevisionStore::ReplicaSets.api_resource(), name.to_string())
-            }
-            UnsupportedKind::Pod => (
-                ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
-                name.to_string(),
-            ),
+    ) -> Result<Owner, ClusterError> {
+        let mut hop = match start {
+            UnsupportedKind::ReplicaSet => Hop::ReplicaSet,
+            UnsupportedKind::Pod => Hop::Pod,
             UnsupportedKind::Other(kind) => {
-                return Ok(Err(format!("{kind} has no rollout history")));
+                return Ok(Owner::DeadEnd(format!("{kind} has no rollout history")));
             }
         };
+        let mut object_name = name.to_string();
         loop {
-            let plural: &'static str = if resource.kind == "Pod" {
-                "pods"
-            } else {
-                "replicasets"
-            };
-            let group = if resource.kind == "Pod" { "" } else { ".apps" };
             let attempt = Attempt {
                 verb: "get",
-                resource: plural,
-                group,
+                resource: hop.plural(),
+                group: hop.group(),
                 namespace,
                 name: Some(&object_name),
             };
-            let api =
-                Api::<DynamicObject>::namespaced_with(self.client.clone(), namespace, &resource);
+            let api = Api::<DynamicObject>::namespaced_with(
+                self.client.clone(),
+                namespace,
+                &hop.api_resource(),
+            );
             let object = self.run(attempt, api.get(&object_name)).await?;
-            let owner = object
+            let controller = object
                 .metadata
                 .owner_references
                 .unwrap_or_default()
                 .into_iter()
                 .find(|owner| owner.controller == Some(true));
-            let Some(owner) = owner else {
-                return Ok(Err(format!(
+            let Some(owner) = controller else {
+                return Ok(Owner::DeadEnd(format!(
                     "{} {object_name} has no controller owner",
-                    resource.kind
+                    hop.kind()
                 )));
             };
-            match (owner.kind.as_str(), WorkloadKind::parse(&owner.kind)) {
-                (_, Ok(kind)) => return Ok(Ok((kind, owner.name))),
-                ("ReplicaSet", _) if resource.kind == "Pod" => {
-                    resource = RevisionStore::ReplicaSets.api_resource();
+            match (WorkloadKind::parse(&owner.kind), hop) {
+                (Ok(kind), _) => return Ok(Owner::Workload(kind, owner.name)),
+                (Err(UnsupportedKind::ReplicaSet), Hop::Pod) => {
+                    hop = Hop::ReplicaSet;
                     object_name = owner.name;
                 }
-                (other, _) => {
-                    return Ok(Err(format!(
-                        "{} {object_name} is controlled by {other} {}, which has no rollout history",
-                        resource.kind, owner.name
+                _ => {
+                    return Ok(Owner::DeadEnd(format!(
+                        "{} {object_name} is controlled by {} {}, which has no rollout history",
+                        hop.kind(),
+                        owner.kind,
+                        owner.name
                     )));
                 }
             }
-        }
-    }
-
-    fn malformed(
-        &self,
-        workload: &Workload,
-        store: RevisionStore,
-        problem: String,
-    ) -> ClusterError {
-        ClusterError::Api {
-            server: self.server.clone(),
-            verb: "list",
-            resource: store.plural(),
-            code: 0,
-            reason: "MalformedWorkload".into(),
-            message: format!(
-                "{} {}/{}: {problem}",
-                workload.kind,
-                workload.namespace(),
-                workload.name()
-            ),
         }
     }
 

@@ -79,62 +79,108 @@ pub async fn check(
     let started = Instant::now();
     let mut current = workload;
     let mut status = status::evaluate(&current, query.expected_revision);
+    // Beyond kubectl: the expected revision of a DaemonSet or StatefulSet is checked against
+    // its live ControllerRevision, before any waiting.
+    let checks_live = query.expected_revision.is_some()
+        && current.kind.revision_store() == RevisionStore::ControllerRevisions;
+    let mut live = if checks_live {
+        live_revision(cluster, &current).await?
+    } else {
+        None
+    };
+    expect_revision(&mut status, &current, query.expected_revision, live);
     let mut timed_out = false;
     if let Some(limit) = query.wait.filter(|_| !status.is_final()) {
         progress.changed(&status).await;
-        let deadline = started + limit;
-        'waiting: loop {
+        timed_out = watch_until_final(
+            cluster,
+            &mut current,
+            &mut status,
+            query,
+            started + limit,
+            cancelled,
+            progress,
+        )
+        .await?;
+        live = None;
+    }
+    if live.is_none() {
+        live = live_revision(cluster, &current).await?;
+    }
+    expect_revision(&mut status, &current, query.expected_revision, live);
+    Ok(report(&current, status, live, timed_out, started.elapsed()))
+}
+
+/// Follows the workload on a watch until kubectl's verdict is final, the deadline passes
+/// (returns true) or the call is cancelled. Progress is told of every new message.
+async fn watch_until_final(
+    cluster: &Cluster,
+    current: &mut Workload,
+    status: &mut RolloutStatus,
+    query: StatusQuery,
+    deadline: Instant,
+    cancelled: &CancellationToken,
+    progress: &mut impl ProgressSink,
+) -> Result<bool, ClusterError> {
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(true);
+        }
+        let seconds = u32::try_from(remaining.as_secs().max(1)).unwrap_or(u32::MAX);
+        let events = cluster
+            .watch_workload(
+                current.kind,
+                current.namespace(),
+                current.name(),
+                current.resource_version(),
+                seconds,
+            )
+            .await?;
+        let mut events = std::pin::pin!(events);
+        loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                timed_out = true;
-                break;
+            let next = tokio::select! {
+                next = tokio::time::timeout(remaining, events.next()) => next,
+                () = cancelled.cancelled() => return Ok(false),
+            };
+            let Ok(next) = next else { return Ok(true) };
+            // The server closed the watch (its timeoutSeconds): watch again from here.
+            let Some(event) = next else { break };
+            *current = match event {
+                Ok(workload) => workload,
+                // 410 Gone: the resourceVersion is too old to watch from; read afresh.
+                Err(ClusterError::Api { code: 410, .. }) => {
+                    cluster
+                        .workload(current.kind, current.namespace(), current.name())
+                        .await?
+                }
+                Err(error) => return Err(error),
+            };
+            let next_status = status::evaluate(current, query.expected_revision);
+            if next_status.message != status.message {
+                progress.changed(&next_status).await;
             }
-            let seconds = remaining.as_secs().max(1) as u32;
-            let events = cluster
-                .watch_workload(
-                    current.kind,
-                    current.namespace(),
-                    current.name(),
-                    current.resource_version(),
-                    seconds,
-                )
-                .await?;
-            let mut events = std::pin::pin!(events);
-            loop {
-                let next = tokio::select! {
-                    next = tokio::time::timeout(remaining, events.next()) => next,
-                    () = cancelled.cancelled() => break 'waiting,
-                };
-                let Ok(next) = next else {
-                    timed_out = true;
-                    break 'waiting;
-                };
-                // The server closed the watch (its timeoutSeconds): watch again from here.
-                let Some(event) = next else { break };
-                current = match event {
-                    Ok(workload) => workload,
-                    // 410 Gone: the resourceVersion is too old to watch from; read afresh.
-                    Err(ClusterError::Api { code: 410, .. }) => {
-                        cluster
-                            .workload(current.kind, current.namespace(), current.name())
-                            .await?
-                    }
-                    Err(error) => return Err(error),
-                };
-                let next_status = status::evaluate(&current, query.expected_revision);
-                if next_status.message != status.message {
-                    progress.changed(&next_status).await;
-                }
-                status = next_status;
-                if status.is_final() {
-                    break 'waiting;
-                }
+            *status = next_status;
+            if status.is_final() {
+                return Ok(false);
             }
         }
     }
-    let live_revision = live_revision(cluster, &current).await?;
-    if let (Some(expected), Some(live)) = (query.expected_revision, live_revision)
-        && current.kind != WorkloadKind::Deployment
+}
+
+/// Marks a DaemonSet or StatefulSet whose live revision is not the expected one as failed,
+/// in kubectl's words for Deployments.
+fn expect_revision(
+    status: &mut RolloutStatus,
+    workload: &Workload,
+    expected: Option<i64>,
+    live: Option<i64>,
+) {
+    if workload.kind.revision_store() != RevisionStore::ControllerRevisions {
+        return;
+    }
+    if let (Some(expected), Some(live)) = (expected, live)
         && expected != live
     {
         status.state = RolloutState::Failed;
@@ -142,17 +188,10 @@ pub async fn check(
             "desired revision ({expected}) is different from the running revision ({live})"
         );
     }
-    Ok(report(
-        &current,
-        status,
-        live_revision,
-        timed_out,
-        started.elapsed(),
-    ))
 }
 
-/// The live revision: a Deployment's revision annotation, or (one LIST) the number of the
-/// ControllerRevision that matches the live template.
+/// The live revision: a Deployment's revision annotation (kubectl's rule), or (one LIST) the
+/// number of the ControllerRevision that matches the live template.
 async fn live_revision(
     cluster: &Cluster,
     workload: &Workload,
@@ -167,6 +206,119 @@ async fn live_revision(
             Ok(set.live(workload).map(|revision| revision.number))
         }
     }
+}
+
+/// What the controller made of an undo write.
+pub struct Restored {
+    /// The revision number given to the restored template, once recorded.
+    pub number: Option<i64>,
+    /// How the number was found, or why it is not known.
+    pub note: String,
+    /// The workload as last seen.
+    pub workload: Workload,
+}
+
+/// After an undo write: waits (bounded, on a watch) for the controller to observe it, then
+/// reads with one LIST the revision that carries the restored template. Its number must be
+/// above `highest_before`: the controller renumbers the restored revision to max+1.
+pub async fn restored_revision(
+    cluster: &Cluster,
+    written: &Workload,
+    highest_before: i64,
+    limit: Duration,
+) -> Restored {
+    let unknown = |note: String, workload: &Workload| Restored {
+        number: None,
+        note,
+        workload: workload.clone(),
+    };
+    let observed = match observed(cluster, written, limit).await {
+        Ok(Some(observed)) => observed,
+        Ok(None) => {
+            return unknown(
+                format!(
+                    "the controller had not observed the write within {}s; check k8s_rollout_status or k8s_rollout_history",
+                    limit.as_secs()
+                ),
+                written,
+            );
+        }
+        Err(error) => {
+            return unknown(
+                format!("the new revision could not be read back: {error}"),
+                written,
+            );
+        }
+    };
+    let set = match cluster.revisions(&observed).await {
+        Ok(set) => set,
+        Err(error) => {
+            return unknown(
+                format!("the new revision could not be read back: {error}"),
+                &observed,
+            );
+        }
+    };
+    match set.live(&observed) {
+        Some(live) if live.number > highest_before => Restored {
+            number: Some(live.number),
+            note: format!("read back from {}", live.object_name),
+            workload: observed,
+        },
+        Some(live) => unknown(
+            format!(
+                "{} still carries revision {}: the controller has not renumbered it yet",
+                live.object_name, live.number
+            ),
+            &observed,
+        ),
+        None => unknown(
+            "no revision carries the restored template yet".into(),
+            &observed,
+        ),
+    }
+}
+
+/// The workload once `status.observedGeneration` reaches the write's generation, or None when
+/// `limit` passes first.
+async fn observed(
+    cluster: &Cluster,
+    written: &Workload,
+    limit: Duration,
+) -> Result<Option<Workload>, ClusterError> {
+    let generation = written.generation();
+    let is_observed = |workload: &Workload| {
+        workload.status()["observedGeneration"]
+            .as_i64()
+            .unwrap_or(0)
+            >= generation
+    };
+    if is_observed(written) {
+        return Ok(Some(written.clone()));
+    }
+    let seconds = u32::try_from(limit.as_secs().max(1)).unwrap_or(u32::MAX);
+    let events = cluster
+        .watch_workload(
+            written.kind,
+            written.namespace(),
+            written.name(),
+            written.resource_version(),
+            seconds,
+        )
+        .await?;
+    let waiting = async {
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            let workload = event?;
+            if is_observed(&workload) {
+                return Ok(Some(workload));
+            }
+        }
+        Ok(None)
+    };
+    tokio::time::timeout(limit, waiting)
+        .await
+        .unwrap_or(Ok(None))
 }
 
 fn report(
@@ -223,10 +375,7 @@ pub fn render(report: &StatusReport) -> String {
         report.namespace,
         report.name,
         report.message,
-        serde_json::to_value(report.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        report.state.as_str(),
         report
             .live_revision
             .map_or("unknown".to_string(), |n| n.to_string()),

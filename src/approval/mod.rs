@@ -14,6 +14,14 @@
 pub mod form;
 pub mod state;
 
+use std::time::Duration;
+
+use rmcp::model::{
+    ClientCapabilities, ElicitRequest, InputRequest, InputRequests, InputRequiredResult,
+};
+use rmcp::service::{Peer, RoleServer, ServiceError};
+use tokio_util::sync::CancellationToken;
+
 /// How the approval was obtained, named in results and the audit trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -25,6 +33,17 @@ pub enum ApprovalPath {
     /// The operator's `--approval host-confirmed`: the client cannot elicit and the host's own
     /// per-call confirmation is trusted.
     HostConfirmed,
+}
+
+impl ApprovalPath {
+    /// The name used in results and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Elicitation => "elicitation",
+            Self::InputRequired => "input_required",
+            Self::HostConfirmed => "host_confirmed",
+        }
+    }
 }
 
 /// Why no approval was given. Each refusal means no write.
@@ -61,14 +80,6 @@ pub enum ApprovalDecision {
     },
     Refused(Refusal),
 }
-
-use std::time::Duration;
-
-use rmcp::model::{
-    ClientCapabilities, ElicitRequest, InputRequest, InputRequests, InputRequiredResult,
-};
-use rmcp::service::{Peer, RoleServer, ServiceError};
-use tokio_util::sync::CancellationToken;
 
 /// Whether the client declared form elicitation (an empty `elicitation` object means form).
 pub fn client_can_elicit(capabilities: Option<&ClientCapabilities>) -> bool {

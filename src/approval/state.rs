@@ -3,8 +3,8 @@
 //! The client echoes `requestState` back, so it is untrusted input. It is sealed with HMAC
 //! (rmcp's `RequestStateCodec`, a random key per process), expires with the approval timeout,
 //! is single use (spent nonces are remembered until they expire), and names the exact plan it
-//! approves: context, namespace, kind, name, uid, resourceVersion, target revision and the
-//! target template's digest. The binding is signed inside the payload (not only mixed into the
+//! approves: context, namespace, kind, name, uid, the workload's spec/labels/annotations
+//! digest, target revision, the target template's digest and the reason shown. The binding is signed inside the payload (not only mixed into the
 //! tag) so a rejection can say which part differs. The payload is readable by the client: it
 //! holds no template or env values, only identifiers and a digest.
 
@@ -16,6 +16,7 @@ use rmcp::model::{RequestStateCodec, RequestStateError, SealOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::rollout::plan::RollbackPlan;
+use crate::rollout::template::sha256_hex;
 
 /// Exactly what an approval approves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,13 +26,20 @@ pub struct ApprovalBinding {
     pub kind: String,
     pub name: String,
     pub uid: String,
+    /// The resourceVersion shown to the approver (informative: status updates move it).
     pub resource_version: String,
+    /// The workload's spec, labels and annotations ([`Workload::state_digest`]).
+    ///
+    /// [`Workload::state_digest`]: crate::rollout::workload::Workload::state_digest
+    pub state_digest: String,
     pub target_revision: i64,
     pub template_digest: String,
+    /// SHA-256 of the reason shown to the approver (the retry must carry the same one).
+    pub reason_digest: String,
 }
 
 impl ApprovalBinding {
-    pub fn of(plan: &RollbackPlan, context: &str) -> Self {
+    pub fn of(plan: &RollbackPlan, context: &str, reason: Option<&str>) -> Self {
         Self {
             context: context.to_string(),
             namespace: plan.namespace.clone(),
@@ -39,40 +47,44 @@ impl ApprovalBinding {
             name: plan.name.clone(),
             uid: plan.uid.clone(),
             resource_version: plan.resource_version.clone(),
+            state_digest: plan.state_digest.clone(),
             target_revision: plan.target_revision(),
             template_digest: plan.template_digest.clone(),
+            reason_digest: sha256_hex(reason.unwrap_or_default().as_bytes()),
         }
     }
 
-    /// The fields that differ from `other`, as `field: approved -> now`.
-    fn differences(&self, other: &Self) -> Vec<String> {
+    /// What differs from `now`, in words; the resourceVersion alone does not count.
+    pub fn differences(&self, now: &Self) -> Vec<String> {
         let fields = [
-            ("context", &self.context, &other.context),
-            ("namespace", &self.namespace, &other.namespace),
-            ("kind", &self.kind, &other.kind),
-            ("name", &self.name, &other.name),
-            ("uid", &self.uid, &other.uid),
-            (
-                "resourceVersion",
-                &self.resource_version,
-                &other.resource_version,
-            ),
-            (
-                "template digest",
-                &self.template_digest,
-                &other.template_digest,
-            ),
+            ("context", &self.context, &now.context),
+            ("namespace", &self.namespace, &now.namespace),
+            ("kind", &self.kind, &now.kind),
+            ("name", &self.name, &now.name),
+            ("uid", &self.uid, &now.uid),
         ];
         let mut differences: Vec<String> = fields
             .iter()
             .filter(|(_, approved, now)| approved != now)
             .map(|(field, approved, now)| format!("{field}: {approved} -> {now}"))
             .collect();
-        if self.target_revision != other.target_revision {
+        if self.target_revision != now.target_revision {
             differences.push(format!(
                 "target revision: {} -> {}",
-                self.target_revision, other.target_revision
+                self.target_revision, now.target_revision
             ));
+        }
+        if self.template_digest != now.template_digest {
+            differences.push("the target revision's template changed".into());
+        }
+        if self.state_digest != now.state_digest {
+            differences.push(format!(
+                "the workload's spec, labels or annotations changed (resourceVersion {} -> {})",
+                self.resource_version, now.resource_version
+            ));
+        }
+        if self.reason_digest != now.reason_digest {
+            differences.push("the reason differs from the one shown to the approver".into());
         }
         differences
     }
@@ -186,9 +198,20 @@ mod tests {
             name: "api".into(),
             uid: "u1".into(),
             resource_version: "10".into(),
+            state_digest: "s1".into(),
             target_revision: 3,
             template_digest: "abc".into(),
+            reason_digest: sha256_hex(b"checkout errors"),
         }
+    }
+
+    #[test]
+    fn a_status_only_change_keeps_the_approval_valid() {
+        let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
+        let sealed = states.seal(&binding()).unwrap();
+        let mut later = binding();
+        later.resource_version = "17".into();
+        assert_eq!(states.redeem(&sealed, &later), Ok(()));
     }
 
     #[test]
@@ -231,12 +254,16 @@ mod tests {
         let sealed = states.seal(&binding()).unwrap();
         let mut changed = binding();
         changed.resource_version = "11".into();
+        changed.state_digest = "s2".into();
         changed.target_revision = 2;
+        changed.reason_digest = sha256_hex(b"something else");
         assert_eq!(
             states.redeem(&sealed, &changed),
             Err(StateRejection::ForeignPlan(vec![
-                "resourceVersion: 10 -> 11".into(),
-                "target revision: 3 -> 2".into()
+                "target revision: 3 -> 2".into(),
+                "the workload's spec, labels or annotations changed (resourceVersion 10 -> 11)"
+                    .into(),
+                "the reason differs from the one shown to the approver".into(),
             ]))
         );
     }

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::rollout::history::{self, HistoryQuery, HistoryReport, RevisionSummary};
+use crate::rollout::revisions;
 use crate::rollout::template::ContainerImage;
 
 use super::RolloutServer;
@@ -73,7 +74,7 @@ impl RolloutServer {
                 target.kind,
                 target.namespace,
                 target.name,
-                numbers(&set.numbers())
+                revisions::describe_numbers(&set.numbers())
             ))
         })
     }
@@ -93,17 +94,6 @@ impl RolloutServer {
         )
         .await
     }
-}
-
-fn numbers(numbers: &[i64]) -> String {
-    if numbers.is_empty() {
-        return "none".to_string();
-    }
-    numbers
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The report as compact text: one line per revision, then the detail and warnings.

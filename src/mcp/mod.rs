@@ -21,10 +21,11 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 
 use crate::approval::state::ApprovalStates;
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, CallFacts};
 use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::rollout::history::HistoryReport;
+use crate::rollout::kind::WorkloadKind;
 
 use crate::verify::{self, StatusReport};
 use history::HistoryArgs;
@@ -61,6 +62,32 @@ impl RolloutServer {
             approvals: Arc::new(approvals),
             audit: Arc::new(audit),
             tool_router: Self::tool_router(),
+        }
+    }
+}
+
+impl RolloutServer {
+    /// Audit facts common to every record about a workload in this call.
+    fn workload_facts(
+        &self,
+        context: &RequestContext<RoleServer>,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> CallFacts {
+        let client = context.client_info();
+        CallFacts {
+            client_name: client.as_ref().map(|client| client.name.clone()),
+            client_version: client.map(|client| client.version),
+            protocol_version: context
+                .protocol_version()
+                .map(|version| version.to_string()),
+            context: self.cluster.context.clone(),
+            cluster_server: self.cluster.server.clone(),
+            namespace: namespace.to_string(),
+            kind: kind.kind().to_string(),
+            name: name.to_string(),
+            ..CallFacts::default()
         }
     }
 }

@@ -8,6 +8,7 @@ use rmcp::service::{Peer, RequestContext, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::audit::{AuditEvent, CallFacts, Detail};
 use crate::rollout::status::RolloutStatus;
 use crate::verify::{
     self, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, ProgressSink, StatusQuery, StatusReport,
@@ -99,7 +100,25 @@ impl RolloutServer {
             expected_revision: args.revision,
             wait: wait_limit(args.wait, args.timeout_seconds),
         };
+        let uid = workload.uid().to_string();
         let mut progress = McpProgress::new(context);
-        Ok(verify::check(&self.cluster, workload, query, &context.ct, &mut progress).await?)
+        let report =
+            verify::check(&self.cluster, workload, query, &context.ct, &mut progress).await?;
+        if args.wait && report.failed {
+            // The audit trail records failed rollouts seen while waiting, not only decisions.
+            let facts = CallFacts {
+                uid: Some(uid),
+                live_revision: report.live_revision,
+                ..self.workload_facts(context, target.kind, &target.namespace, &target.name)
+            };
+            let detail = Detail {
+                error: Some(format!("rollout failed: {}", report.message)),
+                ..Detail::default()
+            };
+            if let Err(error) = self.audit.append(AuditEvent::Failed, &facts, &detail) {
+                tracing::warn!(%error, "a failed rollout could not be recorded in the audit log");
+            }
+        }
+        Ok(report)
     }
 }

@@ -3,7 +3,7 @@
 //! owners to the workload to roll back instead), an invalid name, or a workload that does not
 //! exist (suggesting close names of the same kind).
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, Owner};
 use crate::rollout::kind::{UnsupportedKind, WorkloadKind};
 use crate::rollout::names;
 use crate::rollout::workload::Workload;
@@ -95,10 +95,10 @@ async fn unsupported_kind(
                 "replicaset"
             };
             match cluster.owning_workload(kind, namespace, name).await {
-                Ok(Ok((owner_kind, owner))) => ToolFailure(format!(
+                Ok(Owner::Workload(owner_kind, owner)) => ToolFailure(format!(
                     "{what} {namespace}/{name} has no rollout history of its own: roll back {owner_kind}/{owner} instead (resource_type \"{owner_kind}\", name \"{owner}\")"
                 )),
-                Ok(Err(dead_end)) => ToolFailure(format!(
+                Ok(Owner::DeadEnd(dead_end)) => ToolFailure(format!(
                     "{what} {namespace}/{name} has no rollout history of its own, and {dead_end}; rollbacks work on {accepted}"
                 )),
                 Err(error) => ToolFailure(format!(

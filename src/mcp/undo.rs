@@ -3,12 +3,16 @@
 //!
 //! Every refusal path writes nothing: a plan kubectl would refuse, a dry run (server-side
 //! `dryRun=All` only), any answer but an accepted `approve: true`, a client that cannot ask, a
-//! rejected approval state, and a workload that changed since the plan (the write's
-//! resourceVersion precondition makes the API server answer 409).
+//! rejected approval state, a cancelled call, and a workload that changed since the plan (the
+//! write carries the planned resourceVersion, so the API server answers 409).
+//!
+//! A 409 caused only by status updates (a crash-looping pod moves the resourceVersion every
+//! few seconds) must not make rollbacks impossible during an incident: the plan is made again,
+//! and if what the human approved is unchanged (spec, labels, annotations, target template,
+//! reason) the same patch is sent once more with the new resourceVersion.
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use rmcp::model::{CallToolResponse, CallToolResult, InputResponses, ProtocolVersion};
 use rmcp::service::{RequestContext, RoleServer};
@@ -22,18 +26,18 @@ use crate::audit::{AuditEvent, CallFacts, Detail};
 use crate::cluster::ClusterError;
 use crate::config::ApprovalMode;
 use crate::rollout::diff::TemplateDiff;
-use crate::rollout::kind::{RevisionStore, WorkloadKind};
+use crate::rollout::kind::WorkloadKind;
 use crate::rollout::plan::{self, PlanRefusal, RollbackPlan};
-use crate::rollout::revisions::{REVISION, RevisionLookupError};
-use crate::rollout::template::ContainerImage;
-use crate::rollout::workload::Workload;
+use crate::rollout::revisions::{self, RevisionLookupError};
+use crate::rollout::template::{self, ContainerImage};
 use crate::verify::{self, StatusQuery, StatusReport};
 
 use super::RolloutServer;
 use super::reply::{self, ToolFailure};
 use super::status::{self, McpProgress};
+use super::target::Target;
 
-/// How long to wait for the controller to observe the write before reporting "not yet".
+/// How long to wait for the controller to record the restored template as a revision.
 const READ_BACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Arguments of `k8s_rollout_undo`.
@@ -83,6 +87,19 @@ pub struct ApprovalSummary {
     pub approver: Option<String>,
 }
 
+impl ApprovalSummary {
+    /// How the change-cause names the approval.
+    fn approved_by(&self) -> String {
+        match (self.path, &self.approver) {
+            (ApprovalPath::HostConfirmed, _) => {
+                "confirmed by the MCP host (--approval host-confirmed)".into()
+            }
+            (_, Some(approver)) => format!("approved by {approver}"),
+            (_, None) => "approved by an unnamed approver".into(),
+        }
+    }
+}
+
 /// The result of an undo.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct UndoReport {
@@ -95,7 +112,7 @@ pub struct UndoReport {
     /// The revision whose template was restored.
     pub to_revision: i64,
     /// The revision number the controller gave the restored template (read back); None if the
-    /// controller had not observed the write yet.
+    /// controller had not recorded it yet.
     pub new_revision: Option<i64>,
     /// How the new revision was determined, or why it is not known yet.
     pub new_revision_note: String,
@@ -118,14 +135,30 @@ pub struct UndoReport {
 struct UndoCall<'a> {
     server: &'a RolloutServer,
     facts: CallFacts,
+    reason: Option<String>,
 }
 
 impl UndoCall<'_> {
     /// Appends an audit record; an unwritable log refuses the undo before anything is written.
     fn record(&self, event: AuditEvent, detail: Detail) -> Result<(), ToolFailure> {
         self.server.audit.append(event, &self.facts, &detail).map_err(|error| {
-            ToolFailure(format!("{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."))
+            ToolFailure(format!(
+                "{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."
+            ))
         })
+    }
+
+    /// Records a failure after the fact; if even that fails, says so in the same message.
+    fn record_failure(
+        &self,
+        event: AuditEvent,
+        detail: Detail,
+        failure: ToolFailure,
+    ) -> ToolFailure {
+        match self.record(event, detail) {
+            Ok(()) => failure,
+            Err(audit) => ToolFailure(format!("{} {}", failure.0, audit.0)),
+        }
     }
 
     /// Records a refusal and turns it into the tool's answer.
@@ -141,22 +174,24 @@ impl UndoCall<'_> {
             Refusal::Failed(_) => AuditEvent::Failed,
         };
         let refused = ToolFailure(format!(
-            "rollback of {}/{} in namespace \"{}\" to revision {} refused: {refusal}. Nothing was written.",
+            "rollback of {} {}/{} to revision {} refused: {refusal}. Nothing was written.",
             plan.kind,
-            plan.name,
             plan.namespace,
+            plan.name,
             plan.target_revision()
         ));
-        match self.record(
+        self.record_failure(
             event,
             Detail {
                 error: Some(refusal.to_string()),
                 ..Default::default()
             },
-        ) {
-            Ok(()) => refused,
-            Err(audit) => ToolFailure(format!("{} {}", refused.0, audit.0)),
-        }
+            refused,
+        )
+    }
+
+    fn binding(&self, plan: &RollbackPlan) -> ApprovalBinding {
+        ApprovalBinding::of(plan, &self.server.cluster.context, self.reason.as_deref())
     }
 }
 
@@ -171,29 +206,11 @@ impl RolloutServer {
         let target = self
             .target(&args.resource_type, &args.name, args.namespace.as_deref())
             .await?;
-        let workload = target.fetch(&self.cluster).await?;
-        let set = self.cluster.revisions(&workload).await?;
-        let plan = plan::plan(
-            &workload,
-            &set,
-            args.to_revision,
-            self.settings.show_env_values,
-        )
-        .map_err(|refusal| {
-            let existing = match &refusal {
-                PlanRefusal::Lookup(RevisionLookupError::NotFound { available, .. }) => {
-                    format!("; existing revisions: {}", list(available))
-                }
-                _ => String::new(),
-            };
-            ToolFailure(format!(
-                "{}/{} in namespace \"{}\": {refusal}{existing}. Nothing was written.",
-                target.kind, target.name, target.namespace
-            ))
-        })?;
+        let plan = self.plan(&target, args.to_revision).await?;
         let call = UndoCall {
             server: self,
             facts: self.call_facts(&plan, &context, args.reason.as_deref()),
+            reason: args.reason.clone(),
         };
         call.record(AuditEvent::Planned, Detail::default())?;
 
@@ -201,9 +218,8 @@ impl RolloutServer {
             return self.dry_run(&call, &plan).await.map(Into::into);
         }
 
-        let binding = ApprovalBinding::of(&plan, &self.cluster.context);
         let decision = if let Some(sealed) = request_state {
-            match self.approvals.redeem(&sealed, &binding) {
+            match self.approvals.redeem(&sealed, &call.binding(&plan)) {
                 Ok(()) => {
                     form::decide_response(responses.as_ref().and_then(|r| r.get(form::INPUT_KEY)))
                 }
@@ -211,10 +227,12 @@ impl RolloutServer {
             }
         } else if approval::client_can_elicit(context.client_capabilities().as_ref()) {
             let message = self.approval_message(&plan, args.reason.as_deref());
-            let inline = context
-                .protocol_version()
-                .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
-            let path = if inline {
+            // 2026-07-28 sessions have no handshake (no peer info) and forbid server requests.
+            let stateless = context.peer.peer_info().is_none()
+                || context
+                    .protocol_version()
+                    .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+            let path = if stateless {
                 ApprovalPath::InputRequired
             } else {
                 ApprovalPath::Elicitation
@@ -226,8 +244,8 @@ impl RolloutServer {
                     ..Default::default()
                 },
             )?;
-            if inline {
-                let sealed = self.approvals.seal(&binding).map_err(|error| {
+            if stateless {
+                let sealed = self.approvals.seal(&call.binding(&plan)).map_err(|error| {
                     ToolFailure(format!(
                         "cannot seal the approval request: {error}. Nothing was written."
                     ))
@@ -254,6 +272,9 @@ impl RolloutServer {
             ApprovalDecision::Refused(refusal) => return Err(call.refuse(&plan, refusal)),
             ApprovalDecision::Approved { approver, path } => ApprovalSummary { path, approver },
         };
+        if context.ct.is_cancelled() {
+            return Err(call.refuse(&plan, Refusal::Cancelled));
+        }
         let approved = Detail {
             approval_path: Some(approval.path),
             approver: approval.approver.clone(),
@@ -262,17 +283,30 @@ impl RolloutServer {
         // Written and flushed before the patch is sent: no record, no write.
         call.record(AuditEvent::Approved, approved.clone())?;
         let wait = status::wait_limit(args.wait, args.timeout_seconds);
-        self.execute(
-            &call,
-            &plan,
-            approval,
-            approved,
-            args.reason.as_deref(),
-            wait,
-            &context,
-        )
-        .await
-        .map(Into::into)
+        self.execute(&call, plan, &target, approval, approved, wait, &context)
+            .await
+            .map(Into::into)
+    }
+
+    /// GET the workload, LIST its revisions, and plan the undo (read-only).
+    async fn plan(&self, target: &Target, to_revision: i64) -> Result<RollbackPlan, ToolFailure> {
+        let workload = target.fetch(&self.cluster).await?;
+        let set = self.cluster.revisions(&workload).await?;
+        plan::plan(&workload, &set, to_revision, self.settings.show_env_values).map_err(|refusal| {
+            let existing = match &refusal {
+                PlanRefusal::Lookup(RevisionLookupError::NotFound { available, .. }) => {
+                    format!(
+                        "; existing revisions: {}",
+                        revisions::describe_numbers(available)
+                    )
+                }
+                _ => String::new(),
+            };
+            ToolFailure(format!(
+                "{}/{} in namespace \"{}\": {refusal}{existing}. Nothing was written.",
+                target.kind, target.name, target.namespace
+            ))
+        })
     }
 
     /// The audit facts of this call.
@@ -282,22 +316,12 @@ impl RolloutServer {
         context: &RequestContext<RoleServer>,
         reason: Option<&str>,
     ) -> CallFacts {
-        let client = context.client_info();
         CallFacts {
-            client_name: client.as_ref().map(|client| client.name.clone()),
-            client_version: client.map(|client| client.version),
-            protocol_version: context
-                .protocol_version()
-                .map(|version| version.to_string()),
             reason: reason.map(str::to_string),
-            context: self.cluster.context.clone(),
-            cluster_server: self.cluster.server.clone(),
-            namespace: plan.namespace.clone(),
-            kind: plan.kind.kind().to_string(),
-            name: plan.name.clone(),
             uid: Some(plan.uid.clone()),
             live_revision: plan.live_revision,
             target_revision: Some(plan.target_revision()),
+            ..self.workload_facts(context, plan.kind, &plan.namespace, &plan.name)
         }
     }
 
@@ -327,7 +351,7 @@ impl RolloutServer {
                 ..Default::default()
             },
         )?;
-        outcome.map_err(|error| write_failure(plan, error, true))?;
+        outcome.map_err(|error| write_failure(plan, &error, true))?;
         let report = report(
             plan,
             UndoOutcome::DryRun,
@@ -343,55 +367,99 @@ impl RolloutServer {
     async fn execute(
         &self,
         call: &UndoCall<'_>,
-        plan: &RollbackPlan,
+        mut plan: RollbackPlan,
+        target: &Target,
         approval: ApprovalSummary,
         approved: Detail,
-        reason: Option<&str>,
         wait: Option<Duration>,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolFailure> {
-        let change_cause = change_cause(plan.target_revision(), &approval, reason);
-        let patch = plan.patch(Some(&change_cause));
-        let written = match self
-            .cluster
-            .patch(plan.kind, &plan.namespace, &plan.name, &patch, false)
-            .await
-        {
-            Ok(written) => written,
-            Err(ClusterError::Conflict { message }) => {
-                let failure = self.changed_since_approval(plan).await;
-                let detail = Detail {
-                    error: Some(format!("409 Conflict: {message}")),
-                    ..approved
-                };
-                return Err(match call.record(AuditEvent::Conflict, detail) {
-                    Ok(()) => failure,
-                    Err(audit) => ToolFailure(format!("{} {}", failure.0, audit.0)),
-                });
-            }
-            Err(error) => {
-                let failure = write_failure(plan, error, false);
-                let detail = Detail {
-                    error: Some(failure.0.clone()),
-                    ..approved
-                };
-                return Err(match call.record(AuditEvent::Failed, detail) {
-                    Ok(()) => failure,
-                    Err(audit) => ToolFailure(format!("{} {}", failure.0, audit.0)),
-                });
+        let change_cause = plan::change_cause(
+            plan.target_revision(),
+            &approval.approved_by(),
+            call.reason.as_deref(),
+        );
+        let mut retried = false;
+        let written = loop {
+            let patch = plan.patch(Some(&change_cause));
+            match self
+                .cluster
+                .patch(plan.kind, &plan.namespace, &plan.name, &patch, false)
+                .await
+            {
+                Ok(written) => break written,
+                Err(ClusterError::Conflict { message }) => {
+                    let changes = match self.plan(target, plan.target_revision()).await {
+                        Ok(fresh) => {
+                            let differences =
+                                call.binding(&plan).differences(&call.binding(&fresh));
+                            if differences.is_empty() && !retried {
+                                plan = fresh;
+                                retried = true;
+                                continue;
+                            }
+                            if differences.is_empty() {
+                                "it changed again while writing".to_string()
+                            } else {
+                                differences.join("; ")
+                            }
+                        }
+                        Err(failure) => failure.0,
+                    };
+                    let failure = changed_since_approval(&plan, &changes);
+                    let detail = Detail {
+                        error: Some(format!("409 Conflict: {message}")),
+                        ..approved
+                    };
+                    return Err(call.record_failure(AuditEvent::Conflict, detail, failure));
+                }
+                Err(error @ (ClusterError::Unreachable { .. } | ClusterError::Timeout { .. })) => {
+                    let failure = self.outcome_unknown(&plan, &error).await;
+                    let detail = Detail {
+                        error: Some(failure.0.clone()),
+                        ..approved
+                    };
+                    return Err(call.record_failure(AuditEvent::Failed, detail, failure));
+                }
+                Err(error) => {
+                    let failure = write_failure(&plan, &error, false);
+                    let detail = Detail {
+                        error: Some(failure.0.clone()),
+                        ..approved
+                    };
+                    return Err(call.record_failure(AuditEvent::Failed, detail, failure));
+                }
             }
         };
-        let (new_revision, note) = self.read_back(&written).await;
+        let restored = verify::restored_revision(
+            &self.cluster,
+            &written,
+            plan.highest_revision,
+            READ_BACK_TIMEOUT,
+        )
+        .await;
         let mut report = report(
-            plan,
+            &plan,
             UndoOutcome::RolledBack,
-            new_revision,
+            restored.number,
             Some(approval),
             Some(change_cause),
-            note,
+            restored.note,
         );
+        if plan.kind.revision_store() == crate::rollout::kind::RevisionStore::ControllerRevisions {
+            report.warnings.push(format!(
+                "`kubectl rollout history` shows the restored {}'s revision with its original change-cause: the controller reuses the old ControllerRevision and only renumbers it; the approval is recorded in the workload's {} annotation and the audit log",
+                plan.kind,
+                crate::rollout::workload::CHANGE_CAUSE
+            ));
+        }
+        if retried {
+            report.warnings.push(
+                "the workload's status changed while approval was pending (its resourceVersion moved); the plan was checked again and what was approved was unchanged, so it was written".into(),
+            );
+        }
         let written_detail = Detail {
-            resulting_revision: new_revision,
+            resulting_revision: restored.number,
             ..approved.clone()
         };
         if let Err(audit) = call.record(AuditEvent::Written, written_detail) {
@@ -401,8 +469,20 @@ impl RolloutServer {
             ));
         }
         if let Some(limit) = wait {
-            let status = self.verify_after_write(written, limit, context).await;
-            match status {
+            let query = StatusQuery {
+                expected_revision: None,
+                wait: Some(limit),
+            };
+            let mut progress = McpProgress::new(context);
+            match verify::check(
+                &self.cluster,
+                restored.workload,
+                query,
+                &context.ct,
+                &mut progress,
+            )
+            .await
+            {
                 Ok(status) => {
                     if status.failed {
                         let detail = Detail {
@@ -426,156 +506,46 @@ impl RolloutServer {
         Ok(reply::success(&report, render(&report)))
     }
 
-    async fn verify_after_write(
-        &self,
-        written: Workload,
-        limit: Duration,
-        context: &RequestContext<RoleServer>,
-    ) -> Result<StatusReport, ClusterError> {
-        let query = StatusQuery {
-            expected_revision: None,
-            wait: Some(limit),
-        };
-        let mut progress = McpProgress::new(context);
-        verify::check(&self.cluster, written, query, &context.ct, &mut progress).await
-    }
-
-    /// The 409 path: say what the workload is now, so the agent re-inspects.
-    async fn changed_since_approval(&self, plan: &RollbackPlan) -> ToolFailure {
+    /// A write whose answer was lost: say what the workload carries now.
+    async fn outcome_unknown(&self, plan: &RollbackPlan, error: &ClusterError) -> ToolFailure {
         let now = match self
             .cluster
             .workload(plan.kind, &plan.namespace, &plan.name)
             .await
         {
-            Ok(workload) => match self.cluster.revisions(&workload).await {
-                Ok(set) => match set.live(&workload) {
-                    Some(live) => format!("its live revision is now {}", live.number),
-                    None => "its new template is not yet recorded as a revision".to_string(),
-                },
-                Err(error) => format!("its revisions could not be read: {error}"),
-            },
-            Err(error) => format!("it could not be read again: {error}"),
+            Ok(workload) if workload.resource_version() == plan.resource_version => {
+                "it is unchanged since the plan, so the rollback was not applied (yet)".to_string()
+            }
+            Ok(workload)
+                if template::semantically_equal(workload.template(), &plan.target.template) =>
+            {
+                format!(
+                    "it now carries the template of revision {}, so the rollback was applied",
+                    plan.target_revision()
+                )
+            }
+            Ok(_) => "it changed, but not to the target template".to_string(),
+            Err(again) => format!("it could not be read either: {again}"),
         };
         ToolFailure(format!(
-            "{} {}/{} changed since the rollback was approved (it is no longer at resourceVersion {}), so the API server refused the write (409 Conflict) and nothing was written; {now}. Inspect the history again with k8s_rollout_history before deciding.",
-            plan.kind, plan.namespace, plan.name, plan.resource_version
+            "the rollback of {} {}/{} to revision {} may or may not have been written: {error}; {now}. Inspect k8s_rollout_history before trying again.",
+            plan.kind,
+            plan.namespace,
+            plan.name,
+            plan.target_revision()
         ))
     }
-
-    /// Waits (bounded) for the controller to observe the write, then reads the revision it
-    /// gave the restored template: a Deployment's revision annotation, or (one LIST) the
-    /// matching ControllerRevision.
-    async fn read_back(&self, written: &Workload) -> (Option<i64>, String) {
-        let observed = match self.observed(written).await {
-            Ok(Some(observed)) => observed,
-            Ok(None) => {
-                return (
-                    None,
-                    format!(
-                        "the controller had not observed the write within {}s; check k8s_rollout_status or k8s_rollout_history",
-                        READ_BACK_TIMEOUT.as_secs()
-                    ),
-                );
-            }
-            Err(error) => {
-                return (
-                    None,
-                    format!("the new revision could not be read back: {error}"),
-                );
-            }
-        };
-        match observed.kind.revision_store() {
-            RevisionStore::ReplicaSets => match observed
-                .annotations()
-                .get(REVISION)
-                .and_then(|n| n.parse().ok())
-            {
-                Some(number) => (
-                    Some(number),
-                    format!("from the deployment's {REVISION} annotation"),
-                ),
-                None => (
-                    None,
-                    format!("the deployment has no {REVISION} annotation yet"),
-                ),
-            },
-            RevisionStore::ControllerRevisions => match self.cluster.revisions(&observed).await {
-                Ok(set) => match set.live(&observed) {
-                    Some(live) => (
-                        Some(live.number),
-                        format!("from ControllerRevision {}", live.object_name),
-                    ),
-                    None => (
-                        None,
-                        "no ControllerRevision matches the restored template yet".to_string(),
-                    ),
-                },
-                Err(error) => (
-                    None,
-                    format!("the new revision could not be read back: {error}"),
-                ),
-            },
-        }
-    }
-
-    /// The workload once `status.observedGeneration` reaches the write's generation (watching
-    /// from the write), or None after [`READ_BACK_TIMEOUT`].
-    async fn observed(&self, written: &Workload) -> Result<Option<Workload>, ClusterError> {
-        let generation = written.generation();
-        let is_observed = |workload: &Workload| {
-            workload.status()["observedGeneration"]
-                .as_i64()
-                .unwrap_or(0)
-                >= generation
-        };
-        if is_observed(written) {
-            return Ok(Some(written.clone()));
-        }
-        let events = self
-            .cluster
-            .watch_workload(
-                written.kind,
-                written.namespace(),
-                written.name(),
-                written.resource_version(),
-                READ_BACK_TIMEOUT.as_secs() as u32,
-            )
-            .await?;
-        let waiting = async {
-            let mut events = std::pin::pin!(events);
-            while let Some(event) = events.next().await {
-                let workload = event?;
-                if is_observed(&workload) {
-                    return Ok(Some(workload));
-                }
-            }
-            Ok(None)
-        };
-        tokio::time::timeout(READ_BACK_TIMEOUT, waiting)
-            .await
-            .unwrap_or(Ok(None))
-    }
 }
 
-/// What the rollback records in `kubernetes.io/change-cause`, so `kubectl rollout history`
-/// shows who did it.
-fn change_cause(target: i64, approval: &ApprovalSummary, reason: Option<&str>) -> String {
-    let who = match (approval.path, &approval.approver) {
-        (ApprovalPath::HostConfirmed, _) => {
-            "confirmed by the MCP host (--approval host-confirmed)".to_string()
-        }
-        (_, Some(approver)) => format!("approved by {approver}"),
-        (_, None) => "approved by an unnamed approver".to_string(),
-    };
-    let mut cause = format!("rollback to revision {target} {who} via k8s-rollout-mcp");
-    if let Some(reason) = reason.map(str::trim).filter(|reason| !reason.is_empty()) {
-        cause.push_str(": ");
-        cause.push_str(reason);
-    }
-    cause
+/// The 409 path: the workload changed in a way the approval does not cover.
+fn changed_since_approval(plan: &RollbackPlan, changes: &str) -> ToolFailure {
+    ToolFailure(format!(
+        "{} {}/{} changed since the rollback was approved ({changes}), so the API server refused the write (409 Conflict) and nothing was written. Inspect the history again with k8s_rollout_history before deciding.",
+        plan.kind, plan.namespace, plan.name
+    ))
 }
 
-fn write_failure(plan: &RollbackPlan, error: ClusterError, dry_run: bool) -> ToolFailure {
+fn write_failure(plan: &RollbackPlan, error: &ClusterError, dry_run: bool) -> ToolFailure {
     let mode = if dry_run { " (server dry run)" } else { "" };
     ToolFailure(format!(
         "failed restoring revision {}{mode} of {} {}/{}: {error}. Nothing was written.",
@@ -584,18 +554,6 @@ fn write_failure(plan: &RollbackPlan, error: ClusterError, dry_run: bool) -> Too
         plan.namespace,
         plan.name
     ))
-}
-
-fn list(numbers: &[i64]) -> String {
-    if numbers.is_empty() {
-        "none".into()
-    } else {
-        numbers
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 fn report(
@@ -670,10 +628,7 @@ pub fn render(report: &UndoReport) -> String {
         out.push_str(&format!(
             "approved by: {} (via {})\n",
             approval.approver.as_deref().unwrap_or("<unnamed>"),
-            serde_json::to_value(approval.path)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
+            approval.path.as_str()
         ));
     }
     for change in &report.diff.changes {
@@ -694,22 +649,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_change_cause_names_the_approver_and_the_reason() {
-        let approval = ApprovalSummary {
+    fn the_change_cause_names_the_approval() {
+        let alice = ApprovalSummary {
             path: ApprovalPath::Elicitation,
             approver: Some("alice".into()),
         };
-        assert_eq!(
-            change_cause(3, &approval, Some(" checkout errors ")),
-            "rollback to revision 3 approved by alice via k8s-rollout-mcp: checkout errors"
-        );
+        assert_eq!(alice.approved_by(), "approved by alice");
         let host = ApprovalSummary {
             path: ApprovalPath::HostConfirmed,
             approver: None,
         };
         assert_eq!(
-            change_cause(2, &host, None),
-            "rollback to revision 2 confirmed by the MCP host (--approval host-confirmed) via k8s-rollout-mcp"
+            host.approved_by(),
+            "confirmed by the MCP host (--approval host-confirmed)"
         );
+        let unnamed = ApprovalSummary {
+            path: ApprovalPath::InputRequired,
+            approver: None,
+        };
+        assert_eq!(unnamed.approved_by(), "approved by an unnamed approver");
     }
 }

@@ -105,7 +105,7 @@ pub fn report(
         .map(|number| detail(workload, set, number, query, live_number))
         .transpose()?;
 
-    let starts = live_since(&set.revisions);
+    let stints = timeline(&set.revisions);
     let mut summaries: Vec<RevisionSummary> = set
         .revisions
         .iter()
@@ -113,7 +113,7 @@ pub fn report(
         .map(|(index, revision)| {
             let is_live = live_number == Some(revision.number)
                 && live.is_some_and(|l| l.object_name == revision.object_name);
-            let live_for = live_for(&starts, index, is_live, now);
+            let live_for = live_for(&stints, index, is_live, revision.number, now);
             RevisionSummary {
                 revision: revision.number,
                 live: is_live,
@@ -190,67 +190,96 @@ fn detail(
     })
 }
 
-/// When a revision became live, as far as the API can tell.
+/// One period a revision number was live, as far as the API can tell.
 #[derive(Debug, Clone, Copy)]
-struct LiveSince {
-    at: Option<Timestamp>,
-    /// False when the revision's object is older than the revision before it (a reused
-    /// ReplicaSet or a bumped ControllerRevision): it became live again at some unknown time
-    /// after `at`, so `at` is only a lower bound.
+struct Stint {
+    number: i64,
+    /// Index of the revision object that carried the number.
+    object: usize,
+    start: Option<Timestamp>,
+    /// False when the start is only a lower bound: a number an object took when it was reused
+    /// (its `revision-history` shows an earlier one) began at some unknown time after the
+    /// number before it.
     exact: bool,
 }
 
-/// When each revision (oldest number first) became live: its object's creation time, but
-/// never earlier than the revision before it.
-fn live_since(revisions: &[Revision]) -> Vec<LiveSince> {
-    let mut previous: Option<Timestamp> = None;
-    revisions
+/// Every number each revision object has carried (its current one and its
+/// `revision-history`), in order. An object's first number started at its creation time;
+/// later numbers started no earlier than the number before them.
+fn timeline(revisions: &[Revision]) -> Vec<Stint> {
+    let mut stints: Vec<Stint> = revisions
         .iter()
-        .map(|revision| {
-            let since = match (revision.created, previous) {
-                (Some(created), Some(before)) if created < before => LiveSince {
-                    at: Some(before),
-                    exact: false,
-                },
-                (Some(created), _) => LiveSince {
-                    at: Some(created),
-                    exact: true,
-                },
-                (None, before) => LiveSince {
-                    at: before,
-                    exact: false,
-                },
-            };
-            previous = since.at;
-            since
+        .enumerate()
+        .flat_map(|(object, revision)| {
+            let first = revision
+                .earlier_numbers
+                .iter()
+                .copied()
+                .chain([revision.number])
+                .min()
+                .unwrap_or(revision.number);
+            revision
+                .earlier_numbers
+                .iter()
+                .copied()
+                .chain([revision.number])
+                .map(move |number| Stint {
+                    number,
+                    object,
+                    start: (number == first).then_some(revision.created).flatten(),
+                    exact: number == first,
+                })
         })
-        .collect()
+        .collect();
+    stints.sort_by_key(|stint| stint.number);
+    let mut previous: Option<Timestamp> = None;
+    for stint in &mut stints {
+        match (stint.start, previous) {
+            (Some(start), Some(before)) if start < before => {
+                stint.start = Some(before);
+                stint.exact = false;
+            }
+            (None, before) => {
+                stint.start = before;
+                stint.exact = false;
+            }
+            _ => {}
+        }
+        previous = stint.start;
+    }
+    stints
 }
 
-/// How long a revision was live: until the next revision became live (if that is known) or
-/// until now for the live one. A start that is only a lower bound makes it an upper bound,
-/// written `<=`.
+/// How long revision object `object` was live in total: each of its stints lasted until the
+/// next number started (when that start is known) or, for the live one, until now. A stint
+/// whose start is only a lower bound makes the total an upper bound, written `<=`.
 fn live_for(
-    starts: &[LiveSince],
-    index: usize,
+    stints: &[Stint],
+    object: usize,
     is_live: bool,
+    current_number: i64,
     now: Timestamp,
 ) -> Option<(String, i64)> {
-    let start = starts[index];
-    let end = if is_live {
-        Some(now)
-    } else {
-        starts
-            .get(index + 1)
-            .filter(|next| next.exact)
-            .and_then(|next| next.at)
-    };
-    let duration = end?.duration_since(start.at?);
-    let bound = if start.exact { "" } else { "<=" };
-    Some((
-        format!("{bound}{}", human_duration(duration)),
-        duration.as_secs(),
-    ))
+    let mut total = SignedDuration::ZERO;
+    let mut upper_bound = false;
+    for (index, stint) in stints
+        .iter()
+        .enumerate()
+        .filter(|(_, stint)| stint.object == object)
+    {
+        let end = if is_live && stint.number == current_number {
+            Some(now)
+        } else {
+            stints
+                .get(index + 1)
+                .filter(|next| next.exact)
+                .and_then(|next| next.start)
+        };
+        total += end?.duration_since(stint.start?);
+        upper_bound |= !stint.exact;
+    }
+    let bound = if upper_bound { "<=" } else { "" };
+    Some((format!("{bound}{}", human_duration(total)), total.as_secs()))
 }
 
 /// The live revision's rollout health in one line.
@@ -354,8 +383,9 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_revision_is_live_from_no_earlier_than_its_predecessor() {
-        // 1, 2, 3 then undo to 2: the controller renumbers web-bbb to 4.
+    fn a_reused_revision_counts_its_earlier_stint_from_revision_history() {
+        // 1, 2, 3 then undo to 2: the controller renumbers web-bbb to 4. It was live as 2 for
+        // 3d (Jan 3 to Jan 6), and as 4 since some time after Jan 6: at most 4d.
         let mut reused = replica_set(
             "web-bbb",
             "uid-web",
@@ -399,7 +429,7 @@ mod tests {
         .unwrap();
         let live = report.revisions.last().unwrap();
         assert_eq!((live.revision, live.live), (4, true));
-        assert_eq!(live.live_for_estimate.as_deref(), Some("<=4d"));
+        assert_eq!(live.live_for_estimate.as_deref(), Some("<=7d"));
         assert_eq!(live.earlier_numbers, vec![2]);
         assert_eq!(
             report.revisions[1].live_for_estimate, None,

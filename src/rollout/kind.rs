@@ -89,6 +89,19 @@ impl WorkloadKind {
         }
     }
 
+    /// The spec field holding the update strategy.
+    pub fn strategy_field(self) -> &'static str {
+        match self {
+            Self::Deployment => "strategy",
+            Self::DaemonSet | Self::StatefulSet => "updateStrategy",
+        }
+    }
+
+    /// Whether `spec.paused` exists for this kind (only Deployments can be paused).
+    pub fn can_pause(self) -> bool {
+        self == Self::Deployment
+    }
+
     /// Where the controller keeps this kind's revisions.
     pub fn revision_store(self) -> RevisionStore {
         match self {

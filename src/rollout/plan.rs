@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use json_patch::jsonptr::Pointer;
+use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde_json::{Value, json};
 
 use super::diff::{self, TemplateDiff};
@@ -50,18 +52,9 @@ pub enum PlanRefusal {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RollbackPatch {
     /// Deployments: a JSON Patch replacing the template and the annotations.
-    Json(Value),
+    Json(json_patch::Patch),
     /// DaemonSets and StatefulSets: the ControllerRevision's data as a strategic merge patch.
     StrategicMerge(Value),
-}
-
-impl RollbackPatch {
-    /// The patch body as sent.
-    pub fn body(&self) -> &Value {
-        match self {
-            Self::Json(body) | Self::StrategicMerge(body) => body,
-        }
-    }
 }
 
 /// Everything decided before approval: what will be restored, over what, and the write.
@@ -74,6 +67,12 @@ pub struct RollbackPlan {
     /// The workload's resourceVersion when planned: the write's precondition.
     pub resource_version: String,
     pub live_revision: Option<i64>,
+    /// The highest revision number before the undo: the restored template's new number
+    /// must be above it.
+    pub highest_revision: i64,
+    /// [`Workload::state_digest`] when planned: what the approval is bound to besides the
+    /// target.
+    pub state_digest: String,
     pub target: Revision,
     /// SHA-256 of the target template: what the approval is bound to.
     pub template_digest: String,
@@ -120,6 +119,8 @@ pub fn plan(
         uid: workload.uid().to_string(),
         resource_version: workload.resource_version().to_string(),
         live_revision,
+        highest_revision: set.highest().unwrap_or(0),
+        state_digest: workload.state_digest(),
         template_digest: template::digest(&target.template),
         images_before: template::images(workload.template()),
         images_after: template::images(&target.template),
@@ -177,18 +178,32 @@ impl RollbackPlan {
         annotations
     }
 
-    fn deployment_patch(&self, change_cause: Option<&str>) -> Value {
+    fn deployment_patch(&self, change_cause: Option<&str>) -> json_patch::Patch {
+        let replace = |path: &'static str, value: Value| {
+            PatchOperation::Replace(ReplaceOperation {
+                path: Pointer::from_static(path).to_buf(),
+                value,
+            })
+        };
+        let annotations_path = Pointer::from_static("/metadata/annotations").to_buf();
+        let annotations = json!(self.deployment_annotations(change_cause));
         // `replace` needs the member to exist; kubectl assumes it does (the controller always
         // sets the revision annotation), `add` covers a workload that has none yet.
-        let annotations_op = if self.workload_annotations.is_empty() {
-            "add"
+        let annotations = if self.workload_annotations.is_empty() {
+            PatchOperation::Add(AddOperation {
+                path: annotations_path,
+                value: annotations,
+            })
         } else {
-            "replace"
+            PatchOperation::Replace(ReplaceOperation {
+                path: annotations_path,
+                value: annotations,
+            })
         };
-        json!([
-            {"op": "replace", "path": "/metadata/resourceVersion", "value": self.resource_version},
-            {"op": "replace", "path": "/spec/template", "value": self.target.template},
-            {"op": annotations_op, "path": "/metadata/annotations", "value": self.deployment_annotations(change_cause)},
+        json_patch::Patch(vec![
+            replace("/metadata/resourceVersion", json!(self.resource_version)),
+            replace("/spec/template", self.target.template.clone()),
+            annotations,
         ])
     }
 
@@ -203,6 +218,17 @@ impl RollbackPlan {
         }
         body
     }
+}
+
+/// What a rollback records in `kubernetes.io/change-cause`, so `kubectl rollout history`
+/// shows who did it: `rollback to revision 3 approved by alice via k8s-rollout-mcp: <reason>`.
+pub fn change_cause(target: i64, approved_by: &str, reason: Option<&str>) -> String {
+    let mut cause = format!("rollback to revision {target} {approved_by} via k8s-rollout-mcp");
+    if let Some(reason) = reason.map(str::trim).filter(|reason| !reason.is_empty()) {
+        cause.push_str(": ");
+        cause.push_str(reason);
+    }
+    cause
 }
 
 #[cfg(test)]
@@ -252,9 +278,10 @@ mod tests {
         let plan = plan(&deployment("app:3"), &history(), 2, false).unwrap();
         assert_eq!(plan.live_revision, Some(3));
         assert_eq!(plan.resource_version, "42");
-        let RollbackPatch::Json(body) = plan.patch(None) else {
+        let RollbackPatch::Json(patch) = plan.patch(None) else {
             panic!("deployments use JSON Patch")
         };
+        let body = serde_json::to_value(patch).unwrap();
         assert_eq!(
             body[0],
             json!({"op": "replace", "path": "/metadata/resourceVersion", "value": "42"})
@@ -278,13 +305,17 @@ mod tests {
 
     #[test]
     fn the_change_cause_records_the_approval() {
-        let plan = plan(&deployment("app:3"), &history(), 1, false).unwrap();
-        let annotations =
-            plan.deployment_annotations(Some("rollback to revision 1 approved by alice"));
+        let cause = change_cause(1, "approved by alice", Some(" checkout errors "));
         assert_eq!(
-            annotations[CHANGE_CAUSE],
-            "rollback to revision 1 approved by alice"
+            cause,
+            "rollback to revision 1 approved by alice via k8s-rollout-mcp: checkout errors"
         );
+        let plan = plan(&deployment("app:3"), &history(), 1, false).unwrap();
+        assert_eq!(
+            plan.deployment_annotations(Some(&cause))[CHANGE_CAUSE],
+            cause
+        );
+        assert_eq!(plan.highest_revision, 3);
     }
 
     #[test]

@@ -21,6 +21,18 @@ pub const REVISION: &str = "deployment.kubernetes.io/revision";
 /// Earlier numbers a reused ReplicaSet carried, comma separated.
 pub const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
 
+/// Revision numbers for a message: `1, 3, 4`, or `none`.
+pub fn describe_numbers(numbers: &[i64]) -> String {
+    if numbers.is_empty() {
+        return "none".to_string();
+    }
+    numbers
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One revision: a ReplicaSet or ControllerRevision owned by the workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
@@ -101,26 +113,37 @@ impl RevisionSet {
         duplicates
     }
 
+    /// The names of the objects carrying a number.
+    pub fn objects_numbered(&self, number: i64) -> Vec<&str> {
+        self.revisions
+            .iter()
+            .filter(|revision| revision.number == number)
+            .map(|revision| revision.object_name.as_str())
+            .collect()
+    }
+
+    /// The highest number, if any.
+    pub fn highest(&self) -> Option<i64> {
+        self.revisions.last().map(|revision| revision.number)
+    }
+
     /// The revision with this number; an error names the numbers that do exist.
     pub fn find(&self, number: i64) -> Result<&Revision, RevisionLookupError> {
-        let mut matching = self.revisions.iter().filter(|r| r.number == number);
-        let first = matching
-            .next()
-            .ok_or_else(|| RevisionLookupError::NotFound {
+        let mut matching = self
+            .revisions
+            .iter()
+            .filter(|revision| revision.number == number);
+        match (matching.next(), matching.next()) {
+            (None, _) => Err(RevisionLookupError::NotFound {
                 requested: number,
                 available: self.numbers(),
-            })?;
-        let others: Vec<&str> = matching.map(|r| r.object_name.as_str()).collect();
-        if others.is_empty() {
-            return Ok(first);
+            }),
+            (Some(revision), None) => Ok(revision),
+            (Some(_), Some(_)) => Err(RevisionLookupError::Ambiguous {
+                number,
+                objects: self.objects_numbered(number).join(", "),
+            }),
         }
-        Err(RevisionLookupError::Ambiguous {
-            number,
-            objects: std::iter::once(first.object_name.as_str())
-                .chain(others)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
     }
 
     /// The revision whose template is the live one: for Deployments the oldest matching

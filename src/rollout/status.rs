@@ -26,6 +26,18 @@ pub enum RolloutState {
     Unsupported,
 }
 
+impl RolloutState {
+    /// The name used in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Progressing => "progressing",
+            Self::Failed => "failed",
+            Self::Unsupported => "unsupported",
+        }
+    }
+}
+
 /// The replica counts the status is decided from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReplicaCounts {

@@ -27,13 +27,13 @@ pub fn without_hash_label(template: &Value) -> Value {
 }
 
 /// The template reduced to what semantic equality looks at: no hash label, no `$patch`
-/// directive, and no null values or empty maps and lists.
+/// directive, no nulls, no empty lists, and no empty maps where the Go type is a map.
 pub fn comparable(template: &Value) -> Value {
     let mut template = without_hash_label(template);
     if let Some(object) = template.as_object_mut() {
         object.remove("$patch");
     }
-    prune_empty(template).unwrap_or(Value::Object(Map::new()))
+    prune(template, false).unwrap_or(Value::Object(Map::new()))
 }
 
 /// Whether two templates are equal the way kubectl's `EqualIgnoreHash` decides it.
@@ -43,25 +43,52 @@ pub fn semantically_equal(a: &Value, b: &Value) -> bool {
 
 /// A stable SHA-256 of the comparable template: equal templates have equal digests.
 pub fn digest(template: &Value) -> String {
-    let canonical = comparable(template).to_string();
-    let hash = Sha256::digest(canonical.as_bytes());
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+    sha256_hex(comparable(template).to_string().as_bytes())
 }
 
-fn prune_empty(value: Value) -> Option<Value> {
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Pod template fields where an empty object equals an absent one under `Semantic.DeepEqual`:
+/// maps, and structs held by value (`metadata`, `spec`, `resources`). Every other object is a
+/// struct behind a pointer, where an empty one (`securityContext: {}`, `emptyDir: {}`) differs
+/// from none.
+const EMPTY_IS_ABSENT: &[&str] = &[
+    "labels",
+    "annotations",
+    "nodeSelector",
+    "limits",
+    "requests",
+    "overhead",
+    "volumeAttributes",
+    "metadata",
+    "spec",
+    "resources",
+];
+
+/// Drops what `Semantic.DeepEqual` cannot tell from absent: nulls, empty lists, and empty maps.
+fn prune(value: Value, is_map: bool) -> Option<Value> {
     match value {
         Value::Null => None,
         Value::Object(map) => {
             let pruned: Map<String, Value> = map
                 .into_iter()
-                .filter_map(|(key, value)| prune_empty(value).map(|value| (key, value)))
+                .filter_map(|(key, value)| {
+                    let child_is_map = EMPTY_IS_ABSENT.contains(&key.as_str());
+                    prune(value, child_is_map).map(|value| (key, value))
+                })
                 .collect();
-            (!pruned.is_empty()).then_some(Value::Object(pruned))
+            (!(is_map && pruned.is_empty())).then_some(Value::Object(pruned))
         }
         Value::Array(items) => {
             let pruned: Vec<Value> = items
                 .into_iter()
-                .map(|item| prune_empty(item).unwrap_or(Value::Object(Map::new())))
+                .map(|item| prune(item, false).unwrap_or(Value::Null))
                 .collect();
             (!pruned.is_empty()).then_some(Value::Array(pruned))
         }
@@ -166,6 +193,16 @@ mod tests {
             .remove("args");
         assert!(semantically_equal(&template("app:1"), &other));
         assert_eq!(digest(&template("app:1")), digest(&other));
+    }
+
+    #[test]
+    fn an_empty_struct_differs_from_none_but_an_empty_map_does_not() {
+        let mut with_context = template("app:1");
+        with_context["spec"]["containers"][0]["securityContext"] = json!({});
+        assert!(!semantically_equal(&template("app:1"), &with_context));
+        let mut with_selector = template("app:1");
+        with_selector["spec"]["nodeSelector"] = json!({});
+        assert!(semantically_equal(&template("app:1"), &with_selector));
     }
 
     #[test]

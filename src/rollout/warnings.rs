@@ -2,7 +2,6 @@
 //! controllers that will revert it, `kubectl apply` state that may undo it, a paused
 //! Deployment, an update strategy that will not replace pods, and gaps in the history.
 
-use super::kind::WorkloadKind;
 use super::revisions::RevisionSet;
 use super::workload::{LAST_APPLIED, Workload};
 
@@ -28,7 +27,7 @@ pub fn for_workload(workload: &Workload) -> Vec<String> {
                 .to_string(),
         );
     }
-    if workload.kind != WorkloadKind::Deployment && workload.strategy_type() == "OnDelete" {
+    if workload.strategy_type() == "OnDelete" {
         warnings.push(format!(
             "{} uses the OnDelete update strategy: pods keep the old template until they are deleted",
             workload.kind
@@ -43,15 +42,9 @@ pub fn for_history(workload: &Workload, set: &RevisionSet, live: Option<i64>) ->
     let mut warnings = for_workload(workload);
     warnings.extend(set.warnings.iter().cloned());
     for number in set.duplicate_numbers() {
-        let objects: Vec<&str> = set
-            .revisions
-            .iter()
-            .filter(|revision| revision.number == number)
-            .map(|revision| revision.object_name.as_str())
-            .collect();
         warnings.push(format!(
             "revision {number} is carried by more than one object ({}); kubectl shows only one of them",
-            objects.join(", ")
+            set.objects_numbered(number).join(", ")
         ));
     }
     if let Some(gone) = deleted_revisions(set) {
@@ -67,10 +60,14 @@ pub fn for_history(workload: &Workload, set: &RevisionSet, live: Option<i64>) ->
         warnings.push(format!("revisions {gone} are not in the history: {reason}"));
     }
     if live.is_none() && !set.is_empty() {
-        warnings.push(format!(
-            "no revision matches the live template yet: the controller has not recorded generation {} (check again shortly)",
-            workload.generation()
-        ));
+        warnings.push(if workload.paused() {
+            "no revision matches the live template: the deployment is paused, so its template changes are not rolled out or recorded until it is resumed".to_string()
+        } else {
+            format!(
+                "no revision matches the live template yet: the controller has not recorded generation {} (check again shortly)",
+                workload.generation()
+            )
+        });
     }
     warnings
 }
@@ -117,6 +114,7 @@ fn deleted_revisions(set: &RevisionSet) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::kind::WorkloadKind;
     use crate::rollout::revisions::tests::{deployment, replica_set};
     use crate::rollout::workload::tests::workload;
     use serde_json::json;

@@ -103,18 +103,32 @@ impl Workload {
 
     /// `spec.paused` (Deployments only; always false for the other kinds).
     pub fn paused(&self) -> bool {
-        self.kind == WorkloadKind::Deployment && self.spec()["paused"].as_bool().unwrap_or(false)
+        self.kind.can_pause() && self.spec()["paused"].as_bool().unwrap_or(false)
     }
 
     /// The update strategy type, with the API server's default when unset.
     pub fn strategy_type(&self) -> &str {
-        let field = match self.kind {
-            WorkloadKind::Deployment => "strategy",
-            WorkloadKind::DaemonSet | WorkloadKind::StatefulSet => "updateStrategy",
-        };
-        self.spec()[field]["type"]
+        self.spec()[self.kind.strategy_field()]["type"]
             .as_str()
             .unwrap_or("RollingUpdate")
+    }
+
+    /// A digest of what an undo reads and writes: the spec (except `replicas`, which scaling
+    /// changes without touching the template), labels and annotations. Status updates (and the
+    /// resourceVersion bumps they cause) leave it unchanged, so an approval survives a
+    /// crash-looping pod but not a deploy.
+    pub fn state_digest(&self) -> String {
+        let mut spec = self.spec().clone();
+        if let Some(spec) = spec.as_object_mut() {
+            spec.remove("replicas");
+        }
+        let state = serde_json::json!({
+            "uid": self.uid(),
+            "spec": spec,
+            "labels": self.labels(),
+            "annotations": self.annotations(),
+        });
+        super::template::sha256_hex(state.to_string().as_bytes())
     }
 
     /// `spec.revisionHistoryLimit`, defaulted to 10 as the API server does.
