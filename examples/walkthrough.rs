@@ -22,7 +22,7 @@ use k8s_rollout_mcp::config::{Cli, Settings};
 use k8s_rollout_mcp::mcp::RolloutServer;
 use kube_sim::{Scenario, Sim};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientInfo, ElicitRequestParams,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
     ElicitResult, ElicitationAction, Implementation, NumberOrString, ProgressNotificationParam,
     ProgressToken, RequestMetaObject,
 };
@@ -45,8 +45,8 @@ struct TerminalHost {
 }
 
 impl ClientHandler for TerminalHost {
-    fn get_info(&self) -> ClientInfo {
-        ClientInfo::new(
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
             ClientCapabilities::builder().enable_elicitation().build(),
             Implementation::new("walkthrough-terminal-host", env!("CARGO_PKG_VERSION")),
         )
@@ -96,7 +96,7 @@ impl ClientHandler for TerminalHost {
 
 fn ask_at_terminal() -> (bool, String) {
     let stdin = std::io::stdin();
-    let mut read = |prompt: &str| -> String {
+    let read = |prompt: &str| -> String {
         print!("{prompt}");
         let _ = std::io::stdout().flush();
         let mut line = String::new();

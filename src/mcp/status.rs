@@ -122,3 +122,19 @@ impl RolloutServer {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_defaults_to_two_minutes_and_is_capped_at_ten() {
+        assert_eq!(wait_limit(false, Some(30)), None);
+        assert_eq!(wait_limit(true, None), Some(Duration::from_secs(120)));
+        assert_eq!(
+            wait_limit(true, Some(1_000_000)),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(wait_limit(true, Some(0)), Some(Duration::from_secs(1)));
+    }
+}

@@ -3,18 +3,22 @@
 //! lifecycle (2025-11-25 `initialize`, or 2026-07-28 discovery). Its elicitation answers are
 //! scripted per test, and every request and progress notification it receives is kept.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube_sim::{RequestRecord, Scenario, Sim};
+use kube_sim::{RequestRecord, Scenario, Sim, SimOptions};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult,
-    ElicitationAction, Implementation, NumberOrString, ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestMetaObject,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, NumberOrString,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestMetaObject,
 };
-use rmcp::service::{ClientLifecycleMode, NotificationContext, RequestContext, RoleClient, RunningService, ServiceExt};
+use rmcp::service::{
+    ClientLifecycleMode, NotificationContext, RequestContext, RoleClient, RunningService,
+    ServiceExt,
+};
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ErrorData};
+use rmcp::{ClientHandler, ClientServiceExt, ErrorData};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -59,13 +63,13 @@ pub struct TestClient {
 }
 
 impl ClientHandler for TestClient {
-    fn get_info(&self) -> ClientInfo {
+    fn get_info(&self) -> ClientConfig {
         let capabilities = if self.elicitation {
             ClientCapabilities::builder().enable_elicitation().build()
         } else {
             ClientCapabilities::default()
         };
-        ClientInfo::new(capabilities, Implementation::new("e2e-host", "9.9.9"))
+        ClientConfig::new(capabilities, Implementation::new("e2e-host", "9.9.9"))
     }
 
     async fn create_elicitation(
@@ -76,12 +80,17 @@ impl ClientHandler for TestClient {
         if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
             self.asked.lock().unwrap().push(message.clone());
         }
-        if let Some(interlude) = self.interlude.lock().unwrap().clone() {
-            tokio::task::spawn_blocking(move || interlude()).await.expect("the interlude ran");
+        let interlude = self.interlude.lock().unwrap().clone();
+        if let Some(interlude) = interlude {
+            tokio::task::spawn_blocking(move || interlude())
+                .await
+                .expect("the interlude ran");
         }
         let answer = self.answer.lock().unwrap().clone();
         Ok(match answer {
-            Answer::Accept(content) => ElicitResult::new(ElicitationAction::Accept).with_content(content),
+            Answer::Accept(content) => {
+                ElicitResult::new(ElicitationAction::Accept).with_content(content)
+            }
             Answer::Decline => ElicitResult::new(ElicitationAction::Decline),
             Answer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
             Answer::Silence => {
@@ -91,7 +100,11 @@ impl ClientHandler for TestClient {
         })
     }
 
-    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
         self.progress.lock().unwrap().push(params);
     }
 }
@@ -102,17 +115,32 @@ pub struct HostOptions {
     pub elicitation: bool,
     pub extra_args: Vec<String>,
     pub audit_log: Option<PathBuf>,
+    /// A kubeconfig to use instead of the sim's.
+    pub kubeconfig: Option<PathBuf>,
+    pub sim: SimOptions,
 }
 
 impl HostOptions {
     pub fn new(lifecycle: Lifecycle) -> Self {
-        Self { lifecycle, elicitation: true, extra_args: Vec::new(), audit_log: None }
+        Self {
+            lifecycle,
+            elicitation: true,
+            extra_args: Vec::new(),
+            audit_log: None,
+            kubeconfig: None,
+            sim: SimOptions::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.extra_args.push(arg.to_string());
+        self
     }
 }
 
 /// A simulated cluster, the server under test, and the client talking to it.
 pub struct Host {
-    pub sim: Sim,
+    pub sim: Arc<Sim>,
     pub dir: tempdir::Dir,
     pub client: RunningService<RoleClient, TestClient>,
     handler: TestClient,
@@ -125,11 +153,20 @@ impl Host {
     }
 
     pub async fn start_with(scenario: Scenario, options: HostOptions) -> Self {
-        let sim = Sim::start(scenario).await;
+        let sim = Sim::start_with(scenario, options.sim.clone()).await;
         let dir = tempdir::Dir::new("host");
-        let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
-        let audit_log = options.audit_log.clone().unwrap_or_else(|| dir.path().join("state").join("audit.jsonl"));
+        let kubeconfig = options
+            .kubeconfig
+            .clone()
+            .unwrap_or_else(|| dir.path().join("kubeconfig"));
+        if options.kubeconfig.is_none() {
+            sim.write_kubeconfig(&kubeconfig)
+                .expect("kubeconfig written");
+        }
+        let audit_log = options
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| dir.path().join("state").join("audit.jsonl"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"));
         command
             .arg("--kubeconfig")
@@ -153,13 +190,21 @@ impl Host {
                 .clone()
                 .serve_with_lifecycle(
                     transport,
-                    ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                    },
                 )
                 .await
                 .expect("discover"),
         };
         sim.clear_requests();
-        Self { sim, dir, client, handler, audit_log }
+        Self {
+            sim: Arc::new(sim),
+            dir,
+            client,
+            handler,
+            audit_log,
+        }
     }
 
     /// Scripts the human's next answers.
@@ -183,19 +228,30 @@ impl Host {
 
     /// Calls a tool to completion (MRTR rounds are driven by the client).
     pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
-        self.client.call_tool(params(tool, arguments)).await.expect("the tool call completes")
+        self.client
+            .call_tool(params(tool, arguments))
+            .await
+            .expect("the tool call completes")
     }
 
     /// Calls a tool with a progress token.
     pub async fn call_with_progress(&self, tool: &str, arguments: Value) -> CallToolResult {
         let mut request = params(tool, arguments);
-        request.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(NumberOrString::Number(7))));
-        self.client.call_tool(request).await.expect("the tool call completes")
+        request.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+            NumberOrString::Number(7),
+        )));
+        self.client
+            .call_tool(request)
+            .await
+            .expect("the tool call completes")
     }
 
     /// One round only: an InputRequiredResult comes back as is.
     pub async fn call_once(&self, request: CallToolRequestParams) -> CallToolResponse {
-        self.client.call_tool_once(request).await.expect("the tool call answers")
+        self.client
+            .call_tool_once(request)
+            .await
+            .expect("the tool call answers")
     }
 
     /// Requests that changed (or tried to change) the cluster, dry runs included.
@@ -206,41 +262,66 @@ impl Host {
     /// The audit records written so far.
     pub fn audit(&self) -> Vec<Value> {
         match std::fs::read_to_string(&self.audit_log) {
-            Ok(text) => text.lines().map(|line| serde_json::from_str(line).expect("an audit line is JSON")).collect(),
+            Ok(text) => text
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
 
     pub fn audit_events(&self) -> Vec<String> {
-        self.audit().iter().map(|record| record["event"].as_str().unwrap_or_default().to_string()).collect()
+        self.audit()
+            .iter()
+            .map(|record| record["event"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 }
 
 pub fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
-    let Value::Object(arguments) = arguments else { panic!("arguments are an object") };
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
     CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)
 }
 
 /// The structured content of a successful result.
 pub fn structured(result: &CallToolResult) -> &Value {
-    assert_ne!(result.is_error, Some(true), "expected success, got: {}", text(result));
-    result.structured_content.as_ref().expect("structured content")
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "expected success, got: {}",
+        text(result)
+    );
+    result
+        .structured_content
+        .as_ref()
+        .expect("structured content")
 }
 
 /// The text of a result.
 pub fn text(result: &CallToolResult) -> String {
-    result.content.iter().filter_map(|block| block.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+    result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The text of a refusal (asserting it is one).
 pub fn refusal(result: &CallToolResult) -> String {
-    assert_eq!(result.is_error, Some(true), "expected a refusal, got: {}", text(result));
-    assert!(result.structured_content.is_none(), "refusals carry no structured content");
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected a refusal, got: {}",
+        text(result)
+    );
+    assert!(
+        result.structured_content.is_none(),
+        "refusals carry no structured content"
+    );
     text(result)
-}
-
-pub fn path_of(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
 
 /// Temporary directories removed on drop.

@@ -1,0 +1,486 @@
+//! `k8s_rollout_history` end to end: kubectl's numbering, the facts beside it, the revision
+//! view and diffs, exactly two API requests per call, and every refusal.
+
+use kube_sim::{Scenario, SimOptions, Verb};
+use serde_json::{Value, json};
+
+use super::host::{Host, HostOptions, LIFECYCLES, Lifecycle, refusal, structured, text};
+
+const API_SERVER: &str = "ghcr.io/example/api-server";
+
+fn history(name: &str) -> Value {
+    json!({"resource_type": "deployment", "name": name, "namespace": "shop"})
+}
+
+fn with(mut arguments: Value, extra: Value) -> Value {
+    arguments
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    arguments
+}
+
+fn numbers(report: &Value) -> Vec<i64> {
+    report["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one() {
+    for lifecycle in LIFECYCLES {
+        let host = Host::start(Scenario::demo(), lifecycle).await;
+        let result = host
+            .call("k8s_rollout_history", history("api-server"))
+            .await;
+        let report = structured(&result);
+        assert_eq!(numbers(report), vec![1, 2, 3, 4], "{lifecycle:?}");
+        assert_eq!(report["live_revision"], 4);
+        let live: Vec<bool> = report["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["live"].as_bool().unwrap())
+            .collect();
+        assert_eq!(live, vec![false, false, false, true]);
+        let newest = &report["revisions"][3];
+        assert_eq!(
+            newest["change_cause"],
+            "1.3.0: migrate to the new config loader"
+        );
+        assert_eq!(
+            newest["images"],
+            json!([{"container": "api", "image": format!("{API_SERVER}:1.3.0")}])
+        );
+        assert!(
+            newest["health"]
+                .as_str()
+                .unwrap()
+                .contains("exceeded its progress deadline"),
+            "the stuck deploy's health: {newest}"
+        );
+        assert!(report["revisions"][0]["health"].is_null());
+        assert_eq!(report["revisions"][0]["age"], "30d");
+        assert_eq!(report["omitted_older"], 0);
+        assert!(text(&result).contains("4* 3h"), "{}", text(&result));
+    }
+}
+
+#[tokio::test]
+async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    for arguments in [
+        history("api-server"),
+        with(
+            history("api-server"),
+            json!({"revision": 1, "compare_with": 2}),
+        ),
+    ] {
+        host.sim.clear_requests();
+        structured(&host.call("k8s_rollout_history", arguments).await);
+        let requests: Vec<(String, String)> = host
+            .sim
+            .requests()
+            .into_iter()
+            .map(|r| (r.method, r.path))
+            .collect();
+        assert_eq!(
+            requests,
+            vec![
+                (
+                    "GET".to_string(),
+                    "/apis/apps/v1/namespaces/shop/deployments/api-server".to_string()
+                ),
+                (
+                    "GET".to_string(),
+                    "/apis/apps/v1/namespaces/shop/replicasets".to_string()
+                ),
+            ]
+        );
+        let list = &host.sim.requests()[1];
+        assert!(
+            list.query
+                .contains("labelSelector=app%3Dapi-server%2Ctier+in+%28backend%29"),
+            "listed by the selector, matchExpressions included: {}",
+            list.query
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_revision_view_is_the_template_an_undo_restores_with_env_values_redacted() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let result = host
+        .call(
+            "k8s_rollout_history",
+            with(history("api-server"), json!({"revision": 1})),
+        )
+        .await;
+    let detail = &structured(&result)["detail"];
+    assert_eq!(detail["revision"], 1);
+    let template = &detail["template"];
+    assert!(
+        template["metadata"]["labels"]
+            .get("pod-template-hash")
+            .is_none(),
+        "restorable: {template}"
+    );
+    let env = &template["spec"]["containers"][0]["env"];
+    assert_eq!(env[0], json!({"name": "LOG_LEVEL", "value": "<redacted>"}));
+    assert_eq!(
+        env[1]["valueFrom"]["secretKeyRef"],
+        json!({"key": "url", "name": "api-server-db"})
+    );
+    assert_eq!(detail["diff"]["from"], "live template (revision 4)");
+    assert_eq!(detail["diff"]["to"], "revision 1");
+    let changes: Vec<String> = detail["diff"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                c["area"].as_str().unwrap(),
+                c["subject"].as_str().unwrap(),
+                c["kind"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        changes.contains(&"image container api changed".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&"env env TRACING_ENABLED (container api) removed".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&"resources limits.memory (container api) changed".to_string()),
+        "{changes:?}"
+    );
+    assert!(
+        !text(&result).contains("\"info\""),
+        "an env value leaked: {}",
+        text(&result)
+    );
+    assert!(
+        detail["diff"]["unified"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("+        \"image\": \"{API_SERVER}:1.0.0\""))
+    );
+}
+
+#[tokio::test]
+async fn env_values_are_shown_only_when_the_operator_opts_in() {
+    let host = Host::start_with(
+        Scenario::demo(),
+        HostOptions::new(Lifecycle::Handshake).arg("--show-env-values"),
+    )
+    .await;
+    let result = host
+        .call(
+            "k8s_rollout_history",
+            with(history("api-server"), json!({"revision": 1})),
+        )
+        .await;
+    let report = structured(&result);
+    assert_eq!(report["env_values"], "shown");
+    assert_eq!(
+        report["detail"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "info"
+    );
+}
+
+#[tokio::test]
+async fn two_revisions_can_be_compared() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let result = host
+        .call(
+            "k8s_rollout_history",
+            with(
+                history("api-server"),
+                json!({"revision": 2, "compare_with": 1}),
+            ),
+        )
+        .await;
+    let diff = &structured(&result)["detail"]["diff"];
+    assert_eq!(
+        (diff["from"].as_str(), diff["to"].as_str()),
+        (Some("revision 1"), Some("revision 2"))
+    );
+    assert_eq!(diff["changes"][0]["before"], format!("{API_SERVER}:1.0.0"));
+    assert_eq!(diff["changes"][0]["after"], format!("{API_SERVER}:1.1.0"));
+}
+
+#[tokio::test]
+async fn limit_keeps_the_newest_revisions_and_counts_the_rest() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let result = host
+        .call(
+            "k8s_rollout_history",
+            with(history("api-server"), json!({"limit": 2})),
+        )
+        .await;
+    let report = structured(&result);
+    assert_eq!(numbers(report), vec![3, 4]);
+    assert_eq!(report["omitted_older"], 2);
+    assert!(text(&result).contains("2 older revisions not shown"));
+}
+
+#[tokio::test]
+async fn daemon_set_and_stateful_set_history_come_from_controller_revisions() {
+    for lifecycle in LIFECYCLES {
+        let host = Host::start(Scenario::demo(), lifecycle).await;
+        for (resource_type, name, image) in [
+            ("ds", "node-agent", "ghcr.io/example/node-agent:2.5.1"),
+            ("sts", "orders-db", "ghcr.io/example/orders-db:15.6"),
+        ] {
+            let result = host
+                .call(
+                    "k8s_rollout_history",
+                    json!({"resource_type": resource_type, "name": name, "namespace": "shop"}),
+                )
+                .await;
+            let report = structured(&result);
+            assert_eq!(numbers(report), vec![1, 2, 3], "{resource_type}");
+            assert_eq!(report["live_revision"], 3);
+            assert_eq!(report["revisions"][2]["images"][0]["image"], image);
+            assert!(
+                report["revisions"][2]["health"]
+                    .as_str()
+                    .unwrap()
+                    .contains("rolled out")
+                    || report["revisions"][2]["health"]
+                        .as_str()
+                        .unwrap()
+                        .contains("complete"),
+                "{report}"
+            );
+            let detail = host.call("k8s_rollout_history", json!({"resource_type": resource_type, "name": name, "namespace": "shop", "revision": 1})).await;
+            assert!(
+                structured(&detail)["detail"]["template"]
+                    .get("$patch")
+                    .is_none()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_namespace_defaults_to_the_flag_then_the_context_then_default() {
+    let arguments = json!({"resource_type": "Deployment", "name": "api-server"});
+    let flag = Host::start_with(
+        Scenario::demo(),
+        HostOptions::new(Lifecycle::Handshake)
+            .arg("--namespace")
+            .arg("staging"),
+    )
+    .await;
+    let result = flag.call("k8s_rollout_history", arguments.clone()).await;
+    assert_eq!(structured(&result)["namespace"], "staging");
+    assert_eq!(numbers(structured(&result)), vec![1, 2]);
+
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.sim = SimOptions::new().context_namespace("shop");
+    let context = Host::start_with(Scenario::demo(), options).await;
+    assert_eq!(
+        structured(&context.call("k8s_rollout_history", arguments.clone()).await)["namespace"],
+        "shop"
+    );
+
+    let plain = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let message = refusal(&plain.call("k8s_rollout_history", arguments).await);
+    assert!(
+        message.contains("not found in namespace \"default\""),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_history_says_so_like_kubectl() {
+    let scenario = Scenario::builder()
+        .namespace("shop")
+        .deployment("shop", "fresh", |d| {
+            d.paused(true).revision(|t| t.image("app", "app:1"))
+        })
+        .build();
+    let host = Host::start(scenario, Lifecycle::Handshake).await;
+    let result = host.call("k8s_rollout_history", history("fresh")).await;
+    let report = structured(&result);
+    assert_eq!(report["message"], "No rollout history found.");
+    assert_eq!(numbers(report), Vec::<i64>::new());
+}
+
+#[tokio::test]
+async fn unsupported_types_name_the_three_kinds_or_the_owner_to_roll_back() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let job = refusal(
+        &host
+            .call(
+                "k8s_rollout_history",
+                json!({"resource_type": "job", "name": "x", "namespace": "shop"}),
+            )
+            .await,
+    );
+    assert!(
+        job.contains("deployment (deploy), daemonset (ds) or statefulset (sts)"),
+        "{job}"
+    );
+
+    let replica_set = host.sim.list("replicasets", "shop")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner_of = |resource_type: &str, name: &str| json!({"resource_type": resource_type, "name": name, "namespace": "shop"});
+    let message = refusal(
+        &host
+            .call("k8s_rollout_history", owner_of("rs", &replica_set))
+            .await,
+    );
+    assert!(
+        message.contains("roll back deployment/api-server instead"),
+        "{message}"
+    );
+
+    let pods = host.sim.list("pods", "shop");
+    let agent_pod = pods
+        .iter()
+        .find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("node-agent")
+        })
+        .unwrap();
+    let message = refusal(
+        &host
+            .call(
+                "k8s_rollout_history",
+                owner_of("pod", agent_pod["metadata"]["name"].as_str().unwrap()),
+            )
+            .await,
+    );
+    assert!(
+        message.contains("roll back daemonset/node-agent instead"),
+        "{message}"
+    );
+    let api_pod = pods
+        .iter()
+        .find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("api-server")
+        })
+        .unwrap();
+    let message = refusal(
+        &host
+            .call(
+                "k8s_rollout_history",
+                owner_of("po", api_pod["metadata"]["name"].as_str().unwrap()),
+            )
+            .await,
+    );
+    assert!(
+        message.contains("roll back deployment/api-server instead"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn bad_names_are_refused_before_any_request() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    for (name, namespace) in [("Api_Server", "shop"), ("api-server", "Shop"), ("", "shop")] {
+        let message = refusal(
+            &host
+                .call(
+                    "k8s_rollout_history",
+                    json!({"resource_type": "deploy", "name": name, "namespace": namespace}),
+                )
+                .await,
+        );
+        assert!(
+            message.contains("DNS-1123") || message.contains("must not be empty"),
+            "{message}"
+        );
+    }
+    assert!(host.sim.requests().is_empty());
+    let message = refusal(
+        &host
+            .call(
+                "k8s_rollout_history",
+                json!({"resource_type": "deploy", "name": "x", "revison": 2}),
+            )
+            .await,
+    );
+    assert!(message.contains("unknown field `revison`"), "{message}");
+    let message = refusal(&host.call("k8s_rollout_history", json!({"resource_type": "deploy", "name": "api-server", "namespace": "shop", "revision": 0})).await);
+    assert_eq!(message, "revision must be a positive integer: 0");
+}
+
+#[tokio::test]
+async fn a_missing_workload_is_named_with_close_names_in_its_namespace() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let message = refusal(&host.call("k8s_rollout_history", history("api-servr")).await);
+    assert_eq!(
+        message,
+        "deployments.apps \"api-servr\" not found in namespace \"shop\"; did you mean api-server?"
+    );
+    let message = refusal(
+        &host
+            .call(
+                "k8s_rollout_history",
+                with(history("api-server"), json!({"revision": 9})),
+            )
+            .await,
+    );
+    assert!(
+        message.contains("unable to find specified revision 9 in history")
+            && message.ends_with("revisions are 1, 2, 3, 4"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn forbidden_says_which_verb_resource_and_namespace_are_missing() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    host.sim.deny_in(Verb::List, "replicasets", "shop");
+    let message = refusal(
+        &host
+            .call("k8s_rollout_history", history("api-server"))
+            .await,
+    );
+    assert!(message.starts_with("forbidden: the credentials of context \"kube-sim\" may not list replicasets in namespace \"shop\""), "{message}");
+    assert!(
+        message.contains("cannot list resource \"replicasets\" in API group \"apps\""),
+        "the API's own words: {message}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_api_server_is_reported_per_call_naming_it() {
+    // A kubeconfig for a sim that has stopped: the server starts, and each call says why it
+    // cannot answer.
+    let dir = super::host::tempdir::Dir::new("unreachable");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let stopped = kube_sim::Sim::start(Scenario::empty()).await;
+    stopped.write_kubeconfig(&kubeconfig).unwrap();
+    let url = stopped.url();
+    drop(stopped);
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.kubeconfig = Some(kubeconfig);
+    let stranded = Host::start_with(Scenario::empty(), options).await;
+    let message = refusal(
+        &stranded
+            .call("k8s_rollout_history", history("api-server"))
+            .await,
+    );
+    assert!(
+        message.starts_with(&format!("cannot reach the API server at {url}")),
+        "{message}"
+    );
+}

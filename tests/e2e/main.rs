@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `k8s-rollout-mcp` binary over stdio, driven by rmcp's client,
+//! against `kube-sim`; and upstream kubectl on the same simulated cluster as the oracle.
+
+mod host;
+mod kubectl;
+
+mod cli;
+mod history;
+mod status;
+mod undo;

@@ -1,0 +1,640 @@
+//! `k8s_rollout_undo` end to end, on both protocol lifecycles: only what a human approved is
+//! written, with the precondition, and every refusal path sends no write at all.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kube_sim::{ControllerMode, RequestRecord, Scenario, SimOptions};
+use rmcp::model::{CallToolResponse, InputRequest, InputRequiredResult};
+use serde_json::{Value, json};
+
+use super::host::{
+    Answer, Host, HostOptions, LIFECYCLES, Lifecycle, params, refusal, structured, text,
+};
+
+const REASON: &str = "1.3.0 never became available";
+
+fn undo(resource_type: &str, name: &str, to_revision: i64) -> Value {
+    json!({"resource_type": resource_type, "name": name, "namespace": "shop", "to_revision": to_revision, "reason": REASON})
+}
+
+fn api_server_undo(to_revision: i64) -> Value {
+    undo("deployment", "api-server", to_revision)
+}
+
+/// Writes the API server accepted (not dry runs, not refused ones).
+fn applied(host: &Host) -> Vec<RequestRecord> {
+    host.writes()
+        .into_iter()
+        .filter(|write| write.status < 300 && !write.dry_run)
+        .collect()
+}
+
+fn history_numbers(host: &Host, resource: &str, name: &str) -> Vec<i64> {
+    let mut numbers: Vec<i64> = match resource {
+        "deployments" => host
+            .sim
+            .list("replicasets", "shop")
+            .iter()
+            .filter(|rs| rs["metadata"]["ownerReferences"][0]["name"] == name)
+            .map(|rs| {
+                rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect(),
+        _ => host
+            .sim
+            .list("controllerrevisions", "shop")
+            .iter()
+            .filter(|cr| cr["metadata"]["ownerReferences"][0]["name"] == name)
+            .map(|cr| cr["revision"].as_i64().unwrap())
+            .collect(),
+    };
+    numbers.sort();
+    numbers
+}
+
+fn live_image(host: &Host, resource: &str, name: &str) -> String {
+    host.sim.get(resource, "shop", name).unwrap()["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_approved_deployment_undo_writes_kubectls_patch_with_the_precondition() {
+    for lifecycle in LIFECYCLES {
+        let host = Host::start(Scenario::demo(), lifecycle).await;
+        let before = host.sim.get("deployments", "shop", "api-server").unwrap();
+        host.answer(Answer::approve("alice"));
+        let result = host.call("k8s_rollout_undo", api_server_undo(3)).await;
+        let report = structured(&result);
+        assert_eq!(
+            (
+                report["outcome"].as_str(),
+                report["from_revision"].as_i64(),
+                report["to_revision"].as_i64(),
+                report["new_revision"].as_i64()
+            ),
+            (Some("rolled_back"), Some(4), Some(3), Some(5)),
+            "{lifecycle:?}: {}",
+            text(&result)
+        );
+        let path = if lifecycle == Lifecycle::Handshake {
+            "elicitation"
+        } else {
+            "input_required"
+        };
+        assert_eq!(
+            report["approval"],
+            json!({"path": path, "approver": "alice"})
+        );
+
+        let writes = host.writes();
+        assert_eq!(writes.len(), 1, "exactly one write: {writes:?}");
+        let write = &writes[0];
+        assert_eq!(
+            (write.method.as_str(), write.path.as_str(), write.status),
+            (
+                "PATCH",
+                "/apis/apps/v1/namespaces/shop/deployments/api-server",
+                200
+            )
+        );
+        assert_eq!(
+            write.content_type.as_deref(),
+            Some("application/json-patch+json")
+        );
+        let body = write.json().unwrap();
+        assert_eq!(
+            body[0],
+            json!({"op": "replace", "path": "/metadata/resourceVersion", "value": before["metadata"]["resourceVersion"]})
+        );
+        assert_eq!(body[1]["path"], "/spec/template");
+        assert_eq!(
+            body[1]["value"]["spec"]["containers"][0]["image"],
+            "ghcr.io/example/api-server:1.2.0"
+        );
+        assert!(
+            body[1]["value"]["metadata"]["labels"]
+                .get("pod-template-hash")
+                .is_none()
+        );
+        assert_eq!(body[2]["path"], "/metadata/annotations");
+        let cause =
+            format!("rollback to revision 3 approved by alice via k8s-rollout-mcp: {REASON}");
+        assert_eq!(
+            body[2]["value"]["kubernetes.io/change-cause"],
+            cause.as_str()
+        );
+
+        assert_eq!(
+            history_numbers(&host, "deployments", "api-server"),
+            vec![1, 2, 4, 5]
+        );
+        assert_eq!(
+            live_image(&host, "deployments", "api-server"),
+            "ghcr.io/example/api-server:1.2.0"
+        );
+        let asked = host.asked();
+        assert_eq!(asked.len(), 1);
+        for fact in [
+            "deployment shop/api-server",
+            "context \"kube-sim\"",
+            "4 (live) -> 3",
+            "api: ghcr.io/example/api-server:1.3.0 -> ghcr.io/example/api-server:1.2.0",
+            "change-cause: 1.2.0: tune the connection pool",
+            "(9d ago)",
+            REASON,
+        ] {
+            assert!(
+                asked[0].contains(fact),
+                "the approval shows {fact:?}: {}",
+                asked[0]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn declined_cancelled_not_approved_and_malformed_answers_write_nothing() {
+    for lifecycle in LIFECYCLES {
+        let host = Host::start(Scenario::demo(), lifecycle).await;
+        let answers = [
+            (Answer::Decline, "the approver declined"),
+            (Answer::Cancel, "cancelled"),
+            (
+                Answer::Accept(json!({"approve": false, "approver": "alice"})),
+                "approve=false",
+            ),
+            (Answer::Accept(json!({"approve": "yes"})), "malformed"),
+            (
+                Answer::Accept(json!({"approver": "alice"})),
+                "approve is missing",
+            ),
+        ];
+        for (answer, expected) in answers {
+            host.answer(answer);
+            let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+            assert!(
+                message.contains(expected) && message.ends_with("Nothing was written."),
+                "{lifecycle:?}: {message}"
+            );
+        }
+        assert!(
+            host.writes().is_empty(),
+            "{lifecycle:?}: {:?}",
+            host.writes()
+        );
+        assert_eq!(host.asked().len(), 5);
+        assert_eq!(
+            live_image(&host, "deployments", "api-server"),
+            kube_sim::DEMO_BAD_IMAGE
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_answer_within_the_approval_timeout_writes_nothing() {
+    let host = Host::start_with(
+        Scenario::demo(),
+        HostOptions::new(Lifecycle::Handshake)
+            .arg("--approval-timeout")
+            .arg("1s"),
+    )
+    .await;
+    host.answer(Answer::Silence);
+    let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert!(
+        message.contains("no answer to the approval request within 1s"),
+        "{message}"
+    );
+    assert!(host.writes().is_empty());
+}
+
+/// The first round of a 2026-07-28 undo: the InputRequiredResult, unanswered.
+async fn input_required(host: &Host, arguments: Value) -> InputRequiredResult {
+    match host.call_once(params("k8s_rollout_undo", arguments)).await {
+        CallToolResponse::InputRequired(input) => input,
+        other => panic!("expected an InputRequiredResult, got {other:?}"),
+    }
+}
+
+/// The retry of a 2026-07-28 undo with `state` and an approval.
+async fn retry(
+    host: &Host,
+    arguments: Value,
+    state: String,
+    approve: bool,
+) -> rmcp::model::CallToolResult {
+    let mut request = params("k8s_rollout_undo", arguments);
+    request.request_state = Some(state);
+    request.input_responses = Some(BTreeMap::from([(
+        "approval".to_string(),
+        json!({"action": "accept", "content": {"approve": approve, "approver": "bob"}}),
+    )]));
+    match host.call_once(request).await {
+        CallToolResponse::Complete(result) => result,
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stateless_round_asks_with_a_sealed_state_and_the_form() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+    let input = input_required(&host, api_server_undo(3)).await;
+    let requests = input.input_requests.as_ref().unwrap();
+    let Some(InputRequest::Elicitation(request)) = requests.get("approval") else {
+        panic!("an elicitation under \"approval\"")
+    };
+    let request = serde_json::to_value(request).unwrap();
+    assert!(
+        request["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4 (live) -> 3")
+    );
+    assert_eq!(
+        request["params"]["requestedSchema"]["required"],
+        json!(["approve"])
+    );
+    assert!(
+        input
+            .request_state
+            .as_deref()
+            .is_some_and(|state| state.starts_with("rs")),
+        "sealed by the codec"
+    );
+    assert!(host.writes().is_empty(), "asking writes nothing");
+    let result = retry(
+        &host,
+        api_server_undo(3),
+        input.request_state.unwrap(),
+        true,
+    )
+    .await;
+    assert_eq!(structured(&result)["approval"]["approver"], "bob");
+    assert_eq!(applied(&host).len(), 1);
+}
+
+#[tokio::test]
+async fn tampered_expired_replayed_and_foreign_states_write_nothing() {
+    let host = Host::start_with(
+        Scenario::demo(),
+        HostOptions::new(Lifecycle::Stateless)
+            .arg("--approval-timeout")
+            .arg("2s"),
+    )
+    .await;
+
+    let state = input_required(&host, api_server_undo(3))
+        .await
+        .request_state
+        .unwrap();
+    let mut tampered = state.clone().into_bytes();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let message = refusal(
+        &retry(
+            &host,
+            api_server_undo(3),
+            String::from_utf8(tampered).unwrap(),
+            true,
+        )
+        .await,
+    );
+    assert!(
+        message.contains("not issued by this server or was modified"),
+        "{message}"
+    );
+
+    let message = refusal(&retry(&host, api_server_undo(2), state.clone(), true).await);
+    assert!(
+        message.contains("approves a different plan (target revision: 3 -> 2;"),
+        "{message}"
+    );
+
+    let message = refusal(&retry(&host, api_server_undo(3), state, true).await);
+    assert!(
+        message.contains("already used once"),
+        "a state is spent by its first use: {message}"
+    );
+
+    let expiring = input_required(&host, api_server_undo(3))
+        .await
+        .request_state
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let message = refusal(&retry(&host, api_server_undo(3), expiring, true).await);
+    assert!(message.contains("expired"), "{message}");
+
+    let mut reason_changed = api_server_undo(3);
+    let state = input_required(&host, reason_changed.clone())
+        .await
+        .request_state
+        .unwrap();
+    reason_changed["reason"] = json!("something the approver never saw");
+    let message = refusal(&retry(&host, reason_changed, state, true).await);
+    assert!(message.contains("the reason differs"), "{message}");
+
+    assert!(host.writes().is_empty(), "{:?}", host.writes());
+}
+
+#[tokio::test]
+async fn a_deploy_between_plan_and_approval_is_not_overwritten() {
+    // Handshake: the deploy lands while the human reads the question; the write's
+    // precondition makes the API server refuse it.
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let sim = host.sim.clone();
+    host.while_asked(move || {
+        sim.update("deployments", "shop", "api-server", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] =
+                json!("ghcr.io/example/api-server:1.3.1");
+        })
+        .expect("a concurrent deploy");
+    });
+    host.answer(Answer::approve("alice"));
+    let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert!(
+        message.contains("changed since the rollback was approved")
+            && message.contains("409 Conflict"),
+        "{message}"
+    );
+    assert!(
+        message.contains("spec, labels or annotations changed"),
+        "{message}"
+    );
+    assert!(
+        applied(&host).is_empty(),
+        "nothing stale written: {:?}",
+        host.writes()
+    );
+    assert!(host.writes().iter().all(|write| write.status == 409));
+    assert_eq!(
+        live_image(&host, "deployments", "api-server"),
+        "ghcr.io/example/api-server:1.3.1"
+    );
+
+    // Stateless: the deploy lands between the two rounds; the retry's plan no longer matches.
+    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+    let state = input_required(&host, api_server_undo(3))
+        .await
+        .request_state
+        .unwrap();
+    host.sim
+        .update("deployments", "shop", "api-server", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] =
+                json!("ghcr.io/example/api-server:1.3.1");
+        })
+        .unwrap();
+    let message = refusal(&retry(&host, api_server_undo(3), state, true).await);
+    assert!(
+        message.contains("approves a different plan")
+            && message.contains("spec, labels or annotations changed"),
+        "{message}"
+    );
+    assert!(host.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_status_update_while_asking_does_not_block_the_approved_undo() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let sim = host.sim.clone();
+    host.while_asked(move || {
+        sim.update_status("deployments", "shop", "api-server", |d| {
+            d["status"]["collisionCount"] = json!(1)
+        })
+        .expect("a status update");
+    });
+    host.answer(Answer::approve("alice"));
+    let result = host.call("k8s_rollout_undo", api_server_undo(3)).await;
+    let report = structured(&result);
+    assert_eq!(report["new_revision"], 5);
+    let statuses: Vec<u16> = host.writes().iter().map(|write| write.status).collect();
+    assert_eq!(
+        statuses,
+        vec![409, 200],
+        "the first write hit the precondition, the re-checked one applied"
+    );
+    assert!(report["warnings"].as_array().unwrap().iter().any(|w| {
+        w.as_str()
+            .unwrap()
+            .contains("status changed while approval was pending")
+    }));
+}
+
+#[tokio::test]
+async fn a_client_without_elicitation_is_refused_unless_the_operator_trusts_the_host() {
+    for lifecycle in LIFECYCLES {
+        let mut options = HostOptions::new(lifecycle);
+        options.elicitation = false;
+        let host = Host::start_with(Scenario::demo(), options).await;
+        let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+        assert!(
+            message.contains("did not declare the elicitation capability")
+                && message.contains("--approval host-confirmed"),
+            "{message}"
+        );
+        assert!(host.writes().is_empty());
+
+        let mut options = HostOptions::new(lifecycle)
+            .arg("--approval")
+            .arg("host-confirmed");
+        options.elicitation = false;
+        let trusting = Host::start_with(Scenario::demo(), options).await;
+        let result = trusting.call("k8s_rollout_undo", api_server_undo(3)).await;
+        let report = structured(&result);
+        assert_eq!(
+            report["approval"],
+            json!({"path": "host_confirmed", "approver": null})
+        );
+        assert!(
+            report["change_cause"]
+                .as_str()
+                .unwrap()
+                .contains("confirmed by the MCP host (--approval host-confirmed)")
+        );
+        assert!(
+            text(&result).contains("host-confirmed"),
+            "named in the result: {}",
+            text(&result)
+        );
+        assert!(trusting.asked().is_empty());
+        assert_eq!(applied(&trusting).len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn kubectls_refusals_come_before_asking_anyone() {
+    for lifecycle in LIFECYCLES {
+        let host = Host::start(Scenario::demo(), lifecycle).await;
+        host.answer(Answer::approve("alice"));
+        let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(9)).await);
+        assert!(
+            message.contains(
+                "unable to find specified revision 9 in history; existing revisions: 1, 2, 3, 4"
+            ),
+            "{message}"
+        );
+        let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(4)).await);
+        assert!(
+            message.contains("skipped rollback (current template already matches revision 4)"),
+            "{message}"
+        );
+        let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(0)).await);
+        assert!(
+            message.contains("to_revision must be a positive integer"),
+            "{message}"
+        );
+        let message = refusal(&host.call("k8s_rollout_undo", json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop"})).await);
+        assert!(message.contains("missing field `to_revision`"), "{message}");
+        host.sim
+            .update("deployments", "shop", "api-server", |d| {
+                d["spec"]["paused"] = json!(true)
+            })
+            .unwrap();
+        let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+        assert!(
+            message.contains("you cannot rollback a paused deployment"),
+            "{message}"
+        );
+        assert!(host.writes().is_empty());
+        assert!(
+            host.asked().is_empty(),
+            "nobody is asked about a plan kubectl would refuse"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_asks_nobody_and_only_sends_a_server_dry_run() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let mut arguments = api_server_undo(3);
+    arguments["dry_run"] = json!(true);
+    let result = host.call("k8s_rollout_undo", arguments).await;
+    let report = structured(&result);
+    assert_eq!(report["outcome"], "dry_run");
+    assert_eq!(
+        report["diff"]["changes"][0]["after"],
+        "ghcr.io/example/api-server:1.2.0"
+    );
+    let writes = host.writes();
+    assert_eq!(writes.len(), 1);
+    assert!(
+        writes[0].dry_run && writes[0].query.contains("dryRun=All"),
+        "{:?}",
+        writes[0]
+    );
+    assert!(host.asked().is_empty());
+    assert_eq!(
+        live_image(&host, "deployments", "api-server"),
+        kube_sim::DEMO_BAD_IMAGE
+    );
+    assert_eq!(
+        history_numbers(&host, "deployments", "api-server"),
+        vec![1, 2, 3, 4]
+    );
+}
+
+#[tokio::test]
+async fn daemon_set_and_stateful_set_undos_patch_with_the_controller_revision() {
+    for lifecycle in LIFECYCLES {
+        for (resource_type, resource, name, target, image) in [
+            (
+                "daemonset",
+                "daemonsets",
+                "node-agent",
+                1,
+                "ghcr.io/example/node-agent:2.4.0",
+            ),
+            (
+                "statefulset",
+                "statefulsets",
+                "orders-db",
+                2,
+                "ghcr.io/example/orders-db:15.5",
+            ),
+        ] {
+            let host = Host::start(Scenario::demo(), lifecycle).await;
+            let before = host.sim.get(resource, "shop", name).unwrap();
+            host.answer(Answer::Decline);
+            refusal(
+                &host
+                    .call("k8s_rollout_undo", undo(resource_type, name, target))
+                    .await,
+            );
+            let message = refusal(
+                &host
+                    .call("k8s_rollout_undo", undo(resource_type, name, 3))
+                    .await,
+            );
+            assert!(message.contains("already matches revision 3"), "{message}");
+            assert!(host.writes().is_empty());
+
+            host.answer(Answer::approve("carol"));
+            let result = host
+                .call("k8s_rollout_undo", undo(resource_type, name, target))
+                .await;
+            let report = structured(&result);
+            assert_eq!(
+                report["new_revision"],
+                4,
+                "{resource_type} {lifecycle:?}: {}",
+                text(&result)
+            );
+            let writes = host.writes();
+            assert_eq!(writes.len(), 1);
+            assert_eq!(
+                writes[0].content_type.as_deref(),
+                Some("application/strategic-merge-patch+json")
+            );
+            let body = writes[0].json().unwrap();
+            assert_eq!(
+                body["metadata"]["resourceVersion"],
+                before["metadata"]["resourceVersion"]
+            );
+            assert_eq!(body["spec"]["template"]["$patch"], "replace");
+            assert_eq!(live_image(&host, resource, name), image);
+            let expected: Vec<i64> = [1, 2, 3]
+                .into_iter()
+                .filter(|n| *n != target)
+                .chain([4])
+                .collect();
+            assert_eq!(
+                history_numbers(&host, resource, name),
+                expected,
+                "{resource_type}: the old revision is renumbered, not copied"
+            );
+            assert!(
+                report["warnings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|w| w.as_str().unwrap().contains("original change-cause"))
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_new_revision_is_read_back_when_controllers_lag_behind_the_write() {
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.sim =
+        SimOptions::new().controllers(ControllerMode::Delayed(Duration::from_millis(400)));
+    let host = Host::start_with(Scenario::demo(), options).await;
+    host.answer(Answer::approve("alice"));
+    let mut arguments = api_server_undo(3);
+    arguments["wait"] = json!(true);
+    arguments["timeout_seconds"] = json!(30);
+    let result = host.call("k8s_rollout_undo", arguments).await;
+    let report = structured(&result);
+    assert_eq!(report["new_revision"], 5, "{}", text(&result));
+    assert_eq!(report["status"]["done"], true, "{}", text(&result));
+    assert_eq!(
+        report["status"]["message"],
+        "deployment \"api-server\" successfully rolled out"
+    );
+}
