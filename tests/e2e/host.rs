@@ -118,6 +118,8 @@ pub struct HostOptions {
     /// A kubeconfig to use instead of the sim's.
     pub kubeconfig: Option<PathBuf>,
     pub sim: SimOptions,
+    /// Environment variables for the server process.
+    pub env: Vec<(String, PathBuf)>,
 }
 
 impl HostOptions {
@@ -129,7 +131,15 @@ impl HostOptions {
             audit_log: None,
             kubeconfig: None,
             sim: SimOptions::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the server; setting XDG_STATE_HOME also leaves the
+    /// audit log at its default location (no --audit-log).
+    pub fn env(mut self, key: &str, value: &std::path::Path) -> Self {
+        self.env.push((key.to_string(), value.to_path_buf()));
+        self
     }
 
     pub fn arg(mut self, arg: &str) -> Self {
@@ -163,16 +173,28 @@ impl Host {
             sim.write_kubeconfig(&kubeconfig)
                 .expect("kubeconfig written");
         }
-        let audit_log = options
-            .audit_log
-            .clone()
-            .unwrap_or_else(|| dir.path().join("state").join("audit.jsonl"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"));
+        command.arg("--kubeconfig").arg(&kubeconfig);
+        let xdg_state = options
+            .env
+            .iter()
+            .find(|(key, _)| key == "XDG_STATE_HOME")
+            .map(|(_, value)| value.clone());
+        let audit_log = match (&options.audit_log, &xdg_state) {
+            (Some(path), _) => path.clone(),
+            (None, Some(state)) => state.join("k8s-rollout-mcp").join("audit.jsonl"),
+            (None, None) => dir.path().join("state").join("audit.jsonl"),
+        };
+        if options.audit_log.is_some() || xdg_state.is_none() {
+            command.arg("--audit-log").arg(&audit_log);
+        }
         command
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--audit-log")
-            .arg(&audit_log)
+            .envs(
+                options
+                    .env
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone())),
+            )
             .args(&options.extra_args)
             .env("RUST_LOG", "warn")
             .stderr(std::process::Stdio::inherit());

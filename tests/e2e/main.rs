@@ -4,6 +4,7 @@
 mod host;
 mod kubectl;
 
+mod audit;
 mod cli;
 mod history;
 mod status;

@@ -1,0 +1,337 @@
+//! The audit trail end to end: the exact records of every decision path, the approval record
+//! before the write, and no write at all when the audit log cannot be written.
+
+use kube_sim::{Fault, Scenario, SimOptions, Verb};
+use serde_json::{Value, json};
+
+use super::host::{Answer, Host, HostOptions, Lifecycle, refusal, structured, tempdir};
+
+const REASON: &str = "checkout errors since 1.3.0";
+
+fn api_server_undo(to_revision: i64) -> Value {
+    json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop", "to_revision": to_revision, "reason": REASON})
+}
+
+/// (event, approval_path, approver, resulting_revision, error present) per record.
+fn outline(host: &Host) -> Vec<(String, Option<String>, Option<String>, Option<i64>, bool)> {
+    host.audit()
+        .iter()
+        .map(|record| {
+            (
+                record["event"].as_str().unwrap().to_string(),
+                record["approval_path"].as_str().map(str::to_string),
+                record["approver"].as_str().map(str::to_string),
+                record["resulting_revision"].as_i64(),
+                !record["error"].is_null(),
+            )
+        })
+        .collect()
+}
+
+fn event(
+    name: &str,
+    path: Option<&str>,
+    approver: Option<&str>,
+    resulting: Option<i64>,
+    error: bool,
+) -> (String, Option<String>, Option<String>, Option<i64>, bool) {
+    (
+        name.to_string(),
+        path.map(str::to_string),
+        approver.map(str::to_string),
+        resulting,
+        error,
+    )
+}
+
+#[tokio::test]
+async fn an_approved_undo_records_plan_request_approval_and_write_with_every_fact() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    host.answer(Answer::approve("alice"));
+    structured(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert_eq!(
+        outline(&host),
+        vec![
+            event("planned", None, None, None, false),
+            event("approval_requested", Some("elicitation"), None, None, false),
+            event("approved", Some("elicitation"), Some("alice"), None, false),
+            event(
+                "written",
+                Some("elicitation"),
+                Some("alice"),
+                Some(5),
+                false
+            ),
+        ]
+    );
+    let record = &host.audit()[3];
+    let uid = host.sim.get("deployments", "shop", "api-server").unwrap()["metadata"]["uid"].clone();
+    for (field, value) in [
+        ("client_name", json!("e2e-host")),
+        ("client_version", json!("9.9.9")),
+        ("protocol_version", json!("2025-11-25")),
+        ("reason", json!(REASON)),
+        ("context", json!("kube-sim")),
+        ("cluster_server", json!(host.sim.url())),
+        ("namespace", json!("shop")),
+        ("kind", json!("Deployment")),
+        ("name", json!("api-server")),
+        ("uid", uid),
+        ("live_revision", json!(4)),
+        ("target_revision", json!(3)),
+    ] {
+        assert_eq!(record[field], value, "{field}");
+    }
+    let time = record["time"].as_str().unwrap();
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && time.contains('T'),
+        "RFC 3339 UTC: {time}"
+    );
+}
+
+#[tokio::test]
+async fn a_stateless_approval_records_both_rounds() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+    host.answer(Answer::approve("bob"));
+    structured(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert_eq!(
+        outline(&host),
+        vec![
+            event("planned", None, None, None, false),
+            event(
+                "approval_requested",
+                Some("input_required"),
+                None,
+                None,
+                false
+            ),
+            event("planned", None, None, None, false),
+            event("approved", Some("input_required"), Some("bob"), None, false),
+            event(
+                "written",
+                Some("input_required"),
+                Some("bob"),
+                Some(5),
+                false
+            ),
+        ]
+    );
+    assert_eq!(host.audit()[4]["protocol_version"], "2026-07-28");
+}
+
+#[tokio::test]
+async fn each_refusal_is_recorded_with_its_decision() {
+    let cases = [
+        (Answer::Decline, "declined"),
+        (Answer::Cancel, "cancelled"),
+        (Answer::Accept(json!({"approve": false})), "declined"),
+        (Answer::Accept(json!({"approve": 1})), "declined"),
+    ];
+    for (answer, decision) in cases {
+        let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+        host.answer(answer);
+        refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+        assert_eq!(
+            outline(&host),
+            vec![
+                event("planned", None, None, None, false),
+                event("approval_requested", Some("elicitation"), None, None, false),
+                event(decision, None, None, None, true),
+            ]
+        );
+        assert!(host.writes().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded() {
+    let host = Host::start_with(
+        Scenario::demo(),
+        HostOptions::new(Lifecycle::Handshake)
+            .arg("--approval-timeout")
+            .arg("1s"),
+    )
+    .await;
+    host.answer(Answer::Silence);
+    refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert_eq!(
+        outline(&host).last().unwrap(),
+        &event("timed_out", None, None, None, true)
+    );
+
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.elicitation = false;
+    let host = Host::start_with(Scenario::demo(), options).await;
+    refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert_eq!(
+        outline(&host),
+        vec![
+            event("planned", None, None, None, false),
+            event("not_supported", None, None, None, true)
+        ]
+    );
+
+    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+    let mut request = super::host::params("k8s_rollout_undo", api_server_undo(3));
+    request.request_state = Some("rs2.forged.state".into());
+    let rmcp::model::CallToolResponse::Complete(result) = host.call_once(request).await else {
+        panic!("a refusal")
+    };
+    refusal(&result);
+    assert_eq!(
+        outline(&host),
+        vec![
+            event("planned", None, None, None, false),
+            event("state_rejected", None, None, None, true)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let mut dry = api_server_undo(3);
+    dry["dry_run"] = json!(true);
+    structured(&host.call("k8s_rollout_undo", dry).await);
+    assert_eq!(
+        outline(&host),
+        vec![
+            event("planned", None, None, None, false),
+            event("dry_run", None, None, None, false)
+        ]
+    );
+
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let sim = host.sim.clone();
+    host.while_asked(move || {
+        sim.update("deployments", "shop", "api-server", |d| {
+            d["metadata"]["annotations"]["team"] = json!("payments")
+        })
+        .unwrap();
+    });
+    host.answer(Answer::approve("alice"));
+    refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert_eq!(
+        outline(&host).last().unwrap(),
+        &event("conflict", Some("elicitation"), Some("alice"), None, true)
+    );
+
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    host.sim.inject_fault(
+        Fault::on(Verb::Patch, "deployments")
+            .named("api-server")
+            .status(500)
+            .once(),
+    );
+    host.answer(Answer::approve("alice"));
+    let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert!(
+        message.starts_with("failed restoring revision 3 of deployment shop/api-server"),
+        "{message}"
+    );
+    assert_eq!(
+        outline(&host).last().unwrap(),
+        &event("failed", Some("elicitation"), Some("alice"), None, true)
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_that_fails_while_waiting_is_recorded() {
+    // Revision 2 is a bad image; rolling back to it (by mistake) fails once the simulated
+    // progress deadline passes.
+    let scenario = Scenario::builder()
+        .namespace("shop")
+        .stuck_image("web:bad")
+        .deployment("shop", "web", |d| {
+            d.replicas(2)
+                .progress_deadline_seconds(1)
+                .revision(|t| t.image("app", "web:1").days_ago(3))
+                .revision(|t| t.image("app", "web:bad").days_ago(2))
+                .revision(|t| t.image("app", "web:3").days_ago(1))
+        })
+        .build();
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.sim = SimOptions::new().running_clock();
+    let host = Host::start_with(scenario, options).await;
+    host.answer(Answer::approve("alice"));
+    let result = host
+        .call(
+            "k8s_rollout_undo",
+            json!({"resource_type": "deployment", "name": "web", "namespace": "shop", "to_revision": 2, "wait": true, "timeout_seconds": 30}),
+        )
+        .await;
+    let report = structured(&result);
+    assert_eq!(report["status"]["failed"], true, "{report}");
+    let records = outline(&host);
+    assert_eq!(records[records.len() - 2].0, "written");
+    assert_eq!(
+        records.last().unwrap(),
+        &event("failed", Some("elicitation"), Some("alice"), None, true)
+    );
+    assert!(
+        host.audit().last().unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded its progress deadline")
+    );
+}
+
+#[tokio::test]
+async fn an_unwritable_audit_log_refuses_the_undo_with_no_write_but_reads_still_work() {
+    let dir = tempdir::Dir::new("audit");
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.audit_log = Some(blocker.join("audit.jsonl"));
+    let host = Host::start_with(Scenario::demo(), options).await;
+    host.answer(Answer::approve("alice"));
+    let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert!(
+        message.contains("cannot write the audit log") && message.contains("nothing was written"),
+        "{message}"
+    );
+    assert!(host.writes().is_empty(), "{:?}", host.writes());
+    assert!(
+        host.asked().is_empty(),
+        "no human is bothered for an undo that cannot be recorded"
+    );
+    structured(
+        &host
+            .call(
+                "k8s_rollout_history",
+                json!({"resource_type": "deploy", "name": "api-server", "namespace": "shop"}),
+            )
+            .await,
+    );
+    structured(
+        &host
+            .call(
+                "k8s_rollout_status",
+                json!({"resource_type": "deploy", "name": "api-server", "namespace": "shop"}),
+            )
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_is_created_owner_only_at_the_default_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = tempdir::Dir::new("xdg");
+    let host = Host::start_with(
+        Scenario::demo(),
+        HostOptions::new(Lifecycle::Handshake).env("XDG_STATE_HOME", state.path()),
+    )
+    .await;
+    host.answer(Answer::Decline);
+    refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    let log = state.path().join("k8s-rollout-mcp").join("audit.jsonl");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&log), 0o600);
+    assert_eq!(mode(log.parent().unwrap()), 0o700);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
+    assert_eq!(
+        host.audit_events(),
+        vec!["planned", "approval_requested", "declined"]
+    );
+}
