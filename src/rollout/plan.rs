@@ -40,9 +40,9 @@ pub enum PlanRefusal {
     Lookup(#[from] RevisionLookupError),
     /// kubectl's message for a paused Deployment.
     #[error(
-        "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume deployment/{name}' and try again"
+        "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
     )]
-    Paused { name: String },
+    Paused,
     /// kubectl's message when the target is already live.
     #[error("skipped rollback (current template already matches revision {revision})")]
     AlreadyMatches { revision: i64 },
@@ -98,9 +98,7 @@ pub fn plan(
     }
     let target = set.find(to_revision)?;
     if workload.paused() {
-        return Err(PlanRefusal::Paused {
-            name: workload.name().to_string(),
-        });
+        return Err(PlanRefusal::Paused);
     }
     if template::semantically_equal(&target.template, workload.template()) {
         return Err(PlanRefusal::AlreadyMatches {
@@ -334,7 +332,7 @@ mod tests {
         paused.object.data["spec"]["paused"] = json!(true);
         assert_eq!(
             plan(&paused, &history(), 2, false).unwrap_err().to_string(),
-            "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume deployment/web' and try again"
+            "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
         );
         assert_eq!(
             plan(&deployment("app:3"), &history(), 0, false).unwrap_err(),

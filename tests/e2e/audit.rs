@@ -12,18 +12,25 @@ fn api_server_undo(to_revision: i64) -> Value {
     json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop", "to_revision": to_revision, "reason": REASON})
 }
 
-/// (event, approval_path, approver, resulting_revision, error present) per record.
-fn outline(host: &Host) -> Vec<(String, Option<String>, Option<String>, Option<i64>, bool)> {
+/// The parts of an audit record that differ between decision paths.
+#[derive(Debug, PartialEq)]
+struct Outline {
+    event: String,
+    approval_path: Option<String>,
+    approver: Option<String>,
+    resulting_revision: Option<i64>,
+    has_error: bool,
+}
+
+fn outline(host: &Host) -> Vec<Outline> {
     host.audit()
         .iter()
-        .map(|record| {
-            (
-                record["event"].as_str().unwrap().to_string(),
-                record["approval_path"].as_str().map(str::to_string),
-                record["approver"].as_str().map(str::to_string),
-                record["resulting_revision"].as_i64(),
-                !record["error"].is_null(),
-            )
+        .map(|record| Outline {
+            event: record["event"].as_str().unwrap().to_string(),
+            approval_path: record["approval_path"].as_str().map(str::to_string),
+            approver: record["approver"].as_str().map(str::to_string),
+            resulting_revision: record["resulting_revision"].as_i64(),
+            has_error: !record["error"].is_null(),
         })
         .collect()
 }
@@ -33,15 +40,15 @@ fn event(
     path: Option<&str>,
     approver: Option<&str>,
     resulting: Option<i64>,
-    error: bool,
-) -> (String, Option<String>, Option<String>, Option<i64>, bool) {
-    (
-        name.to_string(),
-        path.map(str::to_string),
-        approver.map(str::to_string),
-        resulting,
-        error,
-    )
+    has_error: bool,
+) -> Outline {
+    Outline {
+        event: name.to_string(),
+        approval_path: path.map(str::to_string),
+        approver: approver.map(str::to_string),
+        resulting_revision: resulting,
+        has_error,
+    }
 }
 
 #[tokio::test]
@@ -263,7 +270,7 @@ async fn a_rollout_that_fails_while_waiting_is_recorded() {
     let report = structured(&result);
     assert_eq!(report["status"]["failed"], true, "{report}");
     let records = outline(&host);
-    assert_eq!(records[records.len() - 2].0, "written");
+    assert_eq!(records[records.len() - 2].event, "written");
     assert_eq!(
         records.last().unwrap(),
         &event("failed", Some("elicitation"), Some("alice"), None, true)

@@ -151,7 +151,8 @@ impl HostOptions {
 /// A simulated cluster, the server under test, and the client talking to it.
 pub struct Host {
     pub sim: Arc<Sim>,
-    pub dir: tempdir::Dir,
+    /// Holds the kubeconfig and audit log; removed when the host is dropped.
+    _dir: tempdir::Dir,
     pub client: RunningService<RoleClient, TestClient>,
     handler: TestClient,
     pub audit_log: PathBuf,
@@ -222,7 +223,7 @@ impl Host {
         sim.clear_requests();
         Self {
             sim: Arc::new(sim),
-            dir,
+            _dir: dir,
             client,
             handler,
             audit_log,

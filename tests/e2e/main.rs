@@ -6,6 +6,7 @@ mod kubectl;
 
 mod audit;
 mod cli;
+mod differential;
 mod history;
 mod status;
 mod undo;
