@@ -160,7 +160,18 @@ pub fn http(
     content_type: Option<&str>,
     body: &str,
 ) -> HttpResponse {
-    let addr = sim.url().trim_start_matches("http://").to_string();
+    http_url(&sim.url(), method, path, content_type, body)
+}
+
+/// [`http`] against a server URL (for threads that do not hold the sim).
+pub fn http_url(
+    url: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> HttpResponse {
+    let addr = url.trim_start_matches("http://").to_string();
     let mut stream = TcpStream::connect(&addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
