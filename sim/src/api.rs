@@ -250,21 +250,41 @@ pub async fn handle(
         body: body.clone().unwrap_or_default(),
     };
     let query = Query::parse(&incoming.query_raw);
-    let dry_run = query.get("dryRun").is_some();
+    // Logged when this future ends, including when a dropped connection cancels it (status 0).
+    let mut entry = LogEntry {
+        log: &shared.log,
+        record: Some(RequestRecord {
+            method: incoming.method.to_string(),
+            path: incoming.path.clone(),
+            query: incoming.query_raw.clone(),
+            content_type: incoming.content_type.clone(),
+            body: String::from_utf8_lossy(&incoming.body).into_owned(),
+            status: 0,
+            dry_run: query.get("dryRun").is_some(),
+        }),
+    };
     let response = match body {
         Err(err) => error(&err),
         Ok(_) => dispatch(&shared, &incoming, &query, &kill).await,
     };
-    shared.log.push(RequestRecord {
-        method: incoming.method.to_string(),
-        path: incoming.path.clone(),
-        query: incoming.query_raw.clone(),
-        content_type: incoming.content_type.clone(),
-        body: String::from_utf8_lossy(&incoming.body).into_owned(),
-        status: response.status().as_u16(),
-        dry_run,
-    });
+    if let Some(record) = entry.record.as_mut() {
+        record.status = response.status().as_u16();
+    }
     response
+}
+
+/// Pushes its record to the log when dropped.
+struct LogEntry<'a> {
+    log: &'a crate::request_log::RequestLog,
+    record: Option<RequestRecord>,
+}
+
+impl Drop for LogEntry<'_> {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            self.log.push(record);
+        }
+    }
 }
 
 async fn dispatch(

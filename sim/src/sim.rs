@@ -128,6 +128,13 @@ impl SimOptions {
         self
     }
 
+    /// How many recent events watches can resume from (default 10,000); older resourceVersions
+    /// get 410 Gone.
+    pub fn watch_history(mut self, events: usize) -> Self {
+        self.watch_history = events.max(1);
+        self
+    }
+
     /// A fixed port (default: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
