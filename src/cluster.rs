@@ -4,15 +4,16 @@
 
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::{AsyncReadExt, Stream, StreamExt};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::Resource;
 use kube::core::Selector;
 use kube::discovery::ApiResource;
 
 use crate::config::Settings;
 use crate::rollout::kind::{RevisionStore, UnsupportedKind, WorkloadKind};
 use crate::rollout::plan::RollbackPatch;
-use crate::rollout::revisions::RevisionSet;
+use crate::rollout::revisions::{RevisionObject, RevisionSet};
 use crate::rollout::workload::Workload;
 
 /// The field manager our writes are recorded under in `managedFields`.
@@ -94,6 +95,13 @@ pub enum ClusterError {
         resource: &'static str,
         seconds: u64,
     },
+}
+
+/// A LIST response of revision objects.
+#[derive(serde::Deserialize)]
+struct RevisionList {
+    #[serde(default)]
+    items: Vec<RevisionObject>,
 }
 
 /// Where a ReplicaSet's or Pod's owner chain leads.
@@ -182,18 +190,13 @@ impl Cluster {
     }
 
     /// LIST the workload's revision objects by its selector (one request), numbered by kubectl's
-    /// rules.
+    /// rules. The list is parsed into lean [`RevisionObject`]s, skipping `managedFields`,
+    /// `status` and the rest while parsing.
     pub async fn revisions(&self, workload: &Workload) -> Result<RevisionSet, ClusterError> {
         let store = workload.kind.revision_store();
-        let selector = workload
-            .selector()
-            .map_err(|error| ClusterError::Malformed(error.to_string()))?;
+        let selector = workload.selector().map_err(|error| ClusterError::Malformed(error.to_string()))?;
         let selector = Selector::try_from(selector).map_err(|error| {
-            ClusterError::Malformed(
-                workload
-                    .malformed(&format!("spec.selector: {error}"))
-                    .to_string(),
-            )
+            ClusterError::Malformed(workload.malformed(&format!("spec.selector: {error}")).to_string())
         })?;
         let attempt = Attempt {
             verb: "list",
@@ -202,17 +205,18 @@ impl Cluster {
             namespace: workload.namespace(),
             name: None,
         };
-        let api = Api::<DynamicObject>::namespaced_with(
-            self.client.clone(),
-            workload.namespace(),
-            &store.api_resource(),
-        );
-        let list = self
-            .run(
-                attempt,
-                api.list(&ListParams::default().labels_from(&selector)),
-            )
-            .await?;
+        let path = DynamicObject::url_path(&store.api_resource(), Some(workload.namespace()));
+        let request = kube::core::Request::new(path)
+            .list(&ListParams::default().labels_from(&selector))
+            .map_err(|error| ClusterError::Malformed(format!("cannot build the list request: {error}")))?;
+        // Read the body once and parse it in place (`Client::request` holds two copies).
+        let listing = async {
+            let mut body = Vec::new();
+            let mut stream = self.client.request_stream(request).await?;
+            stream.read_to_end(&mut body).await.map_err(kube::Error::ReadEvents)?;
+            serde_json::from_slice::<RevisionList>(&body).map_err(kube::Error::SerdeError)
+        };
+        let list = self.run(attempt, listing).await?;
         Ok(RevisionSet::owned_by(workload, list.items))
     }
 

@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 /// The exit code for a configuration the server cannot start with (as clap uses for usage).
 const CONFIG_ERROR: u8 = 2;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

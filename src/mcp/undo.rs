@@ -517,7 +517,7 @@ impl RolloutServer {
                 "it is unchanged since the plan, so the rollback was not applied (yet)".to_string()
             }
             Ok(workload)
-                if template::semantically_equal(workload.template(), &plan.target.template) =>
+                if template::digest(workload.template()) == plan.template_digest =>
             {
                 format!(
                     "it now carries the template of revision {}, so the rollback was applied",

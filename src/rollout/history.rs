@@ -125,7 +125,7 @@ pub fn report(
                 live_for_estimate_seconds: live_for.as_ref().map(|(_, seconds)| *seconds),
                 live_for_estimate: live_for.map(|(text, _)| text),
                 change_cause: revision.change_cause.clone(),
-                images: template::images(&revision.template),
+                images: revision.images.clone(),
                 health: is_live.then(|| health(workload)),
                 earlier_numbers: revision.earlier_numbers.clone(),
             }
@@ -161,32 +161,24 @@ fn detail(
     live_number: Option<i64>,
 ) -> Result<RevisionDetail, RevisionLookupError> {
     let revision = set.find(number)?;
+    let restored = revision.template();
     let (label, compared) = match query.compare_with {
-        Some(other) => (format!("revision {other}"), &set.find(other)?.template),
+        Some(other) => (format!("revision {other}"), set.find(other)?.template()),
         None => (
             match live_number {
                 Some(live) => format!("live template (revision {live})"),
                 None => "live template".to_string(),
             },
-            workload.template(),
+            workload.template().clone(),
         ),
     };
-    let shown = if query.show_env_values {
-        revision.template.clone()
-    } else {
-        template::redact_env(&revision.template)
-    };
+    let diff = diff::diff(&label, &compared, &format!("revision {number}"), &restored, query.show_env_values);
+    let shown = if query.show_env_values { restored } else { template::redact_env(&restored) };
     Ok(RevisionDetail {
         revision: number,
         object: revision.object_name.clone(),
         template: shown,
-        diff: diff::diff(
-            &label,
-            compared,
-            &format!("revision {number}"),
-            &revision.template,
-            query.show_env_values,
-        ),
+        diff,
     })
 }
 
@@ -393,7 +385,7 @@ mod tests {
             "app:2",
             "2026-01-03T00:00:00Z",
         );
-        reused.metadata.annotations.as_mut().unwrap().insert(
+        reused.metadata.annotations.insert(
             crate::rollout::revisions::REVISION_HISTORY.into(),
             "2".into(),
         );

@@ -100,7 +100,7 @@ pub fn plan(
     if workload.paused() {
         return Err(PlanRefusal::Paused);
     }
-    if template::semantically_equal(&target.template, workload.template()) {
+    if target.template_digest == template::digest(workload.template()) {
         return Err(PlanRefusal::AlreadyMatches {
             revision: to_revision,
         });
@@ -119,14 +119,14 @@ pub fn plan(
         live_revision,
         highest_revision: set.highest().unwrap_or(0),
         state_digest: workload.state_digest(),
-        template_digest: template::digest(&target.template),
+        template_digest: target.template_digest.clone(),
         images_before: template::images(workload.template()),
-        images_after: template::images(&target.template),
+        images_after: target.images.clone(),
         diff: diff::diff(
             &live_label,
             workload.template(),
             &format!("revision {to_revision}"),
-            &target.template,
+            &target.template(),
             show_env_values,
         ),
         warnings: warnings::for_workload(workload),
@@ -200,13 +200,13 @@ impl RollbackPlan {
         };
         json_patch::Patch(vec![
             replace("/metadata/resourceVersion", json!(self.resource_version)),
-            replace("/spec/template", self.target.template.clone()),
+            replace("/spec/template", self.target.template()),
             annotations,
         ])
     }
 
     fn controller_revision_patch(&self, change_cause: Option<&str>) -> Value {
-        let mut body = self.target.data.clone().unwrap_or_else(|| json!({}));
+        let mut body = self.target.data().unwrap_or_else(|| json!({}));
         if let Some(object) = body.as_object_mut() {
             let mut metadata = json!({"resourceVersion": self.resource_version});
             if let Some(cause) = change_cause {
@@ -243,7 +243,7 @@ mod tests {
             "app:2",
             "2026-01-02T00:00:00Z",
         );
-        let annotations = second.metadata.annotations.as_mut().unwrap();
+        let annotations = &mut second.metadata.annotations;
         annotations.insert(
             "deployment.kubernetes.io/desired-replicas".into(),
             "2".into(),
@@ -347,7 +347,7 @@ mod tests {
             json!({"metadata": {"name": "agent", "namespace": "infra", "uid": "uid-ds", "resourceVersion": "7"},
                    "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}),
         );
-        let old: kube::api::DynamicObject = serde_json::from_value(json!({
+        let old: crate::rollout::revisions::RevisionObject = serde_json::from_value(json!({
             "metadata": {"name": "agent-1", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "uid-ds", "controller": true}]},
             "revision": 1,
             "data": {"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "a", "image": "a:1"}]}}}}

@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::DynamicObject;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::kind::RevisionStore;
-use super::template;
+use super::template::{self, ContainerImage};
 use super::workload::{CHANGE_CAUSE, Workload};
 
 /// The Deployment controller's revision annotation on ReplicaSets (and Deployments).
@@ -33,6 +34,51 @@ pub fn describe_numbers(numbers: &[i64]) -> String {
         .join(", ")
 }
 
+/// A ReplicaSet or ControllerRevision as listed, with only the fields history needs.
+///
+/// Listing into this lean shape (not a full object) matters at scale: a real ReplicaSet also
+/// carries `managedFields` and `status`, which are skipped while parsing instead of being held
+/// for a thousand revisions.
+/// Templates stay unparsed JSON text until one object at a time is turned into a [`Revision`],
+/// so a list of a thousand is never held as a thousand parsed trees.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RevisionObject {
+    #[serde(default)]
+    pub metadata: RevisionMeta,
+    /// ReplicaSets: `spec.template`.
+    #[serde(default)]
+    pub spec: RevisionSpec,
+    /// ControllerRevisions: the revision number.
+    #[serde(default)]
+    pub revision: Value,
+    /// ControllerRevisions: the snapshot (`{"spec":{"template":{...,"$patch":"replace"}}}`).
+    pub data: Option<Box<RawValue>>,
+}
+
+/// The metadata of a [`RevisionObject`].
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionMeta {
+    #[serde(default)]
+    pub name: String,
+    pub creation_timestamp: Option<Time>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+/// The spec of a ReplicaSet [`RevisionObject`].
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RevisionSpec {
+    pub template: Option<Box<RawValue>>,
+}
+
+/// Parses raw JSON text that came from the API server (so it is valid JSON).
+fn parse(raw: Option<&RawValue>) -> Value {
+    raw.and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default()
+}
+
 /// One revision: a ReplicaSet or ControllerRevision owned by the workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
@@ -41,15 +87,34 @@ pub struct Revision {
     pub object_name: String,
     pub created: Option<Timestamp>,
     pub change_cause: Option<String>,
-    /// The pod template as an undo restores it: without `pod-template-hash` for Deployments,
-    /// resolved from the ControllerRevision's data for DaemonSets and StatefulSets.
-    pub template: Value,
+    /// The pod template as an undo restores it (without `pod-template-hash` for Deployments,
+    /// resolved from the ControllerRevision's data for DaemonSets and StatefulSets), kept as
+    /// compact JSON: a parsed template costs several times its text, and a history call may
+    /// list a thousand revisions of which it shows one in full.
+    template_json: String,
+    /// [`template::digest`] of the template: how the live revision is found.
+    pub template_digest: String,
+    /// The template's images, init containers first.
+    pub images: Vec<ContainerImage>,
     /// The revision object's annotations (kubectl copies them onto a Deployment on undo).
     pub annotations: BTreeMap<String, String>,
-    /// A ControllerRevision's `data`, which kubectl applies verbatim as the undo patch.
-    pub data: Option<Value>,
+    /// A ControllerRevision's `data` as compact JSON: kubectl applies it verbatim as the undo
+    /// patch.
+    data_json: Option<String>,
     /// Numbers this ReplicaSet carried before it was reused.
     pub earlier_numbers: Vec<i64>,
+}
+
+impl Revision {
+    /// The pod template as an undo restores it.
+    pub fn template(&self) -> Value {
+        serde_json::from_str(&self.template_json).unwrap_or_default()
+    }
+
+    /// A ControllerRevision's `data`, which kubectl applies verbatim as the undo patch.
+    pub fn data(&self) -> Option<Value> {
+        self.data_json.as_deref().map(|data| serde_json::from_str(data).unwrap_or_default())
+    }
 }
 
 /// The revisions kubectl would show, oldest number first, and what kubectl would warn about.
@@ -74,7 +139,7 @@ pub enum RevisionLookupError {
 impl RevisionSet {
     /// Builds the set from everything the selector listed, keeping only what the workload
     /// controls.
-    pub fn owned_by(workload: &Workload, listed: Vec<DynamicObject>) -> Self {
+    pub fn owned_by(workload: &Workload, listed: Vec<RevisionObject>) -> Self {
         let store = workload.kind.revision_store();
         let mut set = RevisionSet::default();
         for object in listed
@@ -150,11 +215,8 @@ impl RevisionSet {
     /// ReplicaSet (kubectl's `FindNewReplicaSet`), for the others the highest matching number.
     /// None while the controller has not yet recorded the live template.
     pub fn live(&self, workload: &Workload) -> Option<&Revision> {
-        let live = template::comparable(workload.template());
-        let matching = self
-            .revisions
-            .iter()
-            .filter(|revision| template::comparable(&revision.template) == live);
+        let live = template::digest(workload.template());
+        let matching = self.revisions.iter().filter(|revision| revision.template_digest == live);
         match workload.kind.revision_store() {
             RevisionStore::ReplicaSets => matching.min_by_key(|revision| revision.created),
             RevisionStore::ControllerRevisions => matching.max_by_key(|revision| revision.number),
@@ -163,68 +225,59 @@ impl RevisionSet {
 }
 
 /// `metav1.IsControlledBy`: a controller owner reference with the workload's uid.
-fn is_controlled_by(object: &DynamicObject, workload: &Workload) -> bool {
+fn is_controlled_by(object: &RevisionObject, workload: &Workload) -> bool {
     object
         .metadata
         .owner_references
         .iter()
-        .flatten()
         .any(|owner| owner.controller == Some(true) && owner.uid == workload.uid())
 }
 
-fn revision_from(store: RevisionStore, object: DynamicObject) -> Result<Revision, String> {
-    let name = object.metadata.name.clone().unwrap_or_default();
-    let annotations = object.metadata.annotations.clone().unwrap_or_default();
+/// Reads one object's revision, moving its fields rather than copying them.
+fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revision, String> {
+    let RevisionObject { metadata, spec, revision, data } = object;
+    let name = metadata.name;
     let (number, template, data) = match store {
         RevisionStore::ReplicaSets => {
-            let number = match annotations.get(REVISION) {
+            let number = match metadata.annotations.get(REVISION) {
                 None => 0,
                 Some(text) => text.parse::<i64>().map_err(|error| {
                     format!("unable to get revision from replicaset {name}: {REVISION}={text:?}: {error}")
                 })?,
             };
-            let template = template::without_hash_label(&object.data["spec"]["template"]);
-            (number, template, None)
+            (number, template::without_hash_label(parse(spec.template.as_deref())), None)
         }
         RevisionStore::ControllerRevisions => {
-            let number = match &object.data["revision"] {
+            let number = match &revision {
                 Value::Null => 0,
                 value => value.as_i64().ok_or_else(|| {
-                    format!(
-                        "unable to get revision from controllerrevision {name}: revision is {value}"
-                    )
+                    format!("unable to get revision from controllerrevision {name}: revision is {value}")
                 })?,
             };
-            let data = object.data["data"].clone();
+            let data = parse(data.as_deref());
             let mut template = data["spec"]["template"].clone();
-            if !template.is_object() {
-                return Err(format!(
-                    "unable to parse history {name}: data has no spec.template"
-                ));
-            }
-            if let Some(fields) = template.as_object_mut() {
-                fields.remove("$patch");
-            }
+            let Some(fields) = template.as_object_mut() else {
+                return Err(format!("unable to parse history {name}: data has no spec.template"));
+            };
+            fields.remove("$patch");
             (number, template, Some(data))
         }
     };
     Ok(Revision {
         number,
-        created: object.metadata.creation_timestamp.map(|time| time.0),
-        change_cause: annotations.get(CHANGE_CAUSE).cloned(),
-        earlier_numbers: annotations
+        template_digest: template::digest(&template),
+        images: template::images(&template),
+        template_json: template.to_string(),
+        data_json: data.map(|data| data.to_string()),
+        created: metadata.creation_timestamp.map(|time| time.0),
+        change_cause: metadata.annotations.get(CHANGE_CAUSE).cloned(),
+        earlier_numbers: metadata
+            .annotations
             .get(REVISION_HISTORY)
-            .map(|history| {
-                history
-                    .split(',')
-                    .filter_map(|n| n.trim().parse().ok())
-                    .collect()
-            })
+            .map(|history| history.split(',').filter_map(|n| n.trim().parse().ok()).collect())
             .unwrap_or_default(),
         object_name: name,
-        template,
-        annotations,
-        data,
+        annotations: metadata.annotations,
     })
 }
 
@@ -255,7 +308,7 @@ pub(crate) mod tests {
         revision: Option<&str>,
         image: &str,
         created: &str,
-    ) -> DynamicObject {
+    ) -> RevisionObject {
         let mut annotations = serde_json::Map::new();
         if let Some(revision) = revision {
             annotations.insert(REVISION.into(), json!(revision));
@@ -312,7 +365,7 @@ pub(crate) mod tests {
             Some("deploy app:3")
         );
         assert_eq!(
-            set.revisions[1].template["metadata"]["labels"],
+            set.revisions[1].template()["metadata"]["labels"],
             json!({"app": "web"})
         );
     }
@@ -383,7 +436,7 @@ pub(crate) mod tests {
             WorkloadKind::DaemonSet,
             json!({"metadata": {"name": "agent", "uid": "uid-ds"}, "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}),
         );
-        let revision: DynamicObject = serde_json::from_value(json!({
+        let revision: RevisionObject = serde_json::from_value(json!({
             "metadata": {"name": "agent-7b9", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "uid-ds", "controller": true}]},
             "revision": 4,
             "data": {"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}
@@ -391,7 +444,7 @@ pub(crate) mod tests {
         .unwrap();
         let set = RevisionSet::owned_by(&daemon_set, vec![revision]);
         assert_eq!(set.numbers(), vec![4]);
-        assert_eq!(set.revisions[0].template.get("$patch"), None);
+        assert_eq!(set.revisions[0].template().get("$patch"), None);
         assert_eq!(set.live(&daemon_set).unwrap().number, 4);
     }
 }

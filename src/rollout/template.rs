@@ -15,8 +15,7 @@ pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 pub const REDACTED: &str = "<redacted>";
 
 /// The template with the `pod-template-hash` label removed, as kubectl restores it.
-pub fn without_hash_label(template: &Value) -> Value {
-    let mut template = template.clone();
+pub fn without_hash_label(mut template: Value) -> Value {
     if let Some(labels) = template
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
@@ -29,19 +28,15 @@ pub fn without_hash_label(template: &Value) -> Value {
 /// The template reduced to what semantic equality looks at: no hash label, no `$patch`
 /// directive, no nulls, no empty lists, and no empty maps where the Go type is a map.
 pub fn comparable(template: &Value) -> Value {
-    let mut template = without_hash_label(template);
+    let mut template = without_hash_label(template.clone());
     if let Some(object) = template.as_object_mut() {
         object.remove("$patch");
     }
     prune(template, false).unwrap_or(Value::Object(Map::new()))
 }
 
-/// Whether two templates are equal the way kubectl's `EqualIgnoreHash` decides it.
-pub fn semantically_equal(a: &Value, b: &Value) -> bool {
-    comparable(a) == comparable(b)
-}
-
-/// A stable SHA-256 of the comparable template: equal templates have equal digests.
+/// A stable SHA-256 of the comparable template: templates are equal the way kubectl's
+/// `EqualIgnoreHash` decides it exactly when their digests are.
 pub fn digest(template: &Value) -> String {
     sha256_hex(comparable(template).to_string().as_bytes())
 }
@@ -158,6 +153,10 @@ pub fn redact_env(template: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn semantically_equal(a: &Value, b: &Value) -> bool {
+        digest(a) == digest(b)
+    }
     use serde_json::json;
 
     fn template(image: &str) -> Value {
@@ -242,7 +241,7 @@ mod tests {
 
     #[test]
     fn restoring_removes_only_the_hash_label() {
-        let restored = without_hash_label(&template("app:1"));
+        let restored = without_hash_label(template("app:1"));
         assert_eq!(restored["metadata"]["labels"], json!({"app": "web"}));
     }
 }
