@@ -163,15 +163,17 @@ impl World {
                 remaining: None,
             });
         }
+        let everything = Selector::default();
+        let selector = labels.as_ref().unwrap_or(&everything);
         let mut items = Vec::new();
         let mut iter = self
             .store
-            .list(kind, namespace, after.as_ref())
-            .filter(|(_, o)| matches(o));
+            .selected(kind, namespace, selector, after.as_ref())
+            .filter(|o| fields.as_ref().is_none_or(|f| f.matches(o)));
         let mut last_key: Option<Key> = None;
-        for (key, obj) in iter.by_ref() {
+        for obj in iter.by_ref() {
             items.push(obj.clone());
-            last_key = Some(key.clone());
+            last_key = Some(crate::store::key_of(obj));
             if query.limit > 0 && items.len() == query.limit {
                 break;
             }
@@ -480,7 +482,7 @@ impl World {
                 let names: Vec<String> = self
                     .store
                     .list(k, Some(name), None)
-                    .map(|(key, _)| key.1.clone())
+                    .map(|o| json::str_at(o, &["metadata", "name"]).to_string())
                     .collect();
                 for n in names {
                     self.remove_cascading(k, name, &n, Propagation::Cascade);

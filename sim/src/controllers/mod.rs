@@ -86,9 +86,9 @@ pub fn claim(
     claimed.retain(|o| controller_uid(o) == Some(owner_uid.as_str()));
     let orphans: Vec<Arc<Value>> = world
         .store
-        .list(dependent, Some(&ns), None)
-        .filter(|(_, o)| controller_uid(o).is_none() && selector.matches_object(o))
-        .map(|(_, o)| o.clone())
+        .selected(dependent, Some(&ns), selector, None)
+        .filter(|o| controller_uid(o).is_none())
+        .cloned()
         .collect();
     let mut result = Vec::with_capacity(claimed.len() + orphans.len());
     for obj in claimed {
