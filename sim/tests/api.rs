@@ -578,6 +578,50 @@ async fn stepwise_rollouts_move_one_replica_per_tick() {
 }
 
 #[tokio::test]
+async fn stepwise_daemonsets_and_statefulsets_advance_per_tick() {
+    let scenario = Scenario::builder()
+        .rollout(RolloutModel::stepwise())
+        .daemonset(NS, "agent", |d| {
+            d.revision(|t| t.image("agent", "agent:1").days_ago(1))
+        })
+        .statefulset(NS, "db", |s| {
+            s.replicas(3)
+                .revision(|t| t.image("db", "pg:1").days_ago(1))
+        })
+        .build();
+    let sim = Sim::start_with(scenario, SimOptions::new().nodes(3)).await;
+    sim.update("daemonsets", NS, "agent", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("agent:2")
+    })
+    .unwrap();
+    sim.update("statefulsets", NS, "db", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("pg:2")
+    })
+    .unwrap();
+    let progress = |sim: &Sim| {
+        let ds = sim.get("daemonsets", NS, "agent").unwrap();
+        let sts = sim.get("statefulsets", NS, "db").unwrap();
+        (
+            ds["status"]["updatedNumberScheduled"].as_i64().unwrap_or(0),
+            ds["status"]["numberAvailable"].as_i64().unwrap_or(0),
+            sts["status"]["updatedReplicas"].as_i64().unwrap_or(0),
+        )
+    };
+    let mut seen = vec![progress(&sim)];
+    for _ in 0..8 {
+        sim.tick();
+        seen.push(progress(&sim));
+    }
+    assert_eq!(seen[0], (1, 2, 1), "one pod replaced at a time: {seen:?}");
+    assert_eq!(seen.last(), Some(&(3, 3, 3)), "{seen:?}");
+    let sts = sim.get("statefulsets", NS, "db").unwrap();
+    assert_eq!(
+        sts["status"]["currentRevision"],
+        sts["status"]["updateRevision"]
+    );
+}
+
+#[tokio::test]
 async fn faults_delay_fail_after_the_write_or_fire_once() {
     let sim = Sim::start(web(1)).await;
     sim.inject_fault(

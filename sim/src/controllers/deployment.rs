@@ -1102,6 +1102,65 @@ fn sync_rollout_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ClockMode};
+    use crate::resources::Subresource;
+    use crate::rollout::RolloutModel;
+    use crate::world::Cluster;
+
+    fn world() -> World {
+        let clock = Clock::new("2024-05-01T12:00:00Z".parse().unwrap(), ClockMode::Frozen);
+        let cluster = Cluster {
+            nodes: vec!["n1".into()],
+            rollout: RolloutModel::instant(),
+            seeding: false,
+            pods_created: 0,
+        };
+        let mut w = World::new(clock, 7, cluster, 1000);
+        w.create(
+            ResourceKind::Namespace,
+            "",
+            json!({"metadata": {"name": "ns"}}),
+            false,
+        )
+        .unwrap();
+        w
+    }
+
+    #[test]
+    fn a_name_taken_by_another_replicaset_bumps_the_collision_count() {
+        let mut w = world();
+        let d = json!({"metadata": {"name": "web"}, "spec": {"replicas": 1, "paused": true,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}});
+        let stored = w.create(ResourceKind::Deployment, "ns", d, false).unwrap();
+        w.run_controllers();
+        let (taken, _) = replica_set_for(&stored);
+        let squatter = json!({"metadata": {"name": taken, "labels": {"other": "x"}}, "spec": {"replicas": 0,
+            "selector": {"matchLabels": {"other": "x"}},
+            "template": {"metadata": {"labels": {"other": "x"}}, "spec": {"containers": [{"name": "c", "image": "other"}]}}}});
+        w.create(ResourceKind::ReplicaSet, "ns", squatter, false)
+            .unwrap();
+        let mut resumed = (*w.get(ResourceKind::Deployment, "ns", "web").unwrap()).clone();
+        resumed["spec"]["paused"] = json!(false);
+        w.update(
+            ResourceKind::Deployment,
+            "ns",
+            "web",
+            resumed,
+            Subresource::Main,
+            false,
+        )
+        .unwrap();
+        w.run_controllers();
+        let d = w.get(ResourceKind::Deployment, "ns", "web").unwrap();
+        assert_eq!(d["status"]["collisionCount"], 1);
+        let owned = w
+            .store
+            .owned(ResourceKind::ReplicaSet, super::super::uid(&d));
+        assert_eq!(owned.len(), 1);
+        assert_ne!(name(&owned[0]), taken);
+        assert_eq!(d["status"]["availableReplicas"], 1);
+    }
 
     #[test]
     fn revision_history_is_appended_and_capped() {
