@@ -92,9 +92,9 @@ impl SimOptions {
         self
     }
 
-    /// How many nodes DaemonSets cover (at least 1).
+    /// How many nodes DaemonSets cover (1 to 1,000).
     pub fn nodes(mut self, n: usize) -> Self {
-        self.nodes = n.max(1);
+        self.nodes = n.clamp(1, 1_000);
         self
     }
 

@@ -141,6 +141,12 @@ async fn malformed_requests_get_client_errors() {
             "{\"spec\":{\"replicas\":-1}}",
             422,
         ),
+        (
+            "PATCH",
+            Some("application/merge-patch+json"),
+            "{\"spec\":{\"replicas\":100000}}",
+            422,
+        ),
         ("PUT", Some("application/json"), "", 400),
         ("POST", Some("application/json"), "\u{0}", 400),
         (
