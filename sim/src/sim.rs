@@ -158,6 +158,8 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     faults: Mutex<Faults>,
     pub(crate) log: RequestLog,
+    /// Watches whose stream is still open (a client that stops watching closes its stream).
+    pub(crate) open_watches: std::sync::atomic::AtomicUsize,
     pub(crate) options: SimOptions,
     pub(crate) server_address: String,
     runtime: tokio::runtime::Handle,
@@ -279,6 +281,14 @@ impl Sim {
             .into_iter()
             .filter(RequestRecord::is_mutating)
             .collect()
+    }
+
+    /// How many watch streams are open now: a client that stops watching (cancels, times out,
+    /// drops the connection) brings this back down.
+    pub fn open_watches(&self) -> usize {
+        self.shared
+            .open_watches
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Forgets the request log.
@@ -480,6 +490,7 @@ fn run_server(
             world: Mutex::new(world),
             faults: Mutex::new(Faults::default()),
             log: RequestLog::default(),
+            open_watches: Default::default(),
             server_address: addr.to_string(),
             options,
             runtime: tokio::runtime::Handle::current(),

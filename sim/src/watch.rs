@@ -100,6 +100,26 @@ impl Filter {
     }
 }
 
+/// Counts a watch as open from its start until its stream task ends.
+struct OpenWatch(Arc<Shared>);
+
+impl OpenWatch {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared
+            .open_watches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(shared.clone())
+    }
+}
+
+impl Drop for OpenWatch {
+    fn drop(&mut self) {
+        self.0
+            .open_watches
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// A response body fed by a channel.
 struct ChannelBody(mpsc::Receiver<Bytes>);
 
@@ -193,7 +213,9 @@ pub fn start(
     drop(world);
     let (tx, rx) = mpsc::channel(1024);
     let shared = shared.clone();
+    let open = OpenWatch::new(&shared);
     tokio::spawn(async move {
+        let _open = open;
         for line in initial {
             if tx.send(line).await.is_err() {
                 return;

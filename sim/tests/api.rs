@@ -483,6 +483,32 @@ async fn live_watch_events_and_bookmarks() {
 }
 
 #[tokio::test]
+async fn open_watches_are_counted_until_their_stream_ends() {
+    let sim = Sim::start(web(1)).await;
+    assert_eq!(sim.open_watches(), 0);
+    let url = sim.url();
+    let watcher = std::thread::spawn(move || {
+        common::http_url(
+            &url,
+            "GET",
+            "/apis/apps/v1/namespaces/shop/deployments?watch=1&timeoutSeconds=1",
+            None,
+            "",
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.open_watches() == 0 {
+        assert!(Instant::now() < deadline, "the watch never opened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    watcher.join().unwrap();
+    while sim.open_watches() > 0 {
+        assert!(Instant::now() < deadline, "the watch never closed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test]
 async fn deleting_a_deployment_collects_its_replicasets_and_pods() {
     let sim = Sim::start(web(2)).await;
     assert_eq!(sim.list("pods", NS).len(), 2);
