@@ -178,44 +178,34 @@ impl Store {
     }
 
     /// Stores a new object, assigning the next resourceVersion.
-    pub fn insert(
-        &mut self,
-        kind: ResourceKind,
-        mut object: Value,
-    ) -> Result<Arc<Value>, ApiError> {
+    pub fn insert(&mut self, kind: ResourceKind, object: Value) -> Result<Arc<Value>, ApiError> {
         let key = key_of(&object);
         if self.get(kind, &key.0, &key.1).is_some() {
             return Err(ApiError::AlreadyExists { kind, name: key.1 });
         }
-        self.revision += 1;
-        json::set_at(
-            &mut object,
-            &["metadata", "resourceVersion"],
-            json!(self.revision.to_string()),
-        );
-        let object = Arc::new(object);
-        self.index_owners(kind, &key, &object, true);
-        self.index_labels(kind, &key, &object, true);
-        self.tables
-            .entry(kind)
-            .or_default()
-            .entry(key.0)
-            .or_default()
-            .insert(key.1, object.clone());
-        self.publish(kind, EventType::Added, object.clone(), None);
-        Ok(object)
+        Ok(self.put(kind, key, object, None))
     }
 
     /// Replaces a stored object, assigning the next resourceVersion.
-    pub fn replace(
-        &mut self,
-        kind: ResourceKind,
-        mut object: Value,
-    ) -> Result<Arc<Value>, ApiError> {
+    pub fn replace(&mut self, kind: ResourceKind, object: Value) -> Result<Arc<Value>, ApiError> {
         let key = key_of(&object);
         let Some(previous) = self.get(kind, &key.0, &key.1).cloned() else {
             return Err(ApiError::NotFound { kind, name: key.1 });
         };
+        self.index_owners(kind, &key, &previous, false);
+        self.index_labels(kind, &key, &previous, false);
+        Ok(self.put(kind, key, object, Some(previous)))
+    }
+
+    /// Writes `object` under the next resourceVersion, indexes it and publishes the event
+    /// (ADDED without a previous version, MODIFIED with one).
+    fn put(
+        &mut self,
+        kind: ResourceKind,
+        key: Key,
+        mut object: Value,
+        previous: Option<Arc<Value>>,
+    ) -> Arc<Value> {
         self.revision += 1;
         json::set_at(
             &mut object,
@@ -223,9 +213,7 @@ impl Store {
             json!(self.revision.to_string()),
         );
         let object = Arc::new(object);
-        self.index_owners(kind, &key, &previous, false);
         self.index_owners(kind, &key, &object, true);
-        self.index_labels(kind, &key, &previous, false);
         self.index_labels(kind, &key, &object, true);
         self.tables
             .entry(kind)
@@ -233,8 +221,13 @@ impl Store {
             .entry(key.0)
             .or_default()
             .insert(key.1, object.clone());
-        self.publish(kind, EventType::Modified, object.clone(), Some(previous));
-        Ok(object)
+        let event_type = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.publish(kind, event_type, object.clone(), previous);
+        object
     }
 
     /// Removes an object; the DELETED event carries a fresh resourceVersion, as etcd's does.
