@@ -199,12 +199,16 @@ pub fn respond(code: u16, value: &Value) -> Response<Body> {
 }
 
 fn respond_bytes(code: u16, bytes: Vec<u8>) -> Response<Body> {
+    respond_typed(code, bytes, "application/json")
+}
+
+fn respond_typed(code: u16, bytes: Vec<u8>, content_type: &'static str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(bytes)).boxed());
     *response.status_mut() =
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     response
 }
@@ -296,7 +300,7 @@ async fn dispatch(
     let minor = shared.options.kube_minor;
     let route = match parse_path(&req.path, &shared.server_address, minor) {
         Ok(Path::Discovery(doc)) => return respond(200, &doc),
-        Ok(Path::Health) => return respond_bytes(200, b"ok".to_vec()),
+        Ok(Path::Health) => return respond_typed(200, b"ok".to_vec(), "text/plain; charset=utf-8"),
         Ok(Path::Resource(route)) => route,
         Err(err) => return error(&err),
     };

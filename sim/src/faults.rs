@@ -248,7 +248,10 @@ impl Faults {
 
     /// The fault that fires for this request, consuming one use of it.
     pub fn take(&mut self, target: &Target) -> Option<Fault> {
-        let index = self.faults.iter().position(|f| f.matcher.matches(target))?;
+        let index = self
+            .faults
+            .iter()
+            .position(|f| f.remaining != Some(0) && f.matcher.matches(target))?;
         let fault = self.faults[index].clone();
         match &mut self.faults[index].remaining {
             Some(n) if *n <= 1 => {

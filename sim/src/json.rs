@@ -34,7 +34,10 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) => {
+            // Writing into a Vec cannot fail.
+            let _ = std::io::Write::write_fmt(out, format_args!("{n}"));
+        }
         Value::String(s) => write_str(out, s),
         Value::Array(items) => {
             out.push(b'[');
@@ -51,26 +54,48 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
 }
 
 fn write_map(out: &mut Vec<u8>, map: &Map<String, Value>, skip: &[&str]) {
-    let mut entries: Vec<(&String, &Value)> = map
-        .iter()
-        .filter(|(k, _)| !skip.contains(&k.as_str()))
-        .collect();
-    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let kept = |(k, _): &(&String, &Value)| !skip.contains(&k.as_str());
+    let sorted = map
+        .keys()
+        .zip(map.keys().skip(1))
+        .all(|(a, b)| a.as_bytes() <= b.as_bytes());
     out.push(b'{');
-    for (i, (key, value)) in entries.into_iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    let mut entry = |out: &mut Vec<u8>, key: &str, value: &Value| {
+        if !first {
             out.push(b',');
         }
+        first = false;
         write_str(out, key);
         out.push(b':');
         write_value(out, value);
+    };
+    if sorted {
+        for (key, value) in map.iter().filter(|e| kept(e)) {
+            entry(out, key, value);
+        }
+    } else {
+        let mut entries: Vec<(&String, &Value)> = map.iter().filter(|e| kept(e)).collect();
+        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (key, value) in entries {
+            entry(out, key, value);
+        }
     }
     out.push(b'}');
+}
+
+fn needs_escape(c: char) -> bool {
+    matches!(c, '"' | '\\' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}') || (c as u32) < 0x20
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
+    if !s.chars().any(needs_escape) {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
@@ -80,7 +105,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
             '\t' => out.extend_from_slice(b"\\t"),
             '\u{2028}' => out.extend_from_slice(b"\\u2028"),
             '\u{2029}' => out.extend_from_slice(b"\\u2029"),
-            c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => {
+            c if needs_escape(c) => {
                 let b = c as u32 as u8;
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[(b >> 4) as usize]);

@@ -87,12 +87,6 @@ fn rv_of(obj: &Value) -> &str {
     json::str_at(obj, &["metadata", "resourceVersion"])
 }
 
-fn without_rv(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    json::remove_at(&mut v, &["metadata", "resourceVersion"]);
-    v
-}
-
 impl World {
     /// GET one object.
     pub fn get(
@@ -163,15 +157,17 @@ impl World {
                 remaining: None,
             });
         }
+        let everything = Selector::default();
+        let selector = labels.as_ref().unwrap_or(&everything);
         let mut items = Vec::new();
         let mut iter = self
             .store
-            .list(kind, namespace, after.as_ref())
-            .filter(|(_, o)| matches(o));
+            .selected(kind, namespace, selector, after.as_ref())
+            .filter(|o| fields.as_ref().is_none_or(|f| f.matches(o)));
         let mut last_key: Option<Key> = None;
-        for (key, obj) in iter.by_ref() {
+        for obj in iter.by_ref() {
             items.push(obj.clone());
-            last_key = Some(key.clone());
+            last_key = Some(crate::store::key_of(obj));
             if query.limit > 0 && items.len() == query.limit {
                 break;
             }
@@ -360,7 +356,8 @@ impl World {
             &["metadata", "resourceVersion"],
             json!(rv_of(&existing)),
         );
-        if without_rv(&new) == without_rv(&existing) || dry_run {
+        // With the stored resourceVersion in place, equality means the write changes nothing.
+        if new == *existing || dry_run {
             return Ok(if dry_run { Arc::new(new) } else { existing });
         }
         let stored = self.store.replace(kind, new)?;
@@ -413,17 +410,6 @@ impl World {
                 ApiError::BadRequest("json: cannot unmarshal into Go struct field ScaleSpec.spec.replicas of type int32".into())
             })?,
         };
-        if replicas < 0 {
-            return Err(ApiError::Invalid {
-                kind,
-                name: name.to_string(),
-                causes: vec![errors::FieldError::invalid(
-                    "spec.replicas",
-                    replicas.to_string(),
-                    "must be greater than or equal to 0",
-                )],
-            });
-        }
         let mut body = (*obj).clone();
         json::set_at(&mut body, &["spec", "replicas"], json!(replicas));
         json::set_at(
@@ -480,7 +466,7 @@ impl World {
                 let names: Vec<String> = self
                     .store
                     .list(k, Some(name), None)
-                    .map(|(key, _)| key.1.clone())
+                    .map(|o| json::str_at(o, &["metadata", "name"]).to_string())
                     .collect();
                 for n in names {
                     self.remove_cascading(k, name, &n, Propagation::Cascade);

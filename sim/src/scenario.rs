@@ -432,16 +432,18 @@ impl WorkloadBuilder {
         let mut steps = Vec::new();
         let mut previous: Option<SignedDuration> = None;
         for (ago, action) in self.revisions {
-            let ago = ago.unwrap_or_else(|| match previous {
-                Some(p) => p - DEFAULT_GAP,
-                None => DEFAULT_FIRST,
-            });
+            let ago = ago
+                .unwrap_or_else(|| match previous {
+                    Some(p) => p.saturating_sub(DEFAULT_GAP),
+                    None => DEFAULT_FIRST,
+                })
+                .max(SignedDuration::ZERO);
             previous = Some(ago);
             steps.push(Step { ago, action });
         }
         if self.dirty_after_last || steps.is_empty() {
             let ago = previous
-                .map(|p| p - SignedDuration::from_secs(60))
+                .map(|p| p.saturating_sub(SignedDuration::from_secs(60)))
                 .unwrap_or(DEFAULT_FIRST);
             steps.push(Step {
                 ago: ago.max(SignedDuration::ZERO),
@@ -726,17 +728,17 @@ impl TemplateChange {
 
     /// `n` days before the start.
     pub fn days_ago(self, n: u64) -> Self {
-        self.ago(Duration::from_secs(n * 86_400))
+        self.ago(Duration::from_secs(n.saturating_mul(86_400)))
     }
 
     /// `n` hours before the start.
     pub fn hours_ago(self, n: u64) -> Self {
-        self.ago(Duration::from_secs(n * 3_600))
+        self.ago(Duration::from_secs(n.saturating_mul(3_600)))
     }
 
     /// `n` minutes before the start.
     pub fn minutes_ago(self, n: u64) -> Self {
-        self.ago(Duration::from_secs(n * 60))
+        self.ago(Duration::from_secs(n.saturating_mul(60)))
     }
 }
 
@@ -748,9 +750,9 @@ pub(crate) fn seed(world: &mut World, scenario: &Scenario) -> Result<(), ApiErro
     let oldest = steps.first().map(|s| s.ago).unwrap_or(SignedDuration::ZERO);
     let at = |ago: SignedDuration| start.checked_sub(ago).unwrap_or(start);
     world.cluster.seeding = true;
-    world
-        .clock
-        .set(at(oldest + SignedDuration::from_hours(24 * 30)));
+    world.clock.set(at(
+        oldest.saturating_add(SignedDuration::from_hours(24 * 30))
+    ));
     for ns in SYSTEM_NAMESPACES {
         world.create(
             ResourceKind::Namespace,
@@ -759,7 +761,9 @@ pub(crate) fn seed(world: &mut World, scenario: &Scenario) -> Result<(), ApiErro
             false,
         )?;
     }
-    world.clock.set(at(oldest + SignedDuration::from_hours(24)));
+    world
+        .clock
+        .set(at(oldest.saturating_add(SignedDuration::from_hours(24))));
     for ns in &scenario.namespaces {
         if world.get(ResourceKind::Namespace, "", ns).is_err() {
             world.create(
@@ -828,7 +832,8 @@ fn bulk_history(
     live_at: jiff::Timestamp,
 ) -> Result<(), ApiError> {
     let ns = json::str_at(live, &["metadata", "namespace"]).to_string();
-    let spacing = |n: usize| SignedDuration::from_secs(BULK_SPACING.as_secs() * n as i64);
+    let spacing =
+        |n: usize| SignedDuration::from_secs(BULK_SPACING.as_secs().saturating_mul(n as i64));
     let first_at = live_at
         .checked_sub(spacing(history.len()))
         .unwrap_or(live_at);

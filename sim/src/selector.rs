@@ -204,6 +204,15 @@ impl Selector {
         self.matches(json::at(object, &["metadata", "labels"]).and_then(Value::as_object))
     }
 
+    /// A label and the values it must have (from the first `=`/`==`/`in` requirement), which
+    /// an index can look up instead of scanning.
+    pub fn required_values(&self) -> Option<(&str, &[String])> {
+        self.requirements
+            .iter()
+            .find(|r| matches!(r.op, Op::Equals | Op::In))
+            .map(|r| (r.key.as_str(), r.values.as_slice()))
+    }
+
     /// Whether this selects everything.
     pub fn is_everything(&self) -> bool {
         !self.nothing && self.requirements.is_empty()

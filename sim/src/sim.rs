@@ -92,9 +92,9 @@ impl SimOptions {
         self
     }
 
-    /// How many nodes DaemonSets cover (at least 1).
+    /// How many nodes DaemonSets cover (1 to 1,000).
     pub fn nodes(mut self, n: usize) -> Self {
-        self.nodes = n.max(1);
+        self.nodes = n.clamp(1, 1_000);
         self
     }
 
@@ -354,13 +354,7 @@ impl Sim {
         name: &str,
         change: impl FnOnce(&mut Value),
     ) -> Result<Value, ApiError> {
-        let kind = ResourceKind::parse(resource).ok_or(ApiError::NoRoute)?;
-        let mut world = self.shared.world();
-        let mut object = (*world.get(kind, namespace, name)?).clone();
-        change(&mut object);
-        let updated = world.update(kind, namespace, name, object, Subresource::Main, false)?;
-        self.shared.after_write(&mut world);
-        Ok((*updated).clone())
+        self.change(resource, namespace, name, Subresource::Main, change)
     }
 
     /// Like [`Sim::update`] on the `/status` subresource.
@@ -371,11 +365,22 @@ impl Sim {
         name: &str,
         change: impl FnOnce(&mut Value),
     ) -> Result<Value, ApiError> {
+        self.change(resource, namespace, name, Subresource::Status, change)
+    }
+
+    fn change(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        subresource: Subresource,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<Value, ApiError> {
         let kind = ResourceKind::parse(resource).ok_or(ApiError::NoRoute)?;
         let mut world = self.shared.world();
         let mut object = (*world.get(kind, namespace, name)?).clone();
         change(&mut object);
-        let updated = world.update(kind, namespace, name, object, Subresource::Status, false)?;
+        let updated = world.update(kind, namespace, name, object, subresource, false)?;
         self.shared.after_write(&mut world);
         Ok((*updated).clone())
     }

@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 use crate::errors::ApiError;
 use crate::json;
 use crate::resources::ResourceKind;
+use crate::selector::Selector;
 
 /// Namespace (empty for cluster-scoped objects) and name.
 pub type Key = (String, String);
@@ -56,10 +57,14 @@ pub struct Event {
     pub revision: u64,
 }
 
+/// Objects of one resource: namespace, then name.
+type Table = BTreeMap<String, BTreeMap<String, Arc<Value>>>;
+
 /// All stored objects.
 pub struct Store {
-    tables: HashMap<ResourceKind, BTreeMap<Key, Arc<Value>>>,
+    tables: HashMap<ResourceKind, Table>,
     dependents: HashMap<String, BTreeSet<(ResourceKind, Key)>>,
+    labeled: HashMap<(ResourceKind, String, String), BTreeSet<Key>>,
     revision: u64,
     history: VecDeque<Arc<Event>>,
     history_limit: usize,
@@ -73,6 +78,7 @@ impl Store {
         Self {
             tables: HashMap::new(),
             dependents: HashMap::new(),
+            labeled: HashMap::new(),
             revision: 0,
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
@@ -87,9 +93,7 @@ impl Store {
 
     /// One object.
     pub fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Arc<Value>> {
-        self.tables
-            .get(&kind)?
-            .get(&(namespace.to_string(), name.to_string()))
+        self.tables.get(&kind)?.get(namespace)?.get(name)
     }
 
     /// Objects of `kind` in `namespace` (all namespaces if `None`), in key order, starting after
@@ -97,20 +101,61 @@ impl Store {
     pub fn list<'a>(
         &'a self,
         kind: ResourceKind,
-        namespace: Option<&str>,
-        after: Option<&Key>,
-    ) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
+        namespace: Option<&'a str>,
+        after: Option<&'a Key>,
+    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
         let table = self.tables.get(&kind);
-        let ns = namespace.map(str::to_string);
-        let start = match (after, &ns) {
-            (Some(k), _) => Bound::Excluded(k.clone()),
-            (None, Some(ns)) => Bound::Included((ns.clone(), String::new())),
+        let first_ns = match (namespace, after) {
+            (Some(ns), _) => Bound::Included(ns),
+            (None, Some(k)) => Bound::Included(k.0.as_str()),
             (None, None) => Bound::Unbounded,
         };
         table
             .into_iter()
-            .flat_map(move |t| t.range((start.clone(), Bound::Unbounded)))
-            .take_while(move |(k, _)| ns.as_ref().is_none_or(|ns| &k.0 == ns))
+            .flat_map(move |t| t.range::<str, _>((first_ns, Bound::Unbounded)))
+            .take_while(move |(ns, _)| namespace.is_none_or(|want| ns.as_str() == want))
+            .flat_map(move |(ns, objects)| {
+                let start = match after {
+                    Some(k) if k.0 == *ns => Bound::Excluded(k.1.as_str()),
+                    _ => Bound::Unbounded,
+                };
+                objects
+                    .range::<str, _>((start, Bound::Unbounded))
+                    .map(|(_, obj)| obj)
+            })
+    }
+
+    /// Objects of `kind` in `namespace` (all if `None`) that `selector` selects, in key order,
+    /// after `after` if given. Uses the label index when the selector requires a label value
+    /// (`app=x`, `app in (x,y)`), so a selective list does not scan every object.
+    pub fn selected<'a>(
+        &'a self,
+        kind: ResourceKind,
+        namespace: Option<&'a str>,
+        selector: &'a Selector,
+        after: Option<&'a Key>,
+    ) -> Box<dyn Iterator<Item = &'a Arc<Value>> + 'a> {
+        let Some((label, values)) = selector.required_values() else {
+            return Box::new(
+                self.list(kind, namespace, after)
+                    .filter(move |o| selector.matches_object(o)),
+            );
+        };
+        let mut keys: BTreeSet<&Key> = BTreeSet::new();
+        for value in values {
+            let index_key = (kind, label.to_string(), value.clone());
+            let Some(set) = self.labeled.get(&index_key) else {
+                continue;
+            };
+            let in_scope =
+                |k: &&Key| namespace.is_none_or(|ns| k.0 == ns) && after.is_none_or(|a| *k > a);
+            keys.extend(set.iter().filter(in_scope));
+        }
+        Box::new(
+            keys.into_iter()
+                .filter_map(move |k| self.get(kind, &k.0, &k.1))
+                .filter(move |o| selector.matches_object(o)),
+        )
     }
 
     /// Objects of any kind that list `uid` among their ownerReferences.
@@ -133,41 +178,34 @@ impl Store {
     }
 
     /// Stores a new object, assigning the next resourceVersion.
-    pub fn insert(
-        &mut self,
-        kind: ResourceKind,
-        mut object: Value,
-    ) -> Result<Arc<Value>, ApiError> {
+    pub fn insert(&mut self, kind: ResourceKind, object: Value) -> Result<Arc<Value>, ApiError> {
         let key = key_of(&object);
         if self.get(kind, &key.0, &key.1).is_some() {
             return Err(ApiError::AlreadyExists { kind, name: key.1 });
         }
-        self.revision += 1;
-        json::set_at(
-            &mut object,
-            &["metadata", "resourceVersion"],
-            json!(self.revision.to_string()),
-        );
-        let object = Arc::new(object);
-        self.index_owners(kind, &key, &object, true);
-        self.tables
-            .entry(kind)
-            .or_default()
-            .insert(key, object.clone());
-        self.publish(kind, EventType::Added, object.clone(), None);
-        Ok(object)
+        Ok(self.put(kind, key, object, None))
     }
 
     /// Replaces a stored object, assigning the next resourceVersion.
-    pub fn replace(
-        &mut self,
-        kind: ResourceKind,
-        mut object: Value,
-    ) -> Result<Arc<Value>, ApiError> {
+    pub fn replace(&mut self, kind: ResourceKind, object: Value) -> Result<Arc<Value>, ApiError> {
         let key = key_of(&object);
         let Some(previous) = self.get(kind, &key.0, &key.1).cloned() else {
             return Err(ApiError::NotFound { kind, name: key.1 });
         };
+        self.index_owners(kind, &key, &previous, false);
+        self.index_labels(kind, &key, &previous, false);
+        Ok(self.put(kind, key, object, Some(previous)))
+    }
+
+    /// Writes `object` under the next resourceVersion, indexes it and publishes the event
+    /// (ADDED without a previous version, MODIFIED with one).
+    fn put(
+        &mut self,
+        kind: ResourceKind,
+        key: Key,
+        mut object: Value,
+        previous: Option<Arc<Value>>,
+    ) -> Arc<Value> {
         self.revision += 1;
         json::set_at(
             &mut object,
@@ -175,14 +213,21 @@ impl Store {
             json!(self.revision.to_string()),
         );
         let object = Arc::new(object);
-        self.index_owners(kind, &key, &previous, false);
         self.index_owners(kind, &key, &object, true);
+        self.index_labels(kind, &key, &object, true);
         self.tables
             .entry(kind)
             .or_default()
-            .insert(key, object.clone());
-        self.publish(kind, EventType::Modified, object.clone(), Some(previous));
-        Ok(object)
+            .entry(key.0)
+            .or_default()
+            .insert(key.1, object.clone());
+        let event_type = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.publish(kind, event_type, object.clone(), previous);
+        object
     }
 
     /// Removes an object; the DELETED event carries a fresh resourceVersion, as etcd's does.
@@ -192,9 +237,15 @@ impl Store {
         namespace: &str,
         name: &str,
     ) -> Option<Arc<Value>> {
+        let table = self.tables.get_mut(&kind)?;
+        let objects = table.get_mut(namespace)?;
+        let removed = objects.remove(name)?;
+        if objects.is_empty() {
+            table.remove(namespace);
+        }
         let key = (namespace.to_string(), name.to_string());
-        let removed = self.tables.get_mut(&kind)?.remove(&key)?;
         self.index_owners(kind, &key, &removed, false);
+        self.index_labels(kind, &key, &removed, false);
         self.revision += 1;
         let mut last = (*removed).clone();
         json::set_at(
@@ -254,6 +305,30 @@ impl Store {
         let _ = self.events.send(event);
     }
 
+    fn index_labels(&mut self, kind: ResourceKind, key: &Key, object: &Value, add: bool) {
+        let labels = object
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object);
+        for (label, value) in labels
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k, v)))
+        {
+            let index_key = (kind, label.clone(), value.to_string());
+            if add {
+                self.labeled
+                    .entry(index_key)
+                    .or_default()
+                    .insert(key.clone());
+            } else if let Some(set) = self.labeled.get_mut(&index_key) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.labeled.remove(&index_key);
+                }
+            }
+        }
+    }
+
     fn index_owners(&mut self, kind: ResourceKind, key: &Key, object: &Value, add: bool) {
         let refs = object
             .pointer("/metadata/ownerReferences")
@@ -302,18 +377,18 @@ mod tests {
         }
         let names: Vec<_> = s
             .list(ResourceKind::Pod, Some("a"), None)
-            .map(|(k, _)| k.1.clone())
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(names, ["y", "z"]);
         let all: Vec<_> = s
             .list(ResourceKind::Pod, None, None)
-            .map(|(k, _)| k.1.clone())
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(all, ["y", "z", "x", "w"]);
         let after = ("a".to_string(), "y".to_string());
         let rest: Vec<_> = s
             .list(ResourceKind::Pod, Some("a"), Some(&after))
-            .map(|(k, _)| k.1.clone())
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(rest, ["z"]);
     }
@@ -334,6 +409,42 @@ mod tests {
             s.insert(ResourceKind::Pod, obj("a", "y")),
             Err(ApiError::AlreadyExists { .. })
         ));
+    }
+
+    #[test]
+    fn selected_uses_the_label_index_and_agrees_with_a_scan() {
+        let mut s = Store::new(10);
+        for (ns, n, app, tier) in [
+            ("a", "1", "x", "web"),
+            ("a", "2", "y", "web"),
+            ("b", "3", "x", "db"),
+            ("a", "4", "x", "db"),
+        ] {
+            let mut o = obj(ns, n);
+            o["metadata"]["labels"] = json!({"app": app, "tier": tier});
+            s.insert(ResourceKind::Pod, o).unwrap();
+        }
+        let mut changed = (**s.get(ResourceKind::Pod, "a", "2").unwrap()).clone();
+        changed["metadata"]["labels"]["app"] = json!("x");
+        s.replace(ResourceKind::Pod, changed).unwrap();
+        s.remove(ResourceKind::Pod, "a", "4");
+        let names = |sel: &str, ns: Option<&str>| -> Vec<String> {
+            let sel = Selector::parse(sel).unwrap();
+            s.selected(ResourceKind::Pod, ns, &sel, None)
+                .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(names("app=x", Some("a")), ["1", "2"]);
+        assert_eq!(names("app in (x,y),tier=web", None), ["1", "2"]);
+        assert_eq!(names("app=x", None), ["1", "2", "3"]);
+        assert_eq!(names("tier!=web", None), ["3"]);
+        let after = ("a".to_string(), "1".to_string());
+        let sel = Selector::parse("app=x").unwrap();
+        assert_eq!(
+            s.selected(ResourceKind::Pod, None, &sel, Some(&after))
+                .count(),
+            2
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::json;
 use crate::resources::ResourceKind;
 use crate::selector::Selector;
 
+/// The most replicas one workload may ask for in the sim.
+pub const MAX_SIMULATED_REPLICAS: i64 = 5_000;
+
 const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const QUALIFIED_NAME_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
@@ -298,16 +301,20 @@ fn validate_workload(
     errs: &mut Vec<FieldError>,
 ) {
     let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-    if let Some(r) = spec
-        .get("replicas")
-        .and_then(Value::as_i64)
-        .filter(|r| *r < 0)
-    {
-        errs.push(FieldError::invalid(
+    match spec.get("replicas").and_then(Value::as_i64) {
+        Some(r) if r < 0 => errs.push(FieldError::invalid(
             "spec.replicas",
             r.to_string(),
             "must be greater than or equal to 0",
-        ));
+        )),
+        // Not an API server rule: every replica is a simulated pod, and a typo such as
+        // 300000 should fail loudly rather than stall the sim.
+        Some(r) if r > MAX_SIMULATED_REPLICAS => errs.push(FieldError::invalid(
+            "spec.replicas",
+            r.to_string(),
+            format!("kube-sim simulates at most {MAX_SIMULATED_REPLICAS} replicas per workload"),
+        )),
+        _ => {}
     }
     for key in ["minReadySeconds", "revisionHistoryLimit"] {
         if let Some(v) = spec.get(key).and_then(Value::as_i64).filter(|v| *v < 0) {

@@ -188,7 +188,7 @@ pub fn start(
     match from.filter(|_| !send_initial) {
         None => {
             let ns = filter.namespace.as_deref();
-            for (_, obj) in world.store.list(kind, ns, None) {
+            for obj in world.store.list(kind, ns, None) {
                 if filter.selects(obj) {
                     let revision = json::str_at(obj, &["metadata", "resourceVersion"])
                         .parse()

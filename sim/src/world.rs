@@ -94,11 +94,11 @@ impl World {
         let matching: Vec<String> = self
             .store
             .list(kind, Some(ns), None)
-            .filter(|(_, w)| {
+            .filter(|w| {
                 Selector::from_label_selector(json::at(w, &["spec", "selector"]))
                     .is_ok_and(|s| !s.is_everything() && s.matches_object(object))
             })
-            .map(|(k, _)| k.1.clone())
+            .map(|w| json::str_at(w, &["metadata", "name"]).to_string())
             .collect();
         for name in matching {
             self.enqueue((kind, ns.to_string(), name));
@@ -121,20 +121,16 @@ impl World {
             ResourceKind::DaemonSet,
             ResourceKind::StatefulSet,
         ] {
-            keys.extend(
-                self.store
-                    .list(kind, None, None)
-                    .map(|(k, _)| (kind, k.0.clone(), k.1.clone())),
-            );
+            keys.extend(self.store.list(kind, None, None).map(|o| work_key(kind, o)));
         }
         keys.extend(
             self.store
                 .list(ResourceKind::ReplicaSet, None, None)
-                .filter(|(_, rs)| {
+                .filter(|rs| {
                     json::i64_at(rs, &["spec", "replicas"]).unwrap_or(0) > 0
                         || json::i64_at(rs, &["status", "replicas"]).unwrap_or(0) > 0
                 })
-                .map(|(k, _)| (ResourceKind::ReplicaSet, k.0.clone(), k.1.clone())),
+                .map(|o| work_key(ResourceKind::ReplicaSet, o)),
         );
         for key in keys {
             self.enqueue(key);
@@ -169,6 +165,11 @@ impl World {
         self.resync_all();
         self.run_controllers();
     }
+}
+
+fn work_key(kind: ResourceKind, object: &Value) -> WorkKey {
+    let (ns, name) = crate::store::key_of(object);
+    (kind, ns, name)
 }
 
 /// The kind and name of an object's controller owner, for the kinds the sim runs controllers for.

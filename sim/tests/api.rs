@@ -141,6 +141,12 @@ async fn malformed_requests_get_client_errors() {
             "{\"spec\":{\"replicas\":-1}}",
             422,
         ),
+        (
+            "PATCH",
+            Some("application/merge-patch+json"),
+            "{\"spec\":{\"replicas\":100000}}",
+            422,
+        ),
         ("PUT", Some("application/json"), "", 400),
         ("POST", Some("application/json"), "\u{0}", 400),
         (
@@ -477,6 +483,32 @@ async fn live_watch_events_and_bookmarks() {
 }
 
 #[tokio::test]
+async fn open_watches_are_counted_until_their_stream_ends() {
+    let sim = Sim::start(web(1)).await;
+    assert_eq!(sim.open_watches(), 0);
+    let url = sim.url();
+    let watcher = std::thread::spawn(move || {
+        common::http_url(
+            &url,
+            "GET",
+            "/apis/apps/v1/namespaces/shop/deployments?watch=1&timeoutSeconds=1",
+            None,
+            "",
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.open_watches() == 0 {
+        assert!(Instant::now() < deadline, "the watch never opened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    watcher.join().unwrap();
+    while sim.open_watches() > 0 {
+        assert!(Instant::now() < deadline, "the watch never closed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test]
 async fn deleting_a_deployment_collects_its_replicasets_and_pods() {
     let sim = Sim::start(web(2)).await;
     assert_eq!(sim.list("pods", NS).len(), 2);
@@ -574,6 +606,50 @@ async fn stepwise_rollouts_move_one_replica_per_tick() {
     assert!(
         seen.windows(2).all(|w| w[1].0 - w[0].0 <= 1),
         "one replica per tick: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn stepwise_daemonsets_and_statefulsets_advance_per_tick() {
+    let scenario = Scenario::builder()
+        .rollout(RolloutModel::stepwise())
+        .daemonset(NS, "agent", |d| {
+            d.revision(|t| t.image("agent", "agent:1").days_ago(1))
+        })
+        .statefulset(NS, "db", |s| {
+            s.replicas(3)
+                .revision(|t| t.image("db", "pg:1").days_ago(1))
+        })
+        .build();
+    let sim = Sim::start_with(scenario, SimOptions::new().nodes(3)).await;
+    sim.update("daemonsets", NS, "agent", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("agent:2")
+    })
+    .unwrap();
+    sim.update("statefulsets", NS, "db", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("pg:2")
+    })
+    .unwrap();
+    let progress = |sim: &Sim| {
+        let ds = sim.get("daemonsets", NS, "agent").unwrap();
+        let sts = sim.get("statefulsets", NS, "db").unwrap();
+        (
+            ds["status"]["updatedNumberScheduled"].as_i64().unwrap_or(0),
+            ds["status"]["numberAvailable"].as_i64().unwrap_or(0),
+            sts["status"]["updatedReplicas"].as_i64().unwrap_or(0),
+        )
+    };
+    let mut seen = vec![progress(&sim)];
+    for _ in 0..8 {
+        sim.tick();
+        seen.push(progress(&sim));
+    }
+    assert_eq!(seen[0], (1, 2, 1), "one pod replaced at a time: {seen:?}");
+    assert_eq!(seen.last(), Some(&(3, 3, 3)), "{seen:?}");
+    let sts = sim.get("statefulsets", NS, "db").unwrap();
+    assert_eq!(
+        sts["status"]["currentRevision"],
+        sts["status"]["updateRevision"]
     );
 }
 

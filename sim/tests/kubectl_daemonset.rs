@@ -247,3 +247,41 @@ async fn create_apply_and_on_delete() {
     );
     assert_eq!(history(&k, "logs").lines().count(), 5);
 }
+
+/// Shell commands and env values with `&`, `<` and `>` must be escaped the way Go escapes them,
+/// or kubectl's byte comparison with the ControllerRevision fails.
+#[tokio::test]
+async fn html_characters_survive_kubectl_byte_comparison() {
+    let scenario = Scenario::builder()
+        .daemonset(NS, "shell", |d| {
+            d.revision(|t| {
+                t.image("sh", "busybox:1.36")
+                    .command("sh", &["sh", "-c", "mkdir -p /x && echo ok > /x/ready"])
+                    .env("sh", "BANNER", "<b>hello & welcome</b>")
+                    .liveness_probe(
+                        "sh",
+                        json!({"exec": {"command": ["test", "-f", "/x/ready"]}}),
+                    )
+                    .days_ago(1)
+            })
+        })
+        .build();
+    let sim = Sim::start(scenario).await;
+    let Some(k) = Kubectl::for_sim(&sim) else {
+        return;
+    };
+    let out = k
+        .run(&[
+            "-n",
+            NS,
+            "rollout",
+            "undo",
+            "daemonset/shell",
+            "--to-revision=1",
+        ])
+        .ok();
+    assert_eq!(
+        out.stdout,
+        "daemonset.apps/shell skipped rollback (current template already matches revision 1)\n"
+    );
+}

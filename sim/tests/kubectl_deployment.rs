@@ -519,3 +519,46 @@ async fn forbidden_patch_is_reported_by_kubectl() {
     );
     assert_eq!(image(&sim), "nginx:1.2");
 }
+
+#[tokio::test]
+async fn status_waits_until_the_controller_observes_the_change() {
+    let options = kube_sim::SimOptions::new().controllers(kube_sim::ControllerMode::OnTick);
+    let sim = Sim::start_with(three_revisions(), options).await;
+    let Some(k) = Kubectl::for_sim(&sim) else {
+        return;
+    };
+    k.run(&["-n", NS, "set", "image", "deployment/web", "web=nginx:2.0"])
+        .ok();
+    let waiting = k
+        .run(&[
+            "-n",
+            NS,
+            "rollout",
+            "status",
+            "deployment/web",
+            "--watch=false",
+        ])
+        .ok();
+    assert_eq!(
+        waiting.stdout,
+        "Waiting for deployment spec update to be observed...\n"
+    );
+    assert_eq!(
+        history(&k).lines().count(),
+        6,
+        "no new ReplicaSet before the controller runs"
+    );
+    sim.reconcile();
+    let done = k
+        .run(&[
+            "-n",
+            NS,
+            "rollout",
+            "status",
+            "deployment/web",
+            "--watch=false",
+        ])
+        .ok();
+    assert_eq!(done.stdout, "deployment \"web\" successfully rolled out\n");
+    assert_eq!(history(&k).lines().count(), 7);
+}

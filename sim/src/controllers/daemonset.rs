@@ -26,19 +26,9 @@ const TEMPLATE_GENERATION_LABEL: &str = "pod-template-generation";
 
 /// Syncs one DaemonSet.
 pub fn sync(world: &mut World, ns: &str, ds_name: &str) -> Result<(), ApiError> {
-    let Some(ds) = world
-        .store
-        .get(ResourceKind::DaemonSet, ns, ds_name)
-        .cloned()
-    else {
+    let Some((ds, selector)) = super::workload(world, ResourceKind::DaemonSet, ns, ds_name) else {
         return Ok(());
     };
-    let Ok(selector) = Selector::from_label_selector(json::at(&ds, &["spec", "selector"])) else {
-        return Ok(());
-    };
-    if selector.is_everything() {
-        return Ok(());
-    }
     let (cur, old) = construct_history(world, &ds, &selector)?;
     let hash = json::str_at(&cur, &["metadata", "labels", HASH_LABEL]).to_string();
     let ds = world.get(ResourceKind::DaemonSet, ns, ds_name)?;

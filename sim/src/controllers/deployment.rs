@@ -8,6 +8,7 @@
 //! the real controller; the world re-queues it until the rollout settles.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -46,6 +47,9 @@ pub const ANNOTATIONS_TO_SKIP: [&str; 6] = [
 const MAX_REVISION_HISTORY_CHARS: usize = 2000;
 const MAX_INT32: i64 = i32::MAX as i64;
 
+/// ReplicaSets are shared with the store until a controller changes one.
+type Rs = Arc<Value>;
+
 /// Syncs one Deployment.
 pub fn sync(world: &mut World, ns: &str, name: &str) -> Result<(), ApiError> {
     let Some(stored) = world.store.get(ResourceKind::Deployment, ns, name).cloned() else {
@@ -63,16 +67,13 @@ pub fn sync(world: &mut World, ns: &str, name: &str) -> Result<(), ApiError> {
         }
         return Ok(());
     }
-    let rs_list: Vec<Value> = super::claim(
+    let rs_list: Vec<Rs> = super::claim(
         world,
         ResourceKind::ReplicaSet,
         ResourceKind::Deployment,
         &d,
         &selector,
-    )?
-    .iter()
-    .map(|r| (**r).clone())
-    .collect();
+    )?;
     check_paused_conditions(world, &mut d)?;
     if paused(&d) {
         return sync_scaling(world, &mut d, &rs_list);
@@ -90,7 +91,7 @@ pub fn sync(world: &mut World, ns: &str, name: &str) -> Result<(), ApiError> {
 }
 
 /// The latest stored version of each ReplicaSet (dropping deleted ones).
-fn refresh(world: &World, list: &[Value]) -> Vec<Value> {
+fn refresh(world: &World, list: &[Rs]) -> Vec<Rs> {
     list.iter()
         .filter_map(|rs| {
             world
@@ -100,7 +101,7 @@ fn refresh(world: &World, list: &[Value]) -> Vec<Value> {
                     json::str_at(rs, &["metadata", "namespace"]),
                     name(rs),
                 )
-                .map(|v| (**v).clone())
+                .cloned()
         })
         .collect()
 }
@@ -137,7 +138,7 @@ pub fn revision(rs: &Value) -> Result<i64, std::num::ParseIntError> {
     }
 }
 
-fn max_revision(list: &[Value]) -> i64 {
+fn max_revision(list: &[Rs]) -> i64 {
     list.iter()
         .filter_map(|rs| revision(rs).ok())
         .max()
@@ -145,21 +146,41 @@ fn max_revision(list: &[Value]) -> i64 {
         .max(0)
 }
 
-/// `EqualIgnoreHash`: templates equal once the `pod-template-hash` label is dropped.
+/// `EqualIgnoreHash`: templates equal once the `pod-template-hash` label is dropped (an empty
+/// label map equals a missing one, as in `apiequality.Semantic`). Compares in place: this runs
+/// against every owned ReplicaSet on every sync.
 pub fn equal_ignore_hash(a: &Value, b: &Value) -> bool {
-    without_hash(a) == without_hash(b)
+    let labels_equal = |x: Option<&Value>, y: Option<&Value>| {
+        equal_except(as_map(x), as_map(y), HASH_LABEL, |_, _| true)
+    };
+    let metadata_equal = |x: Option<&Value>, y: Option<&Value>| {
+        equal_except(as_map(x), as_map(y), "labels", labels_equal)
+    };
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => equal_except(a, b, "metadata", metadata_equal),
+        _ => a == b,
+    }
 }
 
-fn without_hash(template: &Value) -> Value {
-    let mut t = template.clone();
-    json::remove_at(&mut t, &["metadata", "labels", HASH_LABEL]);
-    let empty = json::at(&t, &["metadata", "labels"])
-        .and_then(Value::as_object)
-        .is_some_and(Map::is_empty);
-    if empty {
-        json::remove_at(&mut t, &["metadata", "labels"]);
-    }
-    t
+/// The object in `v`, or an empty one.
+fn as_map(v: Option<&Value>) -> &Map<String, Value> {
+    static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+    v.and_then(Value::as_object).unwrap_or(&EMPTY)
+}
+
+/// Maps equal on every key but `key`, which `special` compares.
+fn equal_except(
+    a: &Map<String, Value>,
+    b: &Map<String, Value>,
+    key: &str,
+    special: impl Fn(Option<&Value>, Option<&Value>) -> bool,
+) -> bool {
+    let others = |m: &Map<String, Value>| m.keys().filter(|k| *k != key).count();
+    others(a) == others(b)
+        && a.iter()
+            .filter(|(k, _)| *k != key)
+            .all(|(k, v)| b.get(k) == Some(v))
+        && special(a.get(key), b.get(key))
 }
 
 /// `ResolveFenceposts`: (maxSurge, maxUnavailable) for `desired` replicas.
@@ -195,11 +216,11 @@ fn max_unavailable(d: &Value) -> i64 {
     fenceposts(d, replicas).1.min(replicas)
 }
 
-fn sum(list: &[&Value], f: impl Fn(&Value) -> i64) -> i64 {
+fn sum(list: &[&Rs], f: impl Fn(&Value) -> i64) -> i64 {
     list.iter().map(|v| f(v)).sum()
 }
 
-fn active<'a>(list: impl IntoIterator<Item = &'a Value>) -> Vec<&'a Value> {
+fn active<'a>(list: impl IntoIterator<Item = &'a Rs>) -> Vec<&'a Rs> {
     list.into_iter()
         .filter(|rs| spec_replicas(rs) > 0)
         .collect()
@@ -293,11 +314,11 @@ fn check_paused_conditions(world: &mut World, d: &mut Value) -> Result<(), ApiEr
 fn get_all_and_sync_revision(
     world: &mut World,
     d: &mut Value,
-    rs_list: &[Value],
+    rs_list: &[Rs],
     create: bool,
-) -> Result<(Option<Value>, Vec<Value>), ApiError> {
+) -> Result<(Option<Rs>, Vec<Rs>), ApiError> {
     let new_index = find_new_replica_set(d, rs_list);
-    let old: Vec<Value> = rs_list
+    let old: Vec<Rs> = rs_list
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != new_index)
@@ -305,7 +326,7 @@ fn get_all_and_sync_revision(
         .collect();
     let new_revision = max_revision(&old) + 1;
     if let Some(i) = new_index {
-        let mut rs = rs_list[i].clone();
+        let mut rs = (*rs_list[i]).clone();
         let annotations_updated = set_new_rs_annotations(d, &mut rs, new_revision, true);
         let d_min_ready = json::i64_at(d, &["spec", "minReadySeconds"]).unwrap_or(0);
         let min_ready_changed =
@@ -313,7 +334,7 @@ fn get_all_and_sync_revision(
         if annotations_updated || min_ready_changed {
             json::set_at(&mut rs, &["spec", "minReadySeconds"], json!(d_min_ready));
             let updated = update(world, ResourceKind::ReplicaSet, rs)?;
-            return Ok((Some((*updated).clone()), old));
+            return Ok((Some(updated), old));
         }
         let rs_revision = annotation(&rs, REVISION).unwrap_or("").to_string();
         let mut needs_update = set_deployment_revision(d, &rs_revision);
@@ -327,20 +348,21 @@ fn get_all_and_sync_revision(
         if needs_update {
             *d = (*update_status(world, ResourceKind::Deployment, d.clone())?).clone();
         }
-        return Ok((Some(rs), old));
+        return Ok((Some(Arc::new(rs)), old));
     }
     if !create {
         return Ok((None, old));
     }
     let collision_count = json::i64_at(d, &["status", "collisionCount"]);
     let (rs_name, mut new_rs) = replica_set_for(d);
-    let all: Vec<&Value> = old.iter().chain(std::iter::once(&new_rs)).collect();
+    let candidate = Arc::new(new_rs.clone());
+    let all: Vec<&Rs> = old.iter().chain(std::iter::once(&candidate)).collect();
     let replicas = new_rs_new_replicas(d, &all, &new_rs);
     new_rs["spec"]["replicas"] = json!(replicas);
     set_new_rs_annotations(d, &mut new_rs, new_revision, false);
     let ns = json::str_at(d, &["metadata", "namespace"]).to_string();
     let (created, already_existed) = match super::create(world, ResourceKind::ReplicaSet, new_rs) {
-        Ok(rs) => ((*rs).clone(), false),
+        Ok(rs) => (rs, false),
         Err(ApiError::AlreadyExists { .. }) => {
             let existing = world.get(ResourceKind::ReplicaSet, &ns, &rs_name)?;
             if is_controlled_by(&existing, d)
@@ -349,7 +371,7 @@ fn get_all_and_sync_revision(
                     &existing["spec"]["template"],
                 )
             {
-                ((*existing).clone(), true)
+                (existing, true)
             } else {
                 let count = collision_count.unwrap_or(0) + 1;
                 json::set_at(d, &["status", "collisionCount"], json!(count));
@@ -393,7 +415,7 @@ fn status_mut(d: &mut Value) -> &mut Value {
 }
 
 /// `FindNewReplicaSet`: the oldest ReplicaSet whose template equals the deployment's.
-fn find_new_replica_set(d: &Value, rs_list: &[Value]) -> Option<usize> {
+fn find_new_replica_set(d: &Value, rs_list: &[Rs]) -> Option<usize> {
     let template = json::at(d, &["spec", "template"])?;
     let mut order: Vec<usize> = (0..rs_list.len()).collect();
     order.sort_by(|a, b| by_creation(&rs_list[*a], &rs_list[*b]));
@@ -526,7 +548,7 @@ fn set_replicas_annotations(rs: &mut Value, desired: i64, max: i64) -> bool {
 }
 
 /// `NewRSNewReplicas`.
-fn new_rs_new_replicas(d: &Value, all: &[&Value], new_rs: &Value) -> i64 {
+fn new_rs_new_replicas(d: &Value, all: &[&Rs], new_rs: &Value) -> i64 {
     let replicas = spec_replicas(d);
     if !is_rolling(d) {
         return replicas;
@@ -549,36 +571,36 @@ fn new_rs_new_replicas(d: &Value, all: &[&Value], new_rs: &Value) -> i64 {
 
 fn scale_replica_set(
     world: &mut World,
-    rs: &Value,
+    rs: &Rs,
     new_scale: i64,
     d: &Value,
-) -> Result<(bool, Value), ApiError> {
+) -> Result<(bool, Rs), ApiError> {
     let size_changes = spec_replicas(rs) != new_scale;
     let desired = spec_replicas(d);
     let max = desired + max_surge(d);
     if !size_changes && !replicas_annotations_need_update(rs, desired, max) {
         return Ok((false, rs.clone()));
     }
-    let mut copy = rs.clone();
+    let mut copy = (**rs).clone();
     json::set_at(&mut copy, &["spec", "replicas"], json!(new_scale));
     set_replicas_annotations(&mut copy, desired, max);
     let updated = update(world, ResourceKind::ReplicaSet, copy)?;
-    Ok((size_changes, (*updated).clone()))
+    Ok((size_changes, updated))
 }
 
 fn scale_and_record(
     world: &mut World,
-    rs: &Value,
+    rs: &Rs,
     new_scale: i64,
     d: &Value,
-) -> Result<(bool, Value), ApiError> {
+) -> Result<(bool, Rs), ApiError> {
     if spec_replicas(rs) == new_scale {
         return Ok((false, rs.clone()));
     }
     scale_replica_set(world, rs, new_scale, d)
 }
 
-fn is_scaling_event(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Result<bool, ApiError> {
+fn is_scaling_event(world: &mut World, d: &mut Value, rs_list: &[Rs]) -> Result<bool, ApiError> {
     let (new, old) = get_all_and_sync_revision(world, d, rs_list, false)?;
     let replicas = spec_replicas(d);
     Ok(active(old.iter().chain(new.iter())).into_iter().any(|rs| {
@@ -589,7 +611,7 @@ fn is_scaling_event(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Resu
 }
 
 /// `sync`: scaling events and paused deployments.
-fn sync_scaling(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Result<(), ApiError> {
+fn sync_scaling(world: &mut World, d: &mut Value, rs_list: &[Rs]) -> Result<(), ApiError> {
     let (new, old) = get_all_and_sync_revision(world, d, rs_list, false)?;
     scale(world, d, new.as_ref(), &old)?;
     let old = refresh(world, &old);
@@ -600,7 +622,7 @@ fn sync_scaling(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Result<(
     let new = new
         .map(|n| refresh(world, std::slice::from_ref(&n)))
         .and_then(|v| v.into_iter().next());
-    let all: Vec<&Value> = old.iter().chain(new.iter()).collect();
+    let all: Vec<&Rs> = old.iter().chain(new.iter()).collect();
     let status = calculate_status(world, &all, new.as_ref(), d);
     if d.get("status") != Some(&status) {
         d["status"] = status;
@@ -609,7 +631,7 @@ fn sync_scaling(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Result<(
     Ok(())
 }
 
-fn scale(world: &mut World, d: &Value, new: Option<&Value>, old: &[Value]) -> Result<(), ApiError> {
+fn scale(world: &mut World, d: &Value, new: Option<&Rs>, old: &[Rs]) -> Result<(), ApiError> {
     let replicas = spec_replicas(d);
     if let Some(target) = find_active_or_latest(new, old) {
         if spec_replicas(target) != replicas {
@@ -626,7 +648,7 @@ fn scale(world: &mut World, d: &Value, new: Option<&Value>, old: &[Value]) -> Re
     if !is_rolling(d) {
         return Ok(());
     }
-    let mut all: Vec<&Value> = active(old.iter().chain(new));
+    let mut all: Vec<&Rs> = active(old.iter().chain(new));
     let all_replicas = sum(&all, spec_replicas);
     let allowed = if replicas > 0 {
         replicas + max_surge(d)
@@ -668,11 +690,11 @@ fn scale(world: &mut World, d: &Value, new: Option<&Value>, old: &[Value]) -> Re
     Ok(())
 }
 
-fn find_active_or_latest<'a>(new: Option<&'a Value>, old: &'a [Value]) -> Option<&'a Value> {
+fn find_active_or_latest<'a>(new: Option<&'a Rs>, old: &'a [Rs]) -> Option<&'a Rs> {
     if new.is_none() && old.is_empty() {
         return None;
     }
-    let mut newest_first: Vec<&Value> = old.iter().collect();
+    let mut newest_first: Vec<&Rs> = old.iter().collect();
     newest_first.sort_by(|a, b| by_creation(b, a));
     let all = active(newest_first.iter().copied().chain(new));
     match all.len() {
@@ -723,7 +745,7 @@ fn replica_set_fraction(rs: &Value, d: &Value) -> i64 {
 }
 
 /// `cleanupDeployment`: deletes the oldest idle ReplicaSets beyond `revisionHistoryLimit`.
-fn cleanup(world: &mut World, old: &[Value], d: &Value) -> Result<(), ApiError> {
+fn cleanup(world: &mut World, old: &[Rs], d: &Value) -> Result<(), ApiError> {
     let Some(limit) =
         json::i64_at(d, &["spec", "revisionHistoryLimit"]).filter(|l| *l != MAX_INT32)
     else {
@@ -733,7 +755,7 @@ fn cleanup(world: &mut World, old: &[Value], d: &Value) -> Result<(), ApiError> 
     if excess <= 0 {
         return Ok(());
     }
-    let mut by_revision: Vec<&Value> = old.iter().collect();
+    let mut by_revision: Vec<&Rs> = old.iter().collect();
     by_revision.sort_by(|a, b| {
         revision(a)
             .unwrap_or(0)
@@ -753,16 +775,20 @@ fn cleanup(world: &mut World, old: &[Value], d: &Value) -> Result<(), ApiError> 
 
 // ---- rolling update ----
 
-fn rollout_rolling(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Result<(), ApiError> {
+fn rollout_rolling(world: &mut World, d: &mut Value, rs_list: &[Rs]) -> Result<(), ApiError> {
     let (new, old) = get_all_and_sync_revision(world, d, rs_list, true)?;
     let Some(new) = new else {
         return Ok(());
     };
-    let all: Vec<&Value> = old.iter().chain(std::iter::once(&new)).collect();
+    let all: Vec<&Rs> = old.iter().chain(std::iter::once(&new)).collect();
     if reconcile_new_replica_set(world, &all, &new, d)? {
         return sync_rollout_status(world, &all, Some(&new), d);
     }
-    let active_old: Vec<Value> = active(&old).into_iter().cloned().collect();
+    let active_old: Vec<Rs> = old
+        .iter()
+        .filter(|rs| spec_replicas(rs) > 0)
+        .cloned()
+        .collect();
     if reconcile_old_replica_sets(world, &all, active_old, &new, d)? {
         return sync_rollout_status(world, &all, Some(&new), d);
     }
@@ -774,8 +800,8 @@ fn rollout_rolling(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Resul
 
 fn reconcile_new_replica_set(
     world: &mut World,
-    all: &[&Value],
-    new: &Value,
+    all: &[&Rs],
+    new: &Rs,
     d: &Value,
 ) -> Result<bool, ApiError> {
     let replicas = spec_replicas(d);
@@ -792,12 +818,12 @@ fn reconcile_new_replica_set(
 
 fn reconcile_old_replica_sets(
     world: &mut World,
-    all: &[&Value],
-    mut old: Vec<Value>,
-    new: &Value,
+    all: &[&Rs],
+    mut old: Vec<Rs>,
+    new: &Rs,
     d: &Value,
 ) -> Result<bool, ApiError> {
-    let old_refs: Vec<&Value> = old.iter().collect();
+    let old_refs: Vec<&Rs> = old.iter().collect();
     if sum(&old_refs, spec_replicas) == 0 {
         return Ok(false);
     }
@@ -809,18 +835,18 @@ fn reconcile_old_replica_sets(
         return Ok(false);
     }
     let cleaned = cleanup_unhealthy_replicas(world, &mut old, d, max_scaled_down)?;
-    let all: Vec<&Value> = old.iter().chain(std::iter::once(new)).collect();
+    let all: Vec<&Rs> = old.iter().chain(std::iter::once(new)).collect();
     let scaled = scale_down_old_for_rolling_update(world, &all, &old, d)?;
     Ok(cleaned + scaled > 0)
 }
 
 fn cleanup_unhealthy_replicas(
     world: &mut World,
-    old: &mut [Value],
+    old: &mut [Rs],
     d: &Value,
     max_cleanup: i64,
 ) -> Result<i64, ApiError> {
-    old.sort_by(by_creation);
+    old.sort_by(|a, b| by_creation(a, b));
     let mut total = 0;
     for target in old.iter_mut() {
         if total >= max_cleanup {
@@ -841,8 +867,8 @@ fn cleanup_unhealthy_replicas(
 
 fn scale_down_old_for_rolling_update(
     world: &mut World,
-    all: &[&Value],
-    old: &[Value],
+    all: &[&Rs],
+    old: &[Rs],
     d: &Value,
 ) -> Result<i64, ApiError> {
     let min_available = spec_replicas(d) - max_unavailable(d);
@@ -850,7 +876,7 @@ fn scale_down_old_for_rolling_update(
     if available <= min_available {
         return Ok(0);
     }
-    let mut ordered: Vec<&Value> = old.iter().collect();
+    let mut ordered: Vec<&Rs> = old.iter().collect();
     ordered.sort_by(|a, b| by_creation(a, b));
     let to_scale = available - min_available;
     let mut total = 0;
@@ -871,7 +897,7 @@ fn scale_down_old_for_rolling_update(
 
 // ---- recreate ----
 
-fn rollout_recreate(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Result<(), ApiError> {
+fn rollout_recreate(world: &mut World, d: &mut Value, rs_list: &[Rs]) -> Result<(), ApiError> {
     let (mut new, mut old) = get_all_and_sync_revision(world, d, rs_list, false)?;
     let mut scaled_down = false;
     for rs in active(&old) {
@@ -880,11 +906,11 @@ fn rollout_recreate(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Resu
         }
     }
     if scaled_down {
-        let all: Vec<&Value> = old.iter().chain(new.iter()).collect();
+        let all: Vec<&Rs> = old.iter().chain(new.iter()).collect();
         return sync_rollout_status(world, &all, new.as_ref(), d);
     }
     if old_pods_running(world, new.as_ref(), &old) {
-        let all: Vec<&Value> = old.iter().chain(new.iter()).collect();
+        let all: Vec<&Rs> = old.iter().chain(new.iter()).collect();
         return sync_rollout_status(world, &all, new.as_ref(), d);
     }
     if new.is_none() {
@@ -898,15 +924,15 @@ fn rollout_recreate(world: &mut World, d: &mut Value, rs_list: &[Value]) -> Resu
     if deployment_complete(d, d.get("status").unwrap_or(&Value::Null)) {
         cleanup(world, &old, d)?;
     }
-    let all: Vec<&Value> = old.iter().chain(new.iter()).collect();
+    let all: Vec<&Rs> = old.iter().chain(new.iter()).collect();
     sync_rollout_status(world, &all, new.as_ref(), d)
 }
 
-fn old_pods_running(world: &World, new: Option<&Value>, old: &[Value]) -> bool {
+fn old_pods_running(world: &World, new: Option<&Rs>, old: &[Rs]) -> bool {
     if old.iter().map(|rs| status_i64(rs, "replicas")).sum::<i64>() > 0 {
         return true;
     }
-    let new_uid = new.map(uid);
+    let new_uid = new.map(|n| uid(n));
     old.iter().filter(|rs| Some(uid(rs)) != new_uid).any(|rs| {
         world
             .store
@@ -918,7 +944,7 @@ fn old_pods_running(world: &World, new: Option<&Value>, old: &[Value]) -> bool {
 
 // ---- status ----
 
-fn calculate_status(world: &World, all: &[&Value], new: Option<&Value>, d: &Value) -> Value {
+fn calculate_status(world: &World, all: &[&Rs], new: Option<&Rs>, d: &Value) -> Value {
     let available = sum(all, |rs| status_i64(rs, "availableReplicas"));
     let total = sum(all, spec_replicas);
     let unavailable = (total - available).max(0);
@@ -1016,8 +1042,8 @@ fn deployment_timed_out(world: &World, d: &Value, new_status: &Value) -> bool {
 /// `syncRolloutStatus`.
 fn sync_rollout_status(
     world: &mut World,
-    all: &[&Value],
-    new: Option<&Value>,
+    all: &[&Rs],
+    new: Option<&Rs>,
     d: &mut Value,
 ) -> Result<(), ApiError> {
     let mut status = calculate_status(world, all, new, d);
@@ -1076,6 +1102,65 @@ fn sync_rollout_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ClockMode};
+    use crate::resources::Subresource;
+    use crate::rollout::RolloutModel;
+    use crate::world::Cluster;
+
+    fn world() -> World {
+        let clock = Clock::new("2024-05-01T12:00:00Z".parse().unwrap(), ClockMode::Frozen);
+        let cluster = Cluster {
+            nodes: vec!["n1".into()],
+            rollout: RolloutModel::instant(),
+            seeding: false,
+            pods_created: 0,
+        };
+        let mut w = World::new(clock, 7, cluster, 1000);
+        w.create(
+            ResourceKind::Namespace,
+            "",
+            json!({"metadata": {"name": "ns"}}),
+            false,
+        )
+        .unwrap();
+        w
+    }
+
+    #[test]
+    fn a_name_taken_by_another_replicaset_bumps_the_collision_count() {
+        let mut w = world();
+        let d = json!({"metadata": {"name": "web"}, "spec": {"replicas": 1, "paused": true,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}});
+        let stored = w.create(ResourceKind::Deployment, "ns", d, false).unwrap();
+        w.run_controllers();
+        let (taken, _) = replica_set_for(&stored);
+        let squatter = json!({"metadata": {"name": taken, "labels": {"other": "x"}}, "spec": {"replicas": 0,
+            "selector": {"matchLabels": {"other": "x"}},
+            "template": {"metadata": {"labels": {"other": "x"}}, "spec": {"containers": [{"name": "c", "image": "other"}]}}}});
+        w.create(ResourceKind::ReplicaSet, "ns", squatter, false)
+            .unwrap();
+        let mut resumed = (*w.get(ResourceKind::Deployment, "ns", "web").unwrap()).clone();
+        resumed["spec"]["paused"] = json!(false);
+        w.update(
+            ResourceKind::Deployment,
+            "ns",
+            "web",
+            resumed,
+            Subresource::Main,
+            false,
+        )
+        .unwrap();
+        w.run_controllers();
+        let d = w.get(ResourceKind::Deployment, "ns", "web").unwrap();
+        assert_eq!(d["status"]["collisionCount"], 1);
+        let owned = w
+            .store
+            .owned(ResourceKind::ReplicaSet, super::super::uid(&d));
+        assert_eq!(owned.len(), 1);
+        assert_ne!(name(&owned[0]), taken);
+        assert_eq!(d["status"]["availableReplicas"], 1);
+    }
 
     #[test]
     fn revision_history_is_appended_and_capped() {

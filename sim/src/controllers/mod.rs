@@ -86,9 +86,9 @@ pub fn claim(
     claimed.retain(|o| controller_uid(o) == Some(owner_uid.as_str()));
     let orphans: Vec<Arc<Value>> = world
         .store
-        .list(dependent, Some(&ns), None)
-        .filter(|(_, o)| controller_uid(o).is_none() && selector.matches_object(o))
-        .map(|(_, o)| o.clone())
+        .selected(dependent, Some(&ns), selector, None)
+        .filter(|o| controller_uid(o).is_none())
+        .cloned()
         .collect();
     let mut result = Vec::with_capacity(claimed.len() + orphans.len());
     for obj in claimed {
@@ -122,12 +122,9 @@ pub fn claim(
 pub fn update(
     world: &mut World,
     kind: ResourceKind,
-    mut object: Value,
+    object: Value,
 ) -> Result<Arc<Value>, ApiError> {
-    json::remove_at(&mut object, &["metadata", "resourceVersion"]);
-    let ns = json::str_at(&object, &["metadata", "namespace"]).to_string();
-    let name = name(&object).to_string();
-    world.update(kind, &ns, &name, object, Subresource::Main, false)
+    write(world, kind, object, Subresource::Main)
 }
 
 /// An unconditional status update by a controller; metadata changes (annotations) ride along, as
@@ -135,12 +132,34 @@ pub fn update(
 pub fn update_status(
     world: &mut World,
     kind: ResourceKind,
+    object: Value,
+) -> Result<Arc<Value>, ApiError> {
+    write(world, kind, object, Subresource::Status)
+}
+
+fn write(
+    world: &mut World,
+    kind: ResourceKind,
     mut object: Value,
+    subresource: Subresource,
 ) -> Result<Arc<Value>, ApiError> {
     json::remove_at(&mut object, &["metadata", "resourceVersion"]);
     let ns = json::str_at(&object, &["metadata", "namespace"]).to_string();
     let name = name(&object).to_string();
-    world.update(kind, &ns, &name, object, Subresource::Status, false)
+    world.update(kind, &ns, &name, object, subresource, false)
+}
+
+/// A workload to sync and its selector, or `None` when it is gone or selects nothing a
+/// controller may act on (an unparsable or empty selector).
+pub fn workload(
+    world: &World,
+    kind: ResourceKind,
+    ns: &str,
+    name: &str,
+) -> Option<(Arc<Value>, Selector)> {
+    let object = world.store.get(kind, ns, name)?.clone();
+    let selector = Selector::from_label_selector(json::at(&object, &["spec", "selector"])).ok()?;
+    (!selector.is_everything()).then_some((object, selector))
 }
 
 /// Creates an object on behalf of a controller.

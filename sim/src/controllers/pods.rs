@@ -309,7 +309,7 @@ pub fn progress(world: &mut World) {
         return;
     }
     let mut oldest_pending: BTreeMap<String, Arc<Value>> = BTreeMap::new();
-    for (_, pod) in world.store.list(ResourceKind::Pod, None, None) {
+    for pod in world.store.list(ResourceKind::Pod, None, None) {
         if is_ready(pod)
             || is_terminal(pod)
             || images(pod).any(|i| world.cluster.rollout.is_stuck(i))

@@ -23,30 +23,11 @@ use super::{name, update, update_status};
 
 /// Syncs one StatefulSet.
 pub fn sync(world: &mut World, ns: &str, set_name: &str) -> Result<(), ApiError> {
-    let Some(set) = world
-        .store
-        .get(ResourceKind::StatefulSet, ns, set_name)
-        .cloned()
+    let Some((set, selector)) = super::workload(world, ResourceKind::StatefulSet, ns, set_name)
     else {
         return Ok(());
     };
-    let Ok(selector) = Selector::from_label_selector(json::at(&set, &["spec", "selector"])) else {
-        return Ok(());
-    };
-    if selector.is_everything() {
-        return Ok(());
-    }
-    let mut revisions: Vec<Value> = super::claim(
-        world,
-        ResourceKind::ControllerRevision,
-        ResourceKind::StatefulSet,
-        &set,
-        &selector,
-    )?
-    .iter()
-    .map(|r| (**r).clone())
-    .collect();
-    revisions.sort_by(history::by_revision);
+    let revisions = claim_revisions(world, &set, &selector)?;
     let (current, update_rev, collision_count) = revisions_of(world, &set, &revisions)?;
     let status = update_pods(
         world,
@@ -57,17 +38,28 @@ pub fn sync(world: &mut World, ns: &str, set_name: &str) -> Result<(), ApiError>
         collision_count,
     )?;
     update_set_status(world, &set, status)?;
-    let revisions: Vec<Value> = super::claim(
+    let revisions = claim_revisions(world, &set, &selector)?;
+    truncate_history(world, &set, &selector, revisions, &current, &update_rev)
+}
+
+/// The set's ControllerRevisions (after adoption and release), oldest revision first.
+fn claim_revisions(
+    world: &mut World,
+    set: &Value,
+    selector: &Selector,
+) -> Result<Vec<Value>, ApiError> {
+    let mut revisions: Vec<Value> = super::claim(
         world,
         ResourceKind::ControllerRevision,
         ResourceKind::StatefulSet,
-        &set,
-        &selector,
+        set,
+        selector,
     )?
     .iter()
     .map(|r| (**r).clone())
     .collect();
-    truncate_history(world, &set, &selector, revisions, &current, &update_rev)
+    revisions.sort_by(history::by_revision);
+    Ok(revisions)
 }
 
 /// `getStatefulSetRevisions`: (current, update, collision count).
