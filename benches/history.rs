@@ -12,10 +12,10 @@
 use std::time::{Duration, Instant};
 
 use kube_sim::{Scenario, Sim};
+use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::TokioChildProcess;
-use rmcp::ServiceExt;
 use serde_json::json;
 use tokio::process::Command;
 
@@ -24,7 +24,10 @@ const WARM_UP: usize = 20;
 #[tokio::main]
 async fn main() {
     println!("k8s_rollout_history over stdio (release build), warm calls");
-    println!("{:>10} {:>8} {:>10} {:>10} {:>10} {:>14} {:>16}", "revisions", "calls", "p50", "p99", "max", "peak RSS", "text bytes/rev");
+    println!(
+        "{:>10} {:>8} {:>10} {:>10} {:>10} {:>14} {:>14} {:>16}",
+        "revisions", "calls", "p50", "p99", "max", "RSS at start", "peak RSS", "text bytes/rev"
+    );
     for (revisions, calls) in [(10, 500), (1_000, 100)] {
         measure(revisions, calls).await;
     }
@@ -41,24 +44,36 @@ async fn measure(revisions: usize, calls: usize) {
         })
         .build();
     let sim = Sim::start(scenario).await;
-    let dir = std::env::temp_dir().join(format!("k8s-rollout-bench-{}-{revisions}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "k8s-rollout-bench-{}-{revisions}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let kubeconfig = dir.join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
+    sim.write_kubeconfig(&kubeconfig)
+        .expect("kubeconfig written");
 
     let mut command = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"));
-    command.arg("--kubeconfig").arg(&kubeconfig).arg("--audit-log").arg(dir.join("audit.jsonl")).env("RUST_LOG", "warn");
+    command
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--audit-log")
+        .arg(dir.join("audit.jsonl"))
+        .env("RUST_LOG", "warn");
     let transport = TokioChildProcess::new(command).expect("the server starts");
     let pid = transport.id().expect("a pid");
     let client: RunningService<RoleClient, ()> = ().serve(transport).await.expect("initialize");
-    eprintln!("rss after initialize: {} KiB", peak_rss_kib(pid));
+    let resting = peak_rss_kib(pid);
 
     let history = |limit: Option<usize>| {
-        let mut arguments = json!({"resource_type": "deployment", "name": "web", "namespace": "bench"});
+        let mut arguments =
+            json!({"resource_type": "deployment", "name": "web", "namespace": "bench"});
         if let Some(limit) = limit {
             arguments["limit"] = json!(limit);
         }
-        let serde_json::Value::Object(arguments) = arguments else { unreachable!() };
+        let serde_json::Value::Object(arguments) = arguments else {
+            unreachable!()
+        };
         CallToolRequestParams::new("k8s_rollout_history").with_arguments(arguments)
     };
     let call = |request: CallToolRequestParams| async {
@@ -78,14 +93,22 @@ async fn measure(revisions: usize, calls: usize) {
     }
     latencies.sort();
     let everything = call(history(Some(revisions))).await;
-    let text: usize = everything.content.iter().filter_map(|block| block.as_text()).map(|text| text.text.len()).sum();
-    let header = everything.content[0].as_text().map_or(0, |text| text.text.lines().take(2).map(|line| line.len() + 1).sum());
+    let text: usize = everything
+        .content
+        .iter()
+        .filter_map(|block| block.as_text())
+        .map(|text| text.text.len())
+        .sum();
+    let header = everything.content[0].as_text().map_or(0, |text| {
+        text.text.lines().take(2).map(|line| line.len() + 1).sum()
+    });
 
     println!(
-        "{revisions:>10} {calls:>8} {:>10} {:>10} {:>10} {:>14} {:>16}",
+        "{revisions:>10} {calls:>8} {:>10} {:>10} {:>10} {:>14} {:>14} {:>16}",
         format_duration(percentile(&latencies, 50)),
         format_duration(percentile(&latencies, 99)),
         format_duration(*latencies.last().expect("calls were made")),
+        format!("{:.1} MiB", resting as f64 / 1024.0),
         format!("{:.1} MiB", peak_rss_kib(pid) as f64 / 1024.0),
         format!("{:.0}", (text - header) as f64 / revisions as f64),
     );

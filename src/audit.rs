@@ -151,19 +151,27 @@ impl AuditLog {
     }
 
     fn write(&self, line: &[u8]) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        let dir = self.path.parent().filter(|dir| !dir.as_os_str().is_empty());
+        if let Some(dir) = dir {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)?;
         }
+        let created = !self.path.exists();
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&self.path)?;
         file.write_all(line)?;
-        file.sync_data()
+        file.sync_data()?;
+        // A new file's directory entry must reach the disk too, or a crash could lose the
+        // whole log.
+        match dir {
+            Some(dir) if created => fs::File::open(dir)?.sync_all(),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use futures::{AsyncReadExt, Stream, StreamExt};
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::Resource;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::core::Selector;
 use kube::discovery::ApiResource;
 
@@ -156,7 +156,30 @@ impl ClusterError {
     }
 }
 
+impl<'a> Attempt<'a> {
+    /// An attempt on a workload kind.
+    fn workload(
+        verb: &'static str,
+        kind: WorkloadKind,
+        namespace: &'a str,
+        name: Option<&'a str>,
+    ) -> Self {
+        Self {
+            verb,
+            resource: kind.plural(),
+            group: ".apps",
+            namespace,
+            name,
+        }
+    }
+}
+
 impl Cluster {
+    /// Dynamic access to one workload kind in a namespace.
+    fn workload_api(&self, kind: WorkloadKind, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource())
+    }
+
     pub fn new(settings: &Settings) -> Result<Self, kube::Error> {
         Ok(Self {
             client: kube::Client::try_from(settings.kube.clone())?,
@@ -173,18 +196,8 @@ impl Cluster {
         namespace: &str,
         name: &str,
     ) -> Result<Workload, ClusterError> {
-        let attempt = Attempt {
-            verb: "get",
-            resource: kind.plural(),
-            group: ".apps",
-            namespace,
-            name: Some(name),
-        };
-        let api = Api::<DynamicObject>::namespaced_with(
-            self.client.clone(),
-            namespace,
-            &kind.api_resource(),
-        );
+        let attempt = Attempt::workload("get", kind, namespace, Some(name));
+        let api = self.workload_api(kind, namespace);
         let object = self.run(attempt, api.get(name)).await?;
         Ok(Workload::new(kind, object))
     }
@@ -194,9 +207,15 @@ impl Cluster {
     /// `status` and the rest while parsing.
     pub async fn revisions(&self, workload: &Workload) -> Result<RevisionSet, ClusterError> {
         let store = workload.kind.revision_store();
-        let selector = workload.selector().map_err(|error| ClusterError::Malformed(error.to_string()))?;
+        let selector = workload
+            .selector()
+            .map_err(|error| ClusterError::Malformed(error.to_string()))?;
         let selector = Selector::try_from(selector).map_err(|error| {
-            ClusterError::Malformed(workload.malformed(&format!("spec.selector: {error}")).to_string())
+            ClusterError::Malformed(
+                workload
+                    .malformed(&format!("spec.selector: {error}"))
+                    .to_string(),
+            )
         })?;
         let attempt = Attempt {
             verb: "list",
@@ -208,12 +227,17 @@ impl Cluster {
         let path = DynamicObject::url_path(&store.api_resource(), Some(workload.namespace()));
         let request = kube::core::Request::new(path)
             .list(&ListParams::default().labels_from(&selector))
-            .map_err(|error| ClusterError::Malformed(format!("cannot build the list request: {error}")))?;
+            .map_err(|error| {
+                ClusterError::Malformed(format!("cannot build the list request: {error}"))
+            })?;
         // Read the body once and parse it in place (`Client::request` holds two copies).
         let listing = async {
             let mut body = Vec::new();
             let mut stream = self.client.request_stream(request).await?;
-            stream.read_to_end(&mut body).await.map_err(kube::Error::ReadEvents)?;
+            stream
+                .read_to_end(&mut body)
+                .await
+                .map_err(kube::Error::ReadEvents)?;
             serde_json::from_slice::<RevisionList>(&body).map_err(kube::Error::SerdeError)
         };
         let list = self.run(attempt, listing).await?;
@@ -226,18 +250,8 @@ impl Cluster {
         kind: WorkloadKind,
         namespace: &str,
     ) -> Result<Vec<String>, ClusterError> {
-        let attempt = Attempt {
-            verb: "list",
-            resource: kind.plural(),
-            group: ".apps",
-            namespace,
-            name: None,
-        };
-        let api = Api::<DynamicObject>::namespaced_with(
-            self.client.clone(),
-            namespace,
-            &kind.api_resource(),
-        );
+        let attempt = Attempt::workload("list", kind, namespace, None);
+        let api = self.workload_api(kind, namespace);
         let list = self
             .run(attempt, api.list_metadata(&ListParams::default()))
             .await?;
@@ -257,18 +271,8 @@ impl Cluster {
         patch: &RollbackPatch,
         dry_run: bool,
     ) -> Result<Workload, ClusterError> {
-        let attempt = Attempt {
-            verb: "patch",
-            resource: kind.plural(),
-            group: ".apps",
-            namespace,
-            name: Some(name),
-        };
-        let api = Api::<DynamicObject>::namespaced_with(
-            self.client.clone(),
-            namespace,
-            &kind.api_resource(),
-        );
+        let attempt = Attempt::workload("patch", kind, namespace, Some(name));
+        let api = self.workload_api(kind, namespace);
         let mut params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
@@ -301,18 +305,8 @@ impl Cluster {
         resource_version: &str,
         timeout_seconds: u32,
     ) -> Result<impl Stream<Item = Result<Workload, ClusterError>> + use<>, ClusterError> {
-        let attempt = Attempt {
-            verb: "watch",
-            resource: kind.plural(),
-            group: ".apps",
-            namespace,
-            name: Some(name),
-        };
-        let api = Api::<DynamicObject>::namespaced_with(
-            self.client.clone(),
-            namespace,
-            &kind.api_resource(),
-        );
+        let attempt = Attempt::workload("watch", kind, namespace, Some(name));
+        let api = self.workload_api(kind, namespace);
         let params = WatchParams::default()
             .fields(&format!("metadata.name={name}"))
             .timeout(timeout_seconds);
@@ -325,13 +319,7 @@ impl Cluster {
             let this = this.clone();
             let (namespace, name) = owned.clone();
             async move {
-                let attempt = Attempt {
-                    verb: "watch",
-                    resource: kind.plural(),
-                    group: ".apps",
-                    namespace: &namespace,
-                    name: Some(&name),
-                };
+                let attempt = Attempt::workload("watch", kind, &namespace, Some(&name));
                 match event {
                     Ok(WatchEvent::Added(object) | WatchEvent::Modified(object)) => {
                         Some(Ok(Workload::new(kind, object)))

@@ -516,9 +516,7 @@ impl RolloutServer {
             Ok(workload) if workload.resource_version() == plan.resource_version => {
                 "it is unchanged since the plan, so the rollback was not applied (yet)".to_string()
             }
-            Ok(workload)
-                if template::digest(workload.template()) == plan.template_digest =>
-            {
+            Ok(workload) if template::digest(workload.template()) == plan.template_digest => {
                 format!(
                     "it now carries the template of revision {}, so the rollback was applied",
                     plan.target_revision()

@@ -282,13 +282,7 @@ impl Changes {
         for group in ["requests", "limits"] {
             let old = &before["resources"][group];
             let new = &after["resources"][group];
-            let keys: BTreeSet<&String> = old
-                .as_object()
-                .into_iter()
-                .chain(new.as_object())
-                .flat_map(Map::keys)
-                .collect();
-            for key in keys {
+            for key in keys(old, new) {
                 self.compare(
                     ChangeArea::Resources,
                     format!("{group}.{key} ({subject})"),
@@ -417,13 +411,7 @@ impl Changes {
     }
 
     fn string_map(&mut self, area: ChangeArea, what: &str, before: &Value, after: &Value) {
-        let keys: BTreeSet<&String> = before
-            .as_object()
-            .into_iter()
-            .chain(after.as_object())
-            .flat_map(Map::keys)
-            .collect();
-        for key in keys {
+        for key in keys(before, after) {
             self.compare(
                 area,
                 format!("{what} {key}"),
@@ -434,13 +422,7 @@ impl Changes {
     }
 
     fn other_fields(&mut self, subject: &str, before: &Value, after: &Value) {
-        let keys: BTreeSet<&String> = before
-            .as_object()
-            .into_iter()
-            .chain(after.as_object())
-            .flat_map(Map::keys)
-            .collect();
-        for key in keys {
+        for key in keys(before, after) {
             self.compare(
                 ChangeArea::Other,
                 format!("{key} ({subject})"),
@@ -449,6 +431,16 @@ impl Changes {
             );
         }
     }
+}
+
+/// The keys of two objects, merged and sorted.
+fn keys<'a>(before: &'a Value, after: &'a Value) -> BTreeSet<&'a String> {
+    before
+        .as_object()
+        .into_iter()
+        .chain(after.as_object())
+        .flat_map(Map::keys)
+        .collect()
 }
 
 /// A list of objects indexed by one of their fields.

@@ -172,8 +172,18 @@ fn detail(
             workload.template().clone(),
         ),
     };
-    let diff = diff::diff(&label, &compared, &format!("revision {number}"), &restored, query.show_env_values);
-    let shown = if query.show_env_values { restored } else { template::redact_env(&restored) };
+    let diff = diff::diff(
+        &label,
+        &compared,
+        &format!("revision {number}"),
+        &restored,
+        query.show_env_values,
+    );
+    let shown = if query.show_env_values {
+        restored
+    } else {
+        template::redact_env(&restored)
+    };
     Ok(RevisionDetail {
         revision: number,
         object: revision.object_name.clone(),

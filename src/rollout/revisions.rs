@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -76,7 +76,8 @@ pub struct RevisionSpec {
 
 /// Parses raw JSON text that came from the API server (so it is valid JSON).
 fn parse(raw: Option<&RawValue>) -> Value {
-    raw.and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default()
+    raw.and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .unwrap_or_default()
 }
 
 /// One revision: a ReplicaSet or ControllerRevision owned by the workload.
@@ -113,7 +114,9 @@ impl Revision {
 
     /// A ControllerRevision's `data`, which kubectl applies verbatim as the undo patch.
     pub fn data(&self) -> Option<Value> {
-        self.data_json.as_deref().map(|data| serde_json::from_str(data).unwrap_or_default())
+        self.data_json
+            .as_deref()
+            .map(|data| serde_json::from_str(data).unwrap_or_default())
     }
 }
 
@@ -216,7 +219,10 @@ impl RevisionSet {
     /// None while the controller has not yet recorded the live template.
     pub fn live(&self, workload: &Workload) -> Option<&Revision> {
         let live = template::digest(workload.template());
-        let matching = self.revisions.iter().filter(|revision| revision.template_digest == live);
+        let matching = self
+            .revisions
+            .iter()
+            .filter(|revision| revision.template_digest == live);
         match workload.kind.revision_store() {
             RevisionStore::ReplicaSets => matching.min_by_key(|revision| revision.created),
             RevisionStore::ControllerRevisions => matching.max_by_key(|revision| revision.number),
@@ -235,7 +241,12 @@ fn is_controlled_by(object: &RevisionObject, workload: &Workload) -> bool {
 
 /// Reads one object's revision, moving its fields rather than copying them.
 fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revision, String> {
-    let RevisionObject { metadata, spec, revision, data } = object;
+    let RevisionObject {
+        metadata,
+        spec,
+        revision,
+        data,
+    } = object;
     let name = metadata.name;
     let (number, template, data) = match store {
         RevisionStore::ReplicaSets => {
@@ -245,19 +256,27 @@ fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revisio
                     format!("unable to get revision from replicaset {name}: {REVISION}={text:?}: {error}")
                 })?,
             };
-            (number, template::without_hash_label(parse(spec.template.as_deref())), None)
+            (
+                number,
+                template::without_hash_label(parse(spec.template.as_deref())),
+                None,
+            )
         }
         RevisionStore::ControllerRevisions => {
             let number = match &revision {
                 Value::Null => 0,
                 value => value.as_i64().ok_or_else(|| {
-                    format!("unable to get revision from controllerrevision {name}: revision is {value}")
+                    format!(
+                        "unable to get revision from controllerrevision {name}: revision is {value}"
+                    )
                 })?,
             };
             let data = parse(data.as_deref());
             let mut template = data["spec"]["template"].clone();
             let Some(fields) = template.as_object_mut() else {
-                return Err(format!("unable to parse history {name}: data has no spec.template"));
+                return Err(format!(
+                    "unable to parse history {name}: data has no spec.template"
+                ));
             };
             fields.remove("$patch");
             (number, template, Some(data))
@@ -274,7 +293,12 @@ fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revisio
         earlier_numbers: metadata
             .annotations
             .get(REVISION_HISTORY)
-            .map(|history| history.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .map(|history| {
+                history
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect()
+            })
             .unwrap_or_default(),
         object_name: name,
         annotations: metadata.annotations,
