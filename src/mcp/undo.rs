@@ -290,9 +290,8 @@ impl RolloutServer {
 
     /// GET the workload, LIST its revisions, and plan the undo (read-only).
     async fn plan(&self, target: &Target, to_revision: i64) -> Result<RollbackPlan, ToolFailure> {
-        let workload = target.fetch(&self.cluster).await?;
-        let set = self.cluster.revisions(&workload).await?;
-        plan::plan(&workload, &set, to_revision, self.settings.show_env_values).map_err(|refusal| {
+        let (_, plan) = self.inspect(target, to_revision).await?;
+        plan.map_err(|refusal| {
             let existing = match &refusal {
                 PlanRefusal::Lookup(RevisionLookupError::NotFound { available, .. }) => {
                     format!(
@@ -307,6 +306,22 @@ impl RolloutServer {
                 target.kind, target.name, target.namespace
             ))
         })
+    }
+
+    /// GET the workload and LIST its revisions: the live revision, and the plan or kubectl's
+    /// refusal.
+    async fn inspect(
+        &self,
+        target: &Target,
+        to_revision: i64,
+    ) -> Result<(Option<i64>, Result<RollbackPlan, PlanRefusal>), ToolFailure> {
+        let workload = target.fetch(&self.cluster).await?;
+        let set = self.cluster.revisions(&workload).await?;
+        let live = set.live(&workload).map(|revision| revision.number);
+        Ok((
+            live,
+            plan::plan(&workload, &set, to_revision, self.settings.show_env_values),
+        ))
     }
 
     /// The audit facts of this call.
@@ -389,8 +404,8 @@ impl RolloutServer {
             {
                 Ok(written) => break written,
                 Err(ClusterError::Conflict { message }) => {
-                    let changes = match self.plan(target, plan.target_revision()).await {
-                        Ok(fresh) => {
+                    let (changes, live) = match self.inspect(target, plan.target_revision()).await {
+                        Ok((live, Ok(fresh))) => {
                             let differences =
                                 call.binding(&plan).differences(&call.binding(&fresh));
                             if differences.is_empty() && !retried {
@@ -398,15 +413,17 @@ impl RolloutServer {
                                 retried = true;
                                 continue;
                             }
-                            if differences.is_empty() {
+                            let changes = if differences.is_empty() {
                                 "it changed again while writing".to_string()
                             } else {
                                 differences.join("; ")
-                            }
+                            };
+                            (changes, live)
                         }
-                        Err(failure) => failure.0,
+                        Ok((live, Err(refusal))) => (format!("now: {refusal}"), live),
+                        Err(failure) => (failure.0, None),
                     };
-                    let failure = changed_since_approval(&plan, &changes);
+                    let failure = changed_since_approval(&plan, &changes, live);
                     let detail = Detail {
                         error: Some(format!("409 Conflict: {message}")),
                         ..approved
@@ -536,9 +553,13 @@ impl RolloutServer {
 }
 
 /// The 409 path: the workload changed in a way the approval does not cover.
-fn changed_since_approval(plan: &RollbackPlan, changes: &str) -> ToolFailure {
+fn changed_since_approval(plan: &RollbackPlan, changes: &str, live: Option<i64>) -> ToolFailure {
+    let live = match live {
+        Some(live) => format!("its live revision is now {live}"),
+        None => "its new template is not recorded as a revision yet".to_string(),
+    };
     ToolFailure(format!(
-        "{} {}/{} changed since the rollback was approved ({changes}), so the API server refused the write (409 Conflict) and nothing was written. Inspect the history again with k8s_rollout_history before deciding.",
+        "{} {}/{} changed since the rollback was approved ({changes}), so the API server refused the write (409 Conflict) and nothing was written; {live}. Inspect the history again with k8s_rollout_history before deciding.",
         plan.kind, plan.namespace, plan.name
     ))
 }

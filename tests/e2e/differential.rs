@@ -250,6 +250,11 @@ async fn an_approved_undo_leaves_what_kubectls_undo_leaves() {
 
         let our_history = ours_kubectl.history("shop", &format!("{resource_type}/{name}"));
         let their_history = kubectl.history("shop", &format!("{resource_type}/{name}"));
+        assert_eq!(
+            our_rows(&ours, resource_type, name).await,
+            our_history,
+            "{resource_type}: after an undo (renumbered revisions) our history is still kubectl's"
+        );
         let numbers = |rows: &[(i64, String)]| rows.iter().map(|(n, _)| *n).collect::<Vec<_>>();
         assert_eq!(
             numbers(&our_history),

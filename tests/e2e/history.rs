@@ -1,7 +1,7 @@
 //! `k8s_rollout_history` end to end: kubectl's numbering, the facts beside it, the revision
 //! view and diffs, exactly two API requests per call, and every refusal.
 
-use kube_sim::{Scenario, SimOptions, Verb};
+use kube_sim::{Fault, Scenario, SimOptions, Verb};
 use serde_json::{Value, json};
 
 use super::host::{Host, HostOptions, LIFECYCLES, Lifecycle, refusal, structured, text};
@@ -481,6 +481,35 @@ async fn an_unreachable_api_server_is_reported_per_call_naming_it() {
     );
     assert!(
         message.starts_with(&format!("cannot reach the API server at {url}")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_api_server_is_reported_per_call_with_the_time_limit() {
+    let host = Host::start_with(
+        Scenario::demo(),
+        HostOptions::new(Lifecycle::Handshake)
+            .arg("--request-timeout")
+            .arg("1s"),
+    )
+    .await;
+    host.sim.inject_fault(
+        Fault::on(Verb::Get, "deployments")
+            .named("api-server")
+            .delay(std::time::Duration::from_secs(3))
+            .once(),
+    );
+    let message = refusal(
+        &host
+            .call("k8s_rollout_history", history("api-server"))
+            .await,
+    );
+    assert!(
+        message.starts_with(&format!(
+            "the API server at {} (context \"kube-sim\") did not answer within 1s while trying to get deployments",
+            host.sim.url()
+        )),
         "{message}"
     );
 }

@@ -368,6 +368,10 @@ async fn a_deploy_between_plan_and_approval_is_not_overwritten() {
         "{message}"
     );
     assert!(
+        message.contains("its live revision is now 5"),
+        "the concurrent deploy's revision is named: {message}"
+    );
+    assert!(
         applied(&host).is_empty(),
         "nothing stale written: {:?}",
         host.writes()
