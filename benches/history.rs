@@ -25,15 +25,28 @@ const WARM_UP: usize = 20;
 async fn main() {
     println!("k8s_rollout_history over stdio (release build), warm calls");
     println!(
-        "{:>10} {:>8} {:>10} {:>10} {:>10} {:>14} {:>14} {:>16}",
-        "revisions", "calls", "p50", "p99", "max", "RSS at start", "peak RSS", "text bytes/rev"
+        "{:>10} {:>7} {:>8} {:>10} {:>10} {:>10} {:>14} {:>14} {:>16}",
+        "revisions",
+        "limit",
+        "calls",
+        "p50",
+        "p99",
+        "max",
+        "RSS at start",
+        "peak RSS",
+        "text bytes/rev"
     );
-    for (revisions, calls) in [(10, 500), (1_000, 100)] {
-        measure(revisions, calls).await;
+    for (revisions, calls, limit) in [
+        (10, 500, None),
+        (1_000, 100, None),
+        (1_000, 100, Some(1_000)),
+    ] {
+        measure(revisions, calls, limit).await;
     }
 }
 
-async fn measure(revisions: usize, calls: usize) {
+/// Times `calls` history calls with `limit` (None: the default, 20 newest listed).
+async fn measure(revisions: usize, calls: usize, limit: Option<usize>) {
     let scenario = Scenario::builder()
         .namespace("bench")
         .deployment("bench", "web", |d| {
@@ -83,12 +96,12 @@ async fn measure(revisions: usize, calls: usize) {
     };
 
     for _ in 0..WARM_UP {
-        call(history(None)).await;
+        call(history(limit)).await;
     }
     let mut latencies = Vec::with_capacity(calls);
     for _ in 0..calls {
         let started = Instant::now();
-        call(history(None)).await;
+        call(history(limit)).await;
         latencies.push(started.elapsed());
     }
     latencies.sort();
@@ -104,7 +117,8 @@ async fn measure(revisions: usize, calls: usize) {
     });
 
     println!(
-        "{revisions:>10} {calls:>8} {:>10} {:>10} {:>10} {:>14} {:>14} {:>16}",
+        "{revisions:>10} {:>7} {calls:>8} {:>10} {:>10} {:>10} {:>14} {:>14} {:>16}",
+        limit.map_or("20".to_string(), |limit| limit.to_string()),
         format_duration(percentile(&latencies, 50)),
         format_duration(percentile(&latencies, 99)),
         format_duration(*latencies.last().expect("calls were made")),

@@ -223,13 +223,20 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     show(&undo);
 
-    if undo.is_error != Some(true) {
+    let rolled_back = undo.is_error != Some(true);
+    if approver == Approver::No && rolled_back {
+        return Err("--no was answered, yet the rollback happened".into());
+    }
+    if approver == Approver::Yes && !rolled_back {
+        return Err("--yes was answered, yet the rollback was refused".into());
+    }
+    if rolled_back {
         step("5. The history now");
-        show(
-            &host
-                .call_tool(call("k8s_rollout_history", workload.clone()))
-                .await?,
-        );
+        let history = host
+            .call_tool(call("k8s_rollout_history", workload.clone()))
+            .await?;
+        show(&history);
+        expect_live_revision(&history, 5)?;
         step("6. Verify the rollout (waits, with progress)");
         let mut status = call(
             "k8s_rollout_status",
@@ -238,14 +245,18 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
         status.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
             NumberOrString::Number(1),
         )));
-        show(&host.call_tool(status).await?);
+        let status = host.call_tool(status).await?;
+        show(&status);
+        if structured_field(&status, "done") != Some(&json!(true)) {
+            return Err("the restored revision did not roll out".into());
+        }
     } else {
         step("5. Nothing was written: the history is unchanged");
-        show(
-            &host
-                .call_tool(call("k8s_rollout_history", workload.clone()))
-                .await?,
-        );
+        let history = host
+            .call_tool(call("k8s_rollout_history", workload.clone()))
+            .await?;
+        show(&history);
+        expect_live_revision(&history, 4)?;
     }
 
     step("The audit trail it left");
@@ -256,6 +267,22 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
     host.cancel().await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// A field of a result's structured content.
+fn structured_field<'a>(result: &'a CallToolResult, field: &str) -> Option<&'a Value> {
+    result.structured_content.as_ref()?.get(field)
+}
+
+/// Fails the walkthrough unless the history's live revision is `expected`.
+fn expect_live_revision(
+    history: &CallToolResult,
+    expected: i64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match structured_field(history, "live_revision").and_then(Value::as_i64) {
+        Some(live) if live == expected => Ok(()),
+        other => Err(format!("expected live revision {expected}, found {other:?}").into()),
+    }
 }
 
 fn call(tool: &str, arguments: Value) -> CallToolRequestParams {

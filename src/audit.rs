@@ -119,10 +119,6 @@ impl AuditLog {
         Some(state.join("k8s-rollout-mcp").join("audit.jsonl"))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one record, stamped with the current time, and flushes it to disk.
     pub fn append(
         &self,
@@ -189,7 +185,8 @@ mod tests {
     #[test]
     fn appends_json_lines_owner_only() {
         let dir = temp_dir("append");
-        let log = AuditLog::new(dir.join("state").join("audit.jsonl"));
+        let path = dir.join("state").join("audit.jsonl");
+        let log = AuditLog::new(path.clone());
         let call = CallFacts {
             namespace: "shop".into(),
             ..Default::default()
@@ -201,7 +198,7 @@ mod tests {
             };
             log.append(event, &call, &detail).unwrap();
         }
-        let text = fs::read_to_string(log.path()).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
@@ -212,8 +209,8 @@ mod tests {
         assert_eq!(lines[1]["namespace"], "shop");
         assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
         let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(log.path()), 0o600);
-        assert_eq!(mode(log.path().parent().unwrap()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -204,7 +204,7 @@ impl Settings {
     }
 }
 
-/// `--kubeconfig`, else every path in `KUBECONFIG`, else `~/.kube/config`.
+/// `--kubeconfig`, else the paths in `KUBECONFIG`, else `~/.kube/config`.
 fn kubeconfig_paths(explicit: Option<&Path>) -> Result<Vec<PathBuf>, ConfigError> {
     if let Some(path) = explicit {
         return Ok(vec![path.to_path_buf()]);
@@ -213,6 +213,12 @@ fn kubeconfig_paths(explicit: Option<&Path>) -> Result<Vec<PathBuf>, ConfigError
         let paths: Vec<PathBuf> = std::env::split_paths(&list)
             .filter(|p| !p.as_os_str().is_empty())
             .collect();
+        // Like kubectl, files in the list that do not exist are skipped; if none exists, the
+        // error names the first.
+        let existing: Vec<PathBuf> = paths.iter().filter(|path| path.exists()).cloned().collect();
+        if !existing.is_empty() {
+            return Ok(existing);
+        }
         if !paths.is_empty() {
             return Ok(paths);
         }

@@ -2,6 +2,7 @@
 //! stdout carries only JSON-RPC; logs go to stderr.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use k8s_rollout_mcp::approval::state::ApprovalStates;
@@ -14,6 +15,25 @@ use tracing_subscriber::EnvFilter;
 
 /// The exit code for a configuration the server cannot start with (as clap uses for usage).
 const CONFIG_ERROR: u8 = 2;
+/// Resolves on SIGTERM or SIGINT.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut interrupt)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// How long a disconnected server waits for running undos to record their outcome.
+const UNDO_DRAIN: Duration = Duration::from_secs(30);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -61,6 +81,7 @@ async fn main() -> ExitCode {
     );
 
     let server = RolloutServer::new(settings, cluster, approvals, audit);
+    let undos = server.undos_in_flight();
     let running = match server.serve(rmcp::transport::stdio()).await {
         Ok(running) => running,
         Err(error) => {
@@ -68,7 +89,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(error) = running.waiting().await {
+    // The session ends when the host closes stdin or, per the MCP stdio shutdown sequence,
+    // sends SIGTERM; either way running undos get to finish and record their outcome.
+    let ended = tokio::select! {
+        ended = running.waiting() => ended.map(drop),
+        () = terminated() => Ok(()),
+    };
+    if !undos.drained(UNDO_DRAIN).await {
+        tracing::error!(
+            "exiting with an undo still running: its outcome may be missing from the audit log"
+        );
+    }
+    if let Err(error) = ended {
         tracing::error!(%error, "the MCP session ended with an error");
         return ExitCode::FAILURE;
     }

@@ -12,8 +12,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::rollout::kind::{RevisionStore, WorkloadKind};
-use crate::rollout::revisions::REVISION;
+use crate::rollout::kind::WorkloadKind;
 use crate::rollout::status::{self, ReplicaCounts, RolloutState, RolloutStatus};
 use crate::rollout::workload::Workload;
 
@@ -81,8 +80,8 @@ pub async fn check(
     let mut status = status::evaluate(&current, query.expected_revision);
     // Beyond kubectl: the expected revision of a DaemonSet or StatefulSet is checked against
     // its live ControllerRevision, before any waiting.
-    let checks_live = query.expected_revision.is_some()
-        && current.kind.revision_store() == RevisionStore::ControllerRevisions;
+    let checks_live =
+        query.expected_revision.is_some() && !current.kind.kubectl_checks_expected_revision();
     let mut live = if checks_live {
         live_revision(cluster, &current).await?
     } else {
@@ -177,35 +176,28 @@ fn expect_revision(
     expected: Option<i64>,
     live: Option<i64>,
 ) {
-    if workload.kind.revision_store() != RevisionStore::ControllerRevisions {
+    if workload.kind.kubectl_checks_expected_revision() {
         return;
     }
     if let (Some(expected), Some(live)) = (expected, live)
         && expected != live
     {
-        status.state = RolloutState::Failed;
+        status.state = RolloutState::WrongRevision;
         status.message = format!(
             "desired revision ({expected}) is different from the running revision ({live})"
         );
     }
 }
 
-/// The live revision: a Deployment's revision annotation (kubectl's rule), or (one LIST) the
-/// number of the ControllerRevision that matches the live template.
+/// The live revision, as history finds it (one LIST): the revision whose template is the live
+/// one, so status and history never disagree. None while the controller has not recorded the
+/// live template (or a paused Deployment holds an edited one).
 async fn live_revision(
     cluster: &Cluster,
     workload: &Workload,
 ) -> Result<Option<i64>, ClusterError> {
-    match workload.kind.revision_store() {
-        RevisionStore::ReplicaSets => Ok(workload
-            .annotations()
-            .get(REVISION)
-            .and_then(|n| n.parse().ok())),
-        RevisionStore::ControllerRevisions => {
-            let set = cluster.revisions(workload).await?;
-            Ok(set.live(workload).map(|revision| revision.number))
-        }
-    }
+    let set = cluster.revisions(workload).await?;
+    Ok(set.live(workload).map(|revision| revision.number))
 }
 
 /// What the controller made of an undo write.
@@ -337,6 +329,9 @@ fn report(
     let hint = match status.state {
         RolloutState::Failed => Some(format!(
             "the rollout of {subject} failed: inspect k8s_rollout_history to find the last good revision, and consider k8s_rollout_undo to it"
+        )),
+        RolloutState::WrongRevision => Some(format!(
+            "{subject} is not at the expected revision: someone else deployed or undid it; inspect k8s_rollout_history before acting"
         )),
         RolloutState::Unsupported => Some(format!(
             "{subject} does not use the RollingUpdate strategy: its pods change only when deleted, so there is no rollout to watch"

@@ -108,7 +108,7 @@ pub fn message(
         lines.extend(plan.warnings.iter().map(|warning| format!("  - {warning}")));
     }
     lines.push(format!(
-        "Nothing is written unless you approve. The write applies only if the spec, labels and annotations of {}/{} are unchanged since this request (resourceVersion {}).",
+        "Nothing is written unless you approve. The write applies only if {}/{} is unchanged since this request (resourceVersion {}) apart from its status and replica count.",
         plan.namespace, plan.name, plan.resource_version
     ));
     lines.join("\n")

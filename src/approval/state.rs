@@ -26,8 +26,9 @@ pub struct ApprovalBinding {
     pub kind: String,
     pub name: String,
     pub uid: String,
-    /// The resourceVersion shown to the approver (informative: status updates move it).
-    pub resource_version: String,
+    /// The resourceVersion shown to the approver. Not compared: status updates move it; the
+    /// workload's state is bound by `state_digest`.
+    pub shown_resource_version: String,
     /// The workload's spec, labels and annotations ([`Workload::state_digest`]).
     ///
     /// [`Workload::state_digest`]: crate::rollout::workload::Workload::state_digest
@@ -46,7 +47,7 @@ impl ApprovalBinding {
             kind: plan.kind.kind().to_string(),
             name: plan.name.clone(),
             uid: plan.uid.clone(),
-            resource_version: plan.resource_version.clone(),
+            shown_resource_version: plan.resource_version.clone(),
             state_digest: plan.state_digest.clone(),
             target_revision: plan.target_revision(),
             template_digest: plan.template_digest.clone(),
@@ -80,7 +81,7 @@ impl ApprovalBinding {
         if self.state_digest != now.state_digest {
             differences.push(format!(
                 "the workload's spec, labels or annotations changed (resourceVersion {} -> {})",
-                self.resource_version, now.resource_version
+                self.shown_resource_version, now.shown_resource_version
             ));
         }
         if self.reason_digest != now.reason_digest {
@@ -197,7 +198,7 @@ mod tests {
             kind: "Deployment".into(),
             name: "api".into(),
             uid: "u1".into(),
-            resource_version: "10".into(),
+            shown_resource_version: "10".into(),
             state_digest: "s1".into(),
             target_revision: 3,
             template_digest: "abc".into(),
@@ -210,7 +211,7 @@ mod tests {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
         let sealed = states.seal(&binding()).unwrap();
         let mut later = binding();
-        later.resource_version = "17".into();
+        later.shown_resource_version = "17".into();
         assert_eq!(states.redeem(&sealed, &later), Ok(()));
     }
 
@@ -253,7 +254,7 @@ mod tests {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
         let sealed = states.seal(&binding()).unwrap();
         let mut changed = binding();
-        changed.resource_version = "11".into();
+        changed.shown_resource_version = "11".into();
         changed.state_digest = "s2".into();
         changed.target_revision = 2;
         changed.reason_digest = sha256_hex(b"something else");

@@ -11,7 +11,6 @@ use crate::rollout::template::ContainerImage;
 
 use super::RolloutServer;
 use super::reply::ToolFailure;
-use super::target::Target;
 
 /// The default number of revisions listed.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -30,10 +29,13 @@ pub struct HistoryArgs {
     pub namespace: Option<String>,
     /// Show this revision in full (its pod template as an undo would restore it) and what would
     /// change if it were restored.
+    #[schemars(range(min = 1))]
     pub revision: Option<i64>,
     /// With `revision`: diff it against this revision instead of the live template.
+    #[schemars(range(min = 1))]
     pub compare_with: Option<i64>,
     /// How many of the newest revisions to list (default 20).
+    #[schemars(range(min = 1))]
     pub limit: Option<u32>,
 }
 
@@ -77,22 +79,6 @@ impl RolloutServer {
                 revisions::describe_numbers(&set.numbers())
             ))
         })
-    }
-
-    pub(super) async fn target(
-        &self,
-        resource_type: &str,
-        name: &str,
-        namespace: Option<&str>,
-    ) -> Result<Target, ToolFailure> {
-        Target::resolve(
-            &self.cluster,
-            &self.settings.default_namespace,
-            resource_type,
-            name,
-            namespace,
-        )
-        .await
     }
 }
 

@@ -9,6 +9,10 @@ pub mod target;
 pub mod undo;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use rmcp::handler::server::tool::{
     InputResponses as ToolInputResponses, RequestState, ToolRouter, schema_for_input,
@@ -46,7 +50,51 @@ pub struct RolloutServer {
     settings: Arc<Settings>,
     approvals: Arc<ApprovalStates>,
     audit: Arc<AuditLog>,
+    undos: Arc<InFlight>,
     tool_router: ToolRouter<Self>,
+}
+
+/// Undo calls still running. When the host disconnects, the process waits for them (bounded)
+/// before exiting, so an approved write is never cut off between its patch and its outcome
+/// record.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// One running undo; dropping it marks the undo finished.
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> InFlightGuard {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.clone())
+    }
+
+    /// Waits until no undo is running, or `limit` passes; true when none is.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl RolloutServer {
@@ -61,8 +109,14 @@ impl RolloutServer {
             settings: Arc::new(settings),
             approvals: Arc::new(approvals),
             audit: Arc::new(audit),
+            undos: Arc::default(),
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// The undo calls in flight, to wait for before the process exits.
+    pub fn undos_in_flight(&self) -> Arc<InFlight> {
+        self.undos.clone()
     }
 }
 
@@ -98,7 +152,7 @@ impl RolloutServer {
     /// needs to pick a good one; shows one revision in full and diffs it on request.
     #[tool(
         name = "k8s_rollout_history",
-        description = "Read-only. List the rollout revisions of a Deployment, DaemonSet or StatefulSet exactly as `kubectl rollout history` numbers them, marking the live one, with each revision's age, estimated time it was live, images and change-cause, and the live revision's health. With `revision`, show that revision's pod template (env values redacted) and what would change if it were restored (diff against the live template, or against `compare_with`). Start every rollback here.",
+        description = "Read-only. List the rollout revisions of a Deployment, DaemonSet or StatefulSet exactly as `kubectl rollout history` numbers them, marking the live one, with each revision's age, estimated time it was live, images and change-cause, and the live revision's health. With `revision`, show that revision's pod template (env values redacted unless the server runs with --show-env-values) and what would change if it were restored (diff against the live template, or against `compare_with`). Start every rollback here.",
         input_schema = schema_for_input::<HistoryArgs>().expect("a valid input schema"),
         output_schema = schema_for_output::<HistoryReport>(),
         annotations(title = "Rollout history", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
@@ -117,7 +171,7 @@ impl RolloutServer {
     /// Restores the template of an earlier revision after a human approved it.
     #[tool(
         name = "k8s_rollout_undo",
-        description = "Roll a Deployment, DaemonSet or StatefulSet back to the template of an explicit earlier revision (`to_revision`, from k8s_rollout_history), as `kubectl rollout undo --to-revision` does. A human is asked to approve through the MCP client (elicitation) and nothing is written without an explicit approval; the write only applies if the workload is unchanged since the approval request. `dry_run: true` validates on the API server and shows the change without asking or writing. Afterwards verify with k8s_rollout_status.",
+        description = "Roll a Deployment, DaemonSet or StatefulSet back to the template of an explicit earlier revision (`to_revision`, from k8s_rollout_history), as `kubectl rollout undo --to-revision` does. A human is asked to approve through the MCP client (elicitation) and nothing is written without an explicit approval; the write only applies if the workload is unchanged since the approval request (apart from its status and replica count). `dry_run: true` validates on the API server and shows the change without asking or writing. Afterwards verify with k8s_rollout_status.",
         input_schema = schema_for_input::<UndoArgs>().expect("a valid input schema"),
         output_schema = schema_for_output::<UndoReport>(),
         annotations(title = "Roll back (needs approval)", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
@@ -133,6 +187,7 @@ impl RolloutServer {
             Ok(args) => args,
             Err(failure) => return Ok(failure.into_result().into()),
         };
+        let _running = self.undos.enter();
         Ok(self
             .undo(args, context, request_state, responses)
             .await

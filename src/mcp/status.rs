@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::audit::{AuditEvent, CallFacts, Detail};
-use crate::rollout::status::RolloutStatus;
+use crate::rollout::status::{RolloutState, RolloutStatus};
 use crate::verify::{
     self, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, ProgressSink, StatusQuery, StatusReport,
 };
@@ -31,11 +31,13 @@ pub struct StatusArgs {
     pub namespace: Option<String>,
     /// The live revision you expect (kubectl's --revision): a different one is reported as a
     /// failure.
+    #[schemars(range(min = 1))]
     pub revision: Option<i64>,
     /// Wait (on a watch) until the rollout finishes, fails, or timeout_seconds pass.
     #[serde(default)]
     pub wait: bool,
     /// How long to wait with `wait` (default 120, at most 600).
+    #[schemars(range(min = 1, max = 600))]
     pub timeout_seconds: Option<u64>,
 }
 
@@ -104,7 +106,7 @@ impl RolloutServer {
         let mut progress = McpProgress::new(context);
         let report =
             verify::check(&self.cluster, workload, query, &context.ct, &mut progress).await?;
-        if args.wait && report.failed {
+        if args.wait && report.state == RolloutState::Failed {
             // The audit trail records failed rollouts seen while waiting, not only decisions.
             let facts = CallFacts {
                 uid: Some(uid),

@@ -8,6 +8,7 @@ use crate::rollout::kind::{UnsupportedKind, WorkloadKind};
 use crate::rollout::names;
 use crate::rollout::workload::Workload;
 
+use super::RolloutServer;
 use super::reply::ToolFailure;
 
 /// A validated reference to a workload.
@@ -106,5 +107,24 @@ async fn unsupported_kind(
                 )),
             }
         }
+    }
+}
+
+impl RolloutServer {
+    /// Resolves a tool's `resource_type`, `name` and `namespace`, defaulting the namespace.
+    pub(super) async fn target(
+        &self,
+        resource_type: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Target, ToolFailure> {
+        Target::resolve(
+            &self.cluster,
+            &self.settings.default_namespace,
+            resource_type,
+            name,
+            namespace,
+        )
+        .await
     }
 }

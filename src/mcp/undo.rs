@@ -30,6 +30,7 @@ use crate::rollout::kind::WorkloadKind;
 use crate::rollout::plan::{self, PlanRefusal, RollbackPlan};
 use crate::rollout::revisions::{self, RevisionLookupError};
 use crate::rollout::template::{self, ContainerImage};
+use crate::rollout::workload::CHANGE_CAUSE;
 use crate::verify::{self, StatusQuery, StatusReport};
 
 use super::RolloutServer;
@@ -54,6 +55,7 @@ pub struct UndoArgs {
     pub namespace: Option<String>,
     /// The revision whose template to restore (>= 1). Required: there is no implicit
     /// "previous"; read k8s_rollout_history first.
+    #[schemars(range(min = 1))]
     pub to_revision: i64,
     /// Only validate the change on the API server (dryRun=All) and show it; no approval is
     /// asked and nothing is written.
@@ -66,6 +68,7 @@ pub struct UndoArgs {
     #[serde(default)]
     pub wait: bool,
     /// How long to wait with `wait` (default 120, at most 600).
+    #[schemars(range(min = 1, max = 600))]
     pub timeout_seconds: Option<u64>,
 }
 
@@ -88,6 +91,15 @@ pub struct ApprovalSummary {
 }
 
 impl ApprovalSummary {
+    /// The audit detail every record after the approval repeats.
+    fn detail(&self) -> Detail {
+        Detail {
+            approval_path: Some(self.path),
+            approver: self.approver.clone(),
+            ..Default::default()
+        }
+    }
+
     /// How the change-cause names the approval.
     fn approved_by(&self) -> String {
         match (self.path, &self.approver) {
@@ -268,22 +280,17 @@ impl RolloutServer {
             ApprovalDecision::Refused(Refusal::NotSupported)
         };
 
-        let approval = match decision {
+        let approved = match decision {
             ApprovalDecision::Refused(refusal) => return Err(call.refuse(&plan, refusal)),
             ApprovalDecision::Approved { approver, path } => ApprovalSummary { path, approver },
         };
         if context.ct.is_cancelled() {
             return Err(call.refuse(&plan, Refusal::Cancelled));
         }
-        let approved = Detail {
-            approval_path: Some(approval.path),
-            approver: approval.approver.clone(),
-            ..Default::default()
-        };
         // Written and flushed before the patch is sent: no record, no write.
-        call.record(AuditEvent::Approved, approved.clone())?;
+        call.record(AuditEvent::Approved, approved.detail())?;
         let wait = status::wait_limit(args.wait, args.timeout_seconds);
-        self.execute(&call, plan, &target, approval, approved, wait, &context)
+        self.execute(&call, plan, &target, approved, wait, &context)
             .await
             .map(Into::into)
     }
@@ -378,20 +385,20 @@ impl RolloutServer {
         Ok(reply::success(&report, render(&report)))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes the approved patch (once more after a 409 if what was approved is unchanged),
+    /// reads back the new revision, and optionally waits for the rollout.
     async fn execute(
         &self,
         call: &UndoCall<'_>,
         mut plan: RollbackPlan,
         target: &Target,
-        approval: ApprovalSummary,
-        approved: Detail,
+        approved: ApprovalSummary,
         wait: Option<Duration>,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolFailure> {
         let change_cause = plan::change_cause(
             plan.target_revision(),
-            &approval.approved_by(),
+            &approved.approved_by(),
             call.reason.as_deref(),
         );
         let mut retried = false;
@@ -409,6 +416,14 @@ impl RolloutServer {
                             let differences =
                                 call.binding(&plan).differences(&call.binding(&fresh));
                             if differences.is_empty() && !retried {
+                                // This attempt is a write attempt too: it is on the record.
+                                let detail = Detail {
+                                    error: Some(format!(
+                                        "409 Conflict: {message}; only the status changed, so the approved patch is sent again"
+                                    )),
+                                    ..approved.detail()
+                                };
+                                call.record(AuditEvent::Conflict, detail)?;
                                 plan = fresh;
                                 retried = true;
                                 continue;
@@ -426,7 +441,7 @@ impl RolloutServer {
                     let failure = changed_since_approval(&plan, &changes, live);
                     let detail = Detail {
                         error: Some(format!("409 Conflict: {message}")),
-                        ..approved
+                        ..approved.detail()
                     };
                     return Err(call.record_failure(AuditEvent::Conflict, detail, failure));
                 }
@@ -434,7 +449,7 @@ impl RolloutServer {
                     let failure = self.outcome_unknown(&plan, &error).await;
                     let detail = Detail {
                         error: Some(failure.0.clone()),
-                        ..approved
+                        ..approved.detail()
                     };
                     return Err(call.record_failure(AuditEvent::Failed, detail, failure));
                 }
@@ -442,7 +457,7 @@ impl RolloutServer {
                     let failure = write_failure(&plan, &error, false);
                     let detail = Detail {
                         error: Some(failure.0.clone()),
-                        ..approved
+                        ..approved.detail()
                     };
                     return Err(call.record_failure(AuditEvent::Failed, detail, failure));
                 }
@@ -459,15 +474,14 @@ impl RolloutServer {
             &plan,
             UndoOutcome::RolledBack,
             restored.number,
-            Some(approval),
+            Some(approved.clone()),
             Some(change_cause),
             restored.note,
         );
-        if plan.kind.revision_store() == crate::rollout::kind::RevisionStore::ControllerRevisions {
+        if !plan.kind.history_shows_undo_change_cause() {
             report.warnings.push(format!(
-                "`kubectl rollout history` shows the restored {}'s revision with its original change-cause: the controller reuses the old ControllerRevision and only renumbers it; the approval is recorded in the workload's {} annotation and the audit log",
-                plan.kind,
-                crate::rollout::workload::CHANGE_CAUSE
+                "`kubectl rollout history` shows the restored {}'s revision with its original change-cause: the controller reuses the old ControllerRevision and only renumbers it; the approval is recorded in the workload's {CHANGE_CAUSE} annotation and the audit log",
+                plan.kind
             ));
         }
         if retried {
@@ -477,7 +491,7 @@ impl RolloutServer {
         }
         let written_detail = Detail {
             resulting_revision: restored.number,
-            ..approved.clone()
+            ..approved.detail()
         };
         if let Err(audit) = call.record(AuditEvent::Written, written_detail) {
             report.warnings.push(format!(
@@ -507,7 +521,7 @@ impl RolloutServer {
                                 "rollout failed after the rollback: {}",
                                 status.message
                             )),
-                            ..approved
+                            ..approved.detail()
                         };
                         if let Err(audit) = call.record(AuditEvent::Failed, detail) {
                             report.warnings.push(audit.0);

@@ -69,9 +69,9 @@ impl Change {
 /// The difference between two templates, structured and as unified text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TemplateDiff {
-    /// What the left side is, e.g. `revision 3`.
+    /// What the left side is, e.g. `live template (revision 5)`.
     pub from: String,
-    /// What the right side is, e.g. `live template (revision 5)`.
+    /// What the right side is, e.g. `revision 3`.
     pub to: String,
     pub changes: Vec<Change>,
     /// A unified diff of the two templates as JSON (env values redacted unless shown).

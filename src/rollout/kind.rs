@@ -102,6 +102,20 @@ impl WorkloadKind {
         self == Self::Deployment
     }
 
+    /// Whether `kubectl rollout status --revision` checks this kind's live revision (it does
+    /// for Deployments, from their revision annotation, and ignores it for the others).
+    pub fn kubectl_checks_expected_revision(self) -> bool {
+        self == Self::Deployment
+    }
+
+    /// Whether `kubectl rollout history` shows the change-cause an undo writes. The Deployment
+    /// controller copies the Deployment's annotations onto the reused ReplicaSet; the
+    /// DaemonSet and StatefulSet controllers only renumber the old ControllerRevision, which
+    /// keeps its original change-cause.
+    pub fn history_shows_undo_change_cause(self) -> bool {
+        self == Self::Deployment
+    }
+
     /// Where the controller keeps this kind's revisions.
     pub fn revision_store(self) -> RevisionStore {
         match self {

@@ -19,9 +19,11 @@ pub enum RolloutState {
     Complete,
     /// The controller is still working (or has not yet observed the latest spec).
     Progressing,
-    /// kubectl reports an error: the progress deadline passed, or the live revision is not
-    /// the expected one.
+    /// kubectl reports an error: the progress deadline passed.
     Failed,
+    /// kubectl reports an error: the live revision is not the expected one (someone else
+    /// deployed, or the rollout was undone).
+    WrongRevision,
     /// kubectl cannot report status for this update strategy (only RollingUpdate).
     Unsupported,
 }
@@ -33,6 +35,7 @@ impl RolloutState {
             Self::Complete => "complete",
             Self::Progressing => "progressing",
             Self::Failed => "failed",
+            Self::WrongRevision => "wrong_revision",
             Self::Unsupported => "unsupported",
         }
     }
@@ -68,7 +71,10 @@ impl RolloutStatus {
     }
 
     pub fn failed(&self) -> bool {
-        self.state == RolloutState::Failed
+        matches!(
+            self.state,
+            RolloutState::Failed | RolloutState::WrongRevision
+        )
     }
 
     /// True when waiting longer cannot change the answer.
@@ -122,6 +128,14 @@ fn deployment(workload: &Workload, expected_revision: Option<i64>) -> RolloutSta
     };
     let observed = workload.generation() <= observed_generation(workload);
     let failed = |message: String| status(RolloutState::Failed, message, counts.clone(), observed);
+    let wrong_revision = |message: String| {
+        status(
+            RolloutState::WrongRevision,
+            message,
+            counts.clone(),
+            observed,
+        )
+    };
     let progressing =
         |message: String| status(RolloutState::Progressing, message, counts.clone(), observed);
 
@@ -133,17 +147,17 @@ fn deployment(workload: &Workload, expected_revision: Option<i64>) -> RolloutSta
         match running {
             Some(Ok(running)) if running == expected => {}
             Some(Ok(running)) => {
-                return failed(format!(
+                return wrong_revision(format!(
                     "desired revision ({expected}) is different from the running revision ({running})"
                 ));
             }
             None => {
-                return failed(format!(
+                return wrong_revision(format!(
                     "desired revision ({expected}) is different from the running revision (0)"
                 ));
             }
             Some(Err(error)) => {
-                return failed(format!(
+                return wrong_revision(format!(
                     "cannot get the revision of deployment \"{name}\": {error}"
                 ));
             }
@@ -371,7 +385,8 @@ mod tests {
             &deployment(1, json!({"observedGeneration": 1}), json!({REVISION: "4"})),
             Some(3),
         );
-        assert_eq!(result.state, RolloutState::Failed);
+        assert_eq!(result.state, RolloutState::WrongRevision);
+        assert!(result.failed());
         assert_eq!(
             result.message,
             "desired revision (3) is different from the running revision (4)"

@@ -342,3 +342,159 @@ async fn the_audit_log_is_created_owner_only_at_the_default_path() {
         vec!["planned", "approval_requested", "declined"]
     );
 }
+
+#[tokio::test]
+async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
+    let dir = tempdir::Dir::new("drain");
+    let log = dir.path().join("audit.jsonl");
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.audit_log = Some(log.clone());
+    let host = Host::start_with(Scenario::demo(), options).await;
+    host.sim.inject_fault(
+        Fault::on(Verb::Patch, "deployments")
+            .named("api-server")
+            .delay(std::time::Duration::from_secs(4))
+            .once(),
+    );
+    host.answer(Answer::approve("alice"));
+    let peer = host.client.peer().clone();
+    let call = tokio::spawn(async move {
+        peer.call_tool(super::host::params("k8s_rollout_undo", api_server_undo(3)))
+            .await
+    });
+    let events = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !events().contains("\"approved\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the undo was approved"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        host.sim.get("deployments", "shop", "api-server").unwrap()["spec"]["template"]["spec"]["containers"]
+            [0]["image"],
+        kube_sim::DEMO_BAD_IMAGE,
+        "the approval is on disk before the write is applied"
+    );
+    // The sim holds the PATCH for 4s. The host goes away meanwhile, as rmcp's stdio client does:
+    // stdin closed, SIGTERM 3s later, SIGKILL 3s after that. The server must finish the write
+    // and record it in that window rather than die on SIGTERM.
+    let sim = host.disconnect().await;
+    call.abort();
+    let last = events()
+        .lines()
+        .last()
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(
+        last.contains("\"written\""),
+        "the outcome was recorded before exiting: {last}"
+    );
+    assert_eq!(
+        sim.get("deployments", "shop", "api-server").unwrap()["spec"]["template"]["spec"]["containers"]
+            [0]["image"],
+        "ghcr.io/example/api-server:1.2.0"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_that_cannot_be_recorded_writes_nothing() {
+    let dir = tempdir::Dir::new("audit");
+    let log = dir.path().join("audit.jsonl");
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.audit_log = Some(log.clone());
+    let host = Host::start_with(Scenario::demo(), options).await;
+    // While the human reads the question, the log becomes unwritable (a directory stands
+    // where the file was), so the approval itself cannot be recorded.
+    host.while_asked(move || {
+        std::fs::remove_file(&log).unwrap();
+        std::fs::create_dir(&log).unwrap();
+    });
+    host.answer(Answer::approve("alice"));
+    let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert!(
+        message.contains("cannot write the audit log") && message.contains("nothing was written"),
+        "{message}"
+    );
+    assert!(host.writes().is_empty(), "{:?}", host.writes());
+}
+
+#[tokio::test]
+async fn a_stateless_decline_is_recorded_on_the_retry() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+    host.answer(Answer::Decline);
+    refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert_eq!(
+        outline(&host),
+        vec![
+            event("planned", None, None, None, false),
+            event(
+                "approval_requested",
+                Some("input_required"),
+                None,
+                None,
+                false
+            ),
+            event("planned", None, None, None, false),
+            event("declined", None, None, None, true),
+        ]
+    );
+    assert_eq!(
+        host.audit()[3]["error"],
+        "the approver declined the rollback"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_rollout_seen_by_a_status_wait_is_recorded() {
+    let scenario = Scenario::builder()
+        .namespace("shop")
+        .stuck_image("web:bad")
+        .deployment("shop", "web", |d| {
+            d.replicas(2)
+                .progress_deadline_seconds(1)
+                .revision(|t| t.image("app", "web:1").days_ago(1))
+        })
+        .build();
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.sim = SimOptions::new().running_clock();
+    let host = Host::start_with(scenario, options).await;
+    host.sim
+        .update("deployments", "shop", "web", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:bad");
+        })
+        .unwrap();
+    let report = structured(
+        &host
+            .call(
+                "k8s_rollout_status",
+                json!({"resource_type": "deployment", "name": "web", "namespace": "shop", "wait": true, "timeout_seconds": 30}),
+            )
+            .await,
+    )
+    .clone();
+    assert_eq!(report["state"], "failed", "{report}");
+    assert_eq!(host.audit_events(), vec!["failed"]);
+    let record = &host.audit()[0];
+    assert_eq!(
+        record["error"],
+        "rollout failed: deployment \"web\" exceeded its progress deadline"
+    );
+    assert_eq!(
+        (
+            record["kind"].as_str(),
+            record["name"].as_str(),
+            record["live_revision"].as_i64()
+        ),
+        (Some("Deployment"), Some("web"), Some(2))
+    );
+
+    // A mere revision mismatch is kubectl's error but not a failed rollout: not recorded.
+    host.call(
+        "k8s_rollout_status",
+        json!({"resource_type": "deployment", "name": "web", "namespace": "shop", "revision": 1, "wait": true}),
+    )
+    .await;
+    assert_eq!(host.audit_events(), vec!["failed"]);
+}

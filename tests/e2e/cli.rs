@@ -91,6 +91,14 @@ async fn an_unknown_context_is_named_with_the_ones_that_exist() {
         &[],
         &format!("context \"prod\" not found in kubeconfig {kubeconfig} (available: kube-sim)"),
     );
+    // Missing files in a KUBECONFIG list are skipped, as kubectl skips them.
+    let missing = dir.path().join("missing.yaml");
+    let list = format!("{}:{kubeconfig}", missing.display());
+    assert_config_error(
+        &["--context", "prod"],
+        &[("KUBECONFIG", list.as_str())],
+        &format!("not found in kubeconfig {kubeconfig} "),
+    );
     assert_config_error(
         &["--kubeconfig", kubeconfig, "--namespace", "Shop"],
         &[],

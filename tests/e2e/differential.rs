@@ -356,6 +356,22 @@ async fn status_messages_are_kubectls() {
                 .paused(true)
                 .revision(|t| t.image("app", "held:2").hours_ago(1))
         })
+        .daemonset("shop", "agent", |d| {
+            d.revision(|t| t.image("agent", "agent:1").days_ago(1))
+        })
+        .daemonset("shop", "manual", |d| {
+            d.on_delete()
+                .revision(|t| t.image("agent", "manual:1").days_ago(1))
+        })
+        .statefulset("shop", "db", |s| {
+            s.replicas(3)
+                .revision(|t| t.image("db", "db:1").days_ago(1))
+        })
+        .statefulset("shop", "split", |s| {
+            s.replicas(3)
+                .partition(2)
+                .revision(|t| t.image("db", "split:1").days_ago(1))
+        })
         .build();
     let mut cases: Vec<(Host, Vec<Workload>)> = Vec::new();
     let demo = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
@@ -369,20 +385,32 @@ async fn status_messages_are_kubectls() {
         ],
     ));
     let rolling = Host::start(scenario.with_pace(Pace::Stepwise), Lifecycle::Handshake).await;
-    rolling
-        .sim
-        .update("deployments", "shop", "web", |d| {
-            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:2")
-        })
-        .unwrap();
+    for (resource, name, image) in [
+        ("deployments", "web", "web:2"),
+        ("daemonsets", "agent", "agent:2"),
+        ("statefulsets", "db", "db:2"),
+        ("statefulsets", "split", "split:2"),
+    ] {
+        rolling
+            .sim
+            .update(resource, "shop", name, |w| {
+                w["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image)
+            })
+            .unwrap();
+    }
     rolling.sim.tick();
     cases.push((
         rolling,
         vec![
             ("deployment", "web", "shop"),
             ("deployment", "held", "shop"),
+            ("daemonset", "agent", "shop"),
+            ("daemonset", "manual", "shop"),
+            ("statefulset", "db", "shop"),
+            ("statefulset", "split", "shop"),
         ],
     ));
+    let mut compared = Vec::new();
     for (host, workloads) in &cases {
         let Some(kubectl) = Kubectl::for_sim(&host.sim) else {
             return;
@@ -412,6 +440,21 @@ async fn status_messages_are_kubectls() {
                 kubectl_says,
                 "{resource_type}/{name} in {namespace}"
             );
+            compared.push(kubectl_says);
         }
+    }
+    for situation in [
+        "exceeded its progress deadline",
+        "successfully rolled out",
+        "Waiting for deployment \"web\" rollout to finish",
+        "Waiting for daemon set \"agent\" rollout to finish",
+        "only available for RollingUpdate strategy type",
+        "pods to be ready",
+        "partitioned roll out complete",
+    ] {
+        assert!(
+            compared.iter().any(|message| message.contains(situation)),
+            "no case covered {situation:?}: {compared:#?}"
+        );
     }
 }

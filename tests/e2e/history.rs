@@ -463,14 +463,13 @@ async fn forbidden_says_which_verb_resource_and_namespace_are_missing() {
 
 #[tokio::test]
 async fn an_unreachable_api_server_is_reported_per_call_naming_it() {
-    // A kubeconfig for a sim that has stopped: the server starts, and each call says why it
-    // cannot answer.
+    // A kubeconfig for a server nothing listens on (port 1 is never bound): the server starts,
+    // and each call says why it cannot answer.
     let dir = super::host::tempdir::Dir::new("unreachable");
     let kubeconfig = dir.path().join("kubeconfig");
-    let stopped = kube_sim::Sim::start(Scenario::empty()).await;
-    stopped.write_kubeconfig(&kubeconfig).unwrap();
-    let url = stopped.url();
-    drop(stopped);
+    let sim = kube_sim::Sim::start(Scenario::empty()).await;
+    let url = "http://127.0.0.1:1";
+    std::fs::write(&kubeconfig, sim.kubeconfig().replace(&sim.url(), url)).unwrap();
     let mut options = HostOptions::new(Lifecycle::Handshake);
     options.kubeconfig = Some(kubeconfig);
     let stranded = Host::start_with(Scenario::empty(), options).await;

@@ -3,6 +3,7 @@
 //! lifecycle (2025-11-25 `initialize`, or 2026-07-28 discovery). Its elicitation answers are
 //! scripted per test, and every request and progress notification it receives is kept.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -156,6 +157,9 @@ pub struct Host {
     pub client: RunningService<RoleClient, TestClient>,
     handler: TestClient,
     pub audit_log: PathBuf,
+    /// Every tool's declared output schema, compiled: each structured result is checked
+    /// against it, as strict hosts (the Python SDK) do.
+    output_schemas: HashMap<String, jsonschema::Validator>,
 }
 
 impl Host {
@@ -220,6 +224,22 @@ impl Host {
                 .await
                 .expect("discover"),
         };
+        let output_schemas = client
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+            .into_iter()
+            .map(|tool| {
+                let schema = Value::Object(
+                    tool.output_schema
+                        .as_deref()
+                        .cloned()
+                        .expect("an output schema"),
+                );
+                let validator = jsonschema::validator_for(&schema).expect("a valid output schema");
+                (tool.name.to_string(), validator)
+            })
+            .collect();
         sim.clear_requests();
         Self {
             sim: Arc::new(sim),
@@ -227,7 +247,31 @@ impl Host {
             client,
             handler,
             audit_log,
+            output_schemas,
         }
+    }
+
+    /// Fails the test if a result's structured content does not match the tool's schema.
+    fn checked(&self, tool: &str, result: CallToolResult) -> CallToolResult {
+        if let Some(content) = &result.structured_content {
+            let validator = &self.output_schemas[tool];
+            let errors: Vec<String> = validator
+                .iter_errors(content)
+                .map(|error| format!("{error} at {}", error.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{tool}: structuredContent does not match its outputSchema: {errors:?}"
+            );
+        }
+        result
+    }
+
+    /// Closes the session as a host does (stdin closed, then SIGTERM, then kill), leaving the
+    /// sim running.
+    pub async fn disconnect(self) -> Arc<Sim> {
+        let _ = self.client.cancel().await;
+        self.sim
     }
 
     /// Scripts the human's next answers.
@@ -251,10 +295,12 @@ impl Host {
 
     /// Calls a tool to completion (MRTR rounds are driven by the client).
     pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
-        self.client
+        let result = self
+            .client
             .call_tool(params(tool, arguments))
             .await
-            .expect("the tool call completes")
+            .expect("the tool call completes");
+        self.checked(tool, result)
     }
 
     /// Calls a tool with a progress token.
@@ -263,10 +309,12 @@ impl Host {
         request.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
             NumberOrString::Number(7),
         )));
-        self.client
+        let result = self
+            .client
             .call_tool(request)
             .await
-            .expect("the tool call completes")
+            .expect("the tool call completes");
+        self.checked(tool, result)
     }
 
     /// One round only: an InputRequiredResult comes back as is.

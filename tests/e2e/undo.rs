@@ -433,6 +433,32 @@ async fn a_status_update_while_asking_does_not_block_the_approved_undo() {
             .unwrap()
             .contains("status changed while approval was pending")
     }));
+    let bodies: Vec<Value> = host
+        .writes()
+        .iter()
+        .map(|write| write.json().unwrap())
+        .collect();
+    let version = |body: &Value| body[0]["value"].as_str().unwrap().parse::<u64>().unwrap();
+    assert!(
+        version(&bodies[1]) > version(&bodies[0]),
+        "the retry carries the new resourceVersion"
+    );
+    assert_eq!(
+        bodies[0][1], bodies[1][1],
+        "and exactly the approved template"
+    );
+    assert_eq!(bodies[0][2], bodies[1][2], "and the same annotations");
+    assert_eq!(
+        host.audit_events(),
+        vec![
+            "planned",
+            "approval_requested",
+            "approved",
+            "conflict",
+            "written"
+        ],
+        "both write attempts are on the record"
+    );
 }
 
 #[tokio::test]
@@ -646,4 +672,134 @@ async fn the_new_revision_is_read_back_when_controllers_lag_behind_the_write() {
         report["status"]["message"],
         "deployment \"api-server\" successfully rolled out"
     );
+}
+
+/// DaemonSet and StatefulSet undo targets in the demo: (resource_type, resource, name, target,
+/// image restored).
+const CONTROLLER_REVISION_KINDS: [(&str, &str, &str, i64, &str); 2] = [
+    (
+        "daemonset",
+        "daemonsets",
+        "node-agent",
+        1,
+        "ghcr.io/example/node-agent:2.4.0",
+    ),
+    (
+        "statefulset",
+        "statefulsets",
+        "orders-db",
+        2,
+        "ghcr.io/example/orders-db:15.5",
+    ),
+];
+
+#[tokio::test]
+async fn daemon_set_and_stateful_set_refusal_paths_write_nothing() {
+    for (resource_type, resource, name, target, _) in CONTROLLER_REVISION_KINDS {
+        let live_before = live_image(
+            &Host::start(Scenario::demo(), Lifecycle::Handshake).await,
+            resource,
+            name,
+        );
+
+        // A dry run asks nobody and sends only a server-side dry run.
+        let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+        let mut dry = undo(resource_type, name, target);
+        dry["dry_run"] = json!(true);
+        assert_eq!(
+            structured(&host.call("k8s_rollout_undo", dry).await)["outcome"],
+            "dry_run"
+        );
+        assert!(
+            host.writes().iter().all(|write| write.dry_run),
+            "{:?}",
+            host.writes()
+        );
+        assert!(host.asked().is_empty());
+
+        // The approval message shows what a human must see.
+        host.answer(Answer::Decline);
+        refusal(
+            &host
+                .call("k8s_rollout_undo", undo(resource_type, name, target))
+                .await,
+        );
+        let asked = &host.asked()[0];
+        for fact in [
+            format!("{resource_type} shop/{name}"),
+            format!("3 (live) -> {target}"),
+            live_before.clone(),
+        ] {
+            assert!(
+                asked.contains(&fact),
+                "{resource_type}: the approval shows {fact:?}: {asked}"
+            );
+        }
+
+        // A deploy while the human reads the question is not overwritten.
+        let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+        let sim = host.sim.clone();
+        host.while_asked(move || {
+            sim.update(resource, "shop", name, |w| {
+                w["spec"]["template"]["spec"]["containers"][0]["image"] =
+                    json!("ghcr.io/example/hotfix:9");
+            })
+            .expect("a concurrent deploy");
+        });
+        host.answer(Answer::approve("alice"));
+        let message = refusal(
+            &host
+                .call("k8s_rollout_undo", undo(resource_type, name, target))
+                .await,
+        );
+        assert!(
+            message.contains("409 Conflict") && message.contains("its live revision is now 4"),
+            "{resource_type}: {message}"
+        );
+        assert!(
+            applied(&host).is_empty(),
+            "{resource_type}: {:?}",
+            host.writes()
+        );
+        assert_eq!(
+            live_image(&host, resource, name),
+            "ghcr.io/example/hotfix:9"
+        );
+
+        // A stateless approval for one revision cannot be spent on another.
+        let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+        let state = input_required(&host, undo(resource_type, name, target))
+            .await
+            .request_state
+            .unwrap();
+        let other = if target == 1 { 2 } else { 1 };
+        let message = refusal(&retry(&host, undo(resource_type, name, other), state, true).await);
+        assert!(
+            message.contains("approves a different plan"),
+            "{resource_type}: {message}"
+        );
+        assert!(host.writes().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn daemon_set_and_stateful_set_read_back_waits_for_lagging_controllers() {
+    for (resource_type, resource, name, target, image) in CONTROLLER_REVISION_KINDS {
+        let mut options = HostOptions::new(Lifecycle::Handshake);
+        options.sim =
+            SimOptions::new().controllers(ControllerMode::Delayed(Duration::from_millis(400)));
+        let host = Host::start_with(Scenario::demo(), options).await;
+        host.answer(Answer::approve("alice"));
+        let result = host
+            .call("k8s_rollout_undo", undo(resource_type, name, target))
+            .await;
+        let report = structured(&result);
+        assert_eq!(
+            report["new_revision"],
+            4,
+            "{resource_type}: {}",
+            text(&result)
+        );
+        assert_eq!(live_image(&host, resource, name), image);
+    }
 }
