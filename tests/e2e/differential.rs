@@ -61,34 +61,88 @@ async fn history_matches_kubectl_for_each_kind_and_kubectl_version() {
     }
 }
 
-/// `Image:` and `Labels:` of kubectl's pod template printout.
-fn printed_template(text: &str) -> (Vec<String>, Vec<String>) {
-    let images = text
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("Image:"))
-        .map(|image| image.trim().to_string())
-        .collect();
-    let mut labels = Vec::new();
-    let mut lines = text
-        .lines()
-        .skip_while(|line| !line.trim_start().starts_with("Labels:"));
-    if let Some(first) = lines.next() {
-        labels.push(
-            first
-                .trim()
-                .trim_start_matches("Labels:")
-                .trim()
-                .to_string(),
-        );
-        labels.extend(
-            lines
-                .take_while(|line| line.starts_with("\t") || line.starts_with("          "))
-                .map(|line| line.trim().to_string()),
-        );
+/// What kubectl's pod template printout says, as sorted `field value` facts: labels, and per
+/// container its image, ports, resources, env names and mounts.
+fn printed_facts(text: &str) -> Vec<String> {
+    let mut facts = Vec::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim();
+        let (key, value) = trimmed
+            .split_once(':')
+            .map_or((trimmed, ""), |(k, v)| (k.trim(), v.trim()));
+        match (indent, key) {
+            _ if line.starts_with('\t') && section == "label" => {
+                facts.push(format!("label {trimmed}"))
+            }
+            (2, "Labels") => {
+                section = "label".into();
+                facts.push(format!("label {value}"));
+            }
+            (4, "Image") => facts.push(format!("image {value}")),
+            (4, "Port") => facts.push(format!("port {value}")),
+            (4, "Limits" | "Requests" | "Environment" | "Mounts") => section = key.to_lowercase(),
+            (6, _) if section == "limits" || section == "requests" => {
+                facts.push(format!("{section} {key}={value}"))
+            }
+            (6, _) if section == "environment" => facts.push(format!("env {key}")),
+            (6, _) if section == "mounts" => facts.push(format!("mount {trimmed}")),
+            _ if indent <= 4 => section.clear(),
+            _ => {}
+        }
     }
-    labels.retain(|label| !label.is_empty() && !label.starts_with("pod-template-hash="));
-    labels.sort();
-    (images, labels)
+    facts.retain(|fact| {
+        !fact.starts_with("label pod-template-hash=") && fact != "label " && fact != "port <none>"
+    });
+    facts.sort();
+    facts
+}
+
+/// The same facts from a template we return.
+fn our_facts(template: &Value) -> Vec<String> {
+    let mut facts: Vec<String> = template["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| format!("label {key}={}", value.as_str().unwrap()))
+        .collect();
+    for container in template["spec"]["containers"].as_array().unwrap() {
+        facts.push(format!("image {}", container["image"].as_str().unwrap()));
+        for port in container["ports"].as_array().into_iter().flatten() {
+            facts.push(format!(
+                "port {}/{}",
+                port["containerPort"],
+                port["protocol"].as_str().unwrap_or("TCP")
+            ));
+        }
+        for group in ["limits", "requests"] {
+            for (key, value) in container["resources"][group]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                facts.push(format!("{group} {key}={}", value.as_str().unwrap()));
+            }
+        }
+        for variable in container["env"].as_array().into_iter().flatten() {
+            facts.push(format!("env {}", variable["name"].as_str().unwrap()));
+        }
+        for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+            let mode = if mount["readOnly"] == true {
+                "ro"
+            } else {
+                "rw"
+            };
+            facts.push(format!(
+                "mount {} from {} ({mode})",
+                mount["mountPath"].as_str().unwrap(),
+                mount["name"].as_str().unwrap()
+            ));
+        }
+    }
+    facts.sort();
+    facts
 }
 
 #[tokio::test]
@@ -97,8 +151,9 @@ async fn a_revision_in_full_shows_kubectls_template() {
     let Some(kubectl) = Kubectl::for_sim(&host.sim) else {
         return;
     };
+    let mut seen = Vec::new();
     for (resource_type, name) in WORKLOADS {
-        for revision in [1, 2] {
+        for revision in [1, 2, 3] {
             let printed = kubectl.ok(&[
                 "rollout",
                 "history",
@@ -111,30 +166,23 @@ async fn a_revision_in_full_shows_kubectls_template() {
                 printed.contains(&format!("with revision #{revision}")),
                 "{printed}"
             );
-            let (images, labels) = printed_template(&printed);
             let mut request = arguments(resource_type, name);
             request["revision"] = json!(revision);
             let result = host.call("k8s_rollout_history", request).await;
-            let template = &structured(&result)["detail"]["template"];
-            let ours: Vec<String> = template["spec"]["containers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["image"].as_str().unwrap().to_string())
-                .collect();
-            assert_eq!(ours, images, "{resource_type}/{name} #{revision}");
-            let mut our_labels: Vec<String> = template["metadata"]["labels"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
-                .collect();
-            our_labels.sort();
+            let ours = our_facts(&structured(&result)["detail"]["template"]);
             assert_eq!(
-                our_labels, labels,
+                ours,
+                printed_facts(&printed),
                 "{resource_type}/{name} #{revision}: {printed}"
             );
+            seen.extend(ours);
         }
+    }
+    for kind in ["env ", "port ", "limits ", "requests ", "mount ", "label "] {
+        assert!(
+            seen.iter().any(|fact| fact.starts_with(kind)),
+            "the demo covers {kind:?}"
+        );
     }
 }
 
