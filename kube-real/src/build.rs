@@ -1,0 +1,439 @@
+//! Building the control plane from `realkube/`, Kubernetes' own Go modules behind three small Go
+//! modules of ours (etcd, kwok, and kube-apiserver + kube-controller-manager + kube-scheduler).
+//! The binaries go to `<cargo target dir>/realkube/<version>/`, next to a stamp: a digest of every
+//! input (go.mod, go.sum, our Go sources, the version, the linker flags). When the stamp matches,
+//! nothing runs; otherwise `go build` runs with Go's own caches, so a rebuild after a small change
+//! takes seconds. A file lock keeps two test binaries from building at once.
+//!
+//! The Kubernetes version is one setting, [`KUBERNETES_VERSION`] or `KUBE_REAL_VERSION`. For any
+//! other version than the committed `realkube/kubernetes/go.mod` names, the module is copied into
+//! the target dir, its requirement and staging replaces are moved to that version (the staging
+//! modules are published as v0.MINOR.PATCH) and `go mod tidy` fills in the rest.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+/// The Kubernetes release built by default (the committed go.mod's).
+pub const KUBERNETES_VERSION: &str = "v1.36.3";
+
+/// The binaries a cluster runs, all in [`Binaries::dir`].
+pub const BINARIES: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+];
+
+/// kwok's own stages used by kube-real (paths inside kwok's module): Nodes become Ready and keep
+/// their leases, terminating pods are deleted. Pod lifecycles are ours ([`OUR_STAGES`]).
+const KWOK_STAGES: [&str; 3] = [
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+];
+/// Our pod stages (paths inside `realkube/`): Ready at once, or failing as the image says.
+const OUR_STAGES: [&str; 1] = ["stages/pods.yaml"];
+
+/// Why the control plane could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(
+        "the Go toolchain is not available ({0}); kube-real needs Go 1.26 or newer on PATH (or GO=/path/to/go)"
+    )]
+    NoGo(io::Error),
+    #[error("{what} failed (exit {code:?}) in {dir}:\n{output}")]
+    Go {
+        what: String,
+        dir: PathBuf,
+        code: Option<i32>,
+        output: String,
+    },
+    #[error("{0}: {1}")]
+    Io(String, io::Error),
+    #[error("KUBE_REAL_VERSION {0:?} is not of the form v1.MINOR.PATCH")]
+    Version(String),
+}
+
+/// Where the built binaries are.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    dir: PathBuf,
+    version: String,
+}
+
+impl Binaries {
+    /// The directory holding every binary of [`BINARIES`].
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of one binary.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// kwok's stage files: its own (copied next to the binaries by the build) and ours (read
+    /// from the source tree, so editing them needs no rebuild).
+    pub fn stages(&self) -> Vec<PathBuf> {
+        let kwok = KWOK_STAGES
+            .iter()
+            .map(|path| self.dir.join("stages").join(file_name(path)));
+        kwok.chain(OUR_STAGES.iter().map(|path| source_dir().join(path)))
+            .collect()
+    }
+
+    /// The Kubernetes version they were built at (`v1.36.3`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildOutcome {
+    /// The stamp matched: nothing ran.
+    UpToDate,
+    /// `go build` ran, taking this long.
+    Built(std::time::Duration),
+}
+
+/// The source tree of our Go modules.
+pub fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../realkube")
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// The version to build: `KUBE_REAL_VERSION`, else [`KUBERNETES_VERSION`].
+pub fn requested_version() -> String {
+    std::env::var("KUBE_REAL_VERSION").unwrap_or_else(|_| KUBERNETES_VERSION.to_string())
+}
+
+/// The `go` command: `GO`, else `go` on PATH, else Go's default install location.
+pub fn go_command() -> PathBuf {
+    if let Some(go) = std::env::var_os("GO") {
+        return PathBuf::from(go);
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("go").is_file()));
+    if on_path || !Path::new("/usr/local/go/bin/go").is_file() {
+        PathBuf::from("go")
+    } else {
+        PathBuf::from("/usr/local/go/bin/go")
+    }
+}
+
+/// Whether a Go toolchain answers `go version`.
+pub fn go_available() -> Result<String, io::Error> {
+    let out = Command::new(go_command()).arg("version").output()?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(io::Error::other(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+}
+
+/// Builds the binaries for the requested version unless they are up to date.
+pub fn ensure_built() -> Result<(Binaries, BuildOutcome), BuildError> {
+    let version = requested_version();
+    let (major, minor, _) = parse_version(&version)?;
+    go_available().map_err(BuildError::NoGo)?;
+    let source = source_dir();
+    let out = target_dir().join("realkube").join(&version);
+    fs::create_dir_all(&out).map_err(|e| BuildError::Io(out.display().to_string(), e))?;
+    let _lock = BuildLock::acquire(&out.join(".lock"))?;
+
+    let kubernetes = kubernetes_module(&source, &out, &version)?;
+    let ldflags = version_ldflags(&version, major, minor);
+    let stamp = stamp(&source, &kubernetes, &version, &ldflags)?;
+    let stamp_file = out.join(".stamp");
+    let binaries = Binaries {
+        dir: out.clone(),
+        version: version.clone(),
+    };
+    let complete = BINARIES.iter().all(|b| binaries.path(b).is_file())
+        && binaries.stages().iter().all(|s| s.is_file());
+    if complete && fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+        return Ok((binaries, BuildOutcome::UpToDate));
+    }
+
+    let started = Instant::now();
+    tracing::info!(%version, dir = %out.display(), "building the control plane with go build (the first build takes 10-25 minutes)");
+    let plain = "-s -w".to_string();
+    go(
+        &source.join("etcd"),
+        &[
+            "build",
+            "-trimpath",
+            "-ldflags",
+            &plain,
+            "-o",
+            &arg(&out.join("etcd")),
+            ".",
+        ],
+    )?;
+    go(
+        &source.join("kwok"),
+        &[
+            "build",
+            "-trimpath",
+            "-ldflags",
+            &plain,
+            "-o",
+            &arg(&out.join("kwok")),
+            "sigs.k8s.io/kwok/cmd/kwok",
+        ],
+    )?;
+    go(
+        &kubernetes,
+        &[
+            "build",
+            "-trimpath",
+            "-ldflags",
+            &ldflags,
+            "-o",
+            &format!("{}/", out.display()),
+            "./cmd/...",
+        ],
+    )?;
+    copy_stages(&source, &out.join("stages"))?;
+    fs::write(&stamp_file, &stamp)
+        .map_err(|e| BuildError::Io(stamp_file.display().to_string(), e))?;
+    Ok((binaries, BuildOutcome::Built(started.elapsed())))
+}
+
+/// Copies kwok's stages from its module in Go's module cache into `to`.
+fn copy_stages(source: &Path, to: &Path) -> Result<(), BuildError> {
+    let kwok_dir = go_output(
+        &source.join("kwok"),
+        &["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"],
+    )?;
+    let io_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |e| BuildError::Io(path, e)
+    };
+    fs::create_dir_all(to).map_err(io_err(to))?;
+    for file in KWOK_STAGES
+        .iter()
+        .map(|p| Path::new(kwok_dir.trim()).join(p))
+    {
+        let target = to.join(file_name(&file.display().to_string()));
+        fs::copy(&file, &target).map_err(io_err(&file))?;
+    }
+    Ok(())
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// `v1.36.3` -> (1, 36, 3).
+fn parse_version(version: &str) -> Result<(u32, u32, u32), BuildError> {
+    let bad = || BuildError::Version(version.to_string());
+    let rest = version.strip_prefix('v').ok_or_else(bad)?;
+    let parts: Vec<u32> = rest
+        .split('.')
+        .map(|p| p.parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    match parts[..] {
+        [1, minor, patch] => Ok((1, minor, patch)),
+        _ => Err(bad()),
+    }
+}
+
+/// The linker flags that make `/version` report the release instead of v0.0.0-master.
+fn version_ldflags(version: &str, major: u32, minor: u32) -> String {
+    let mut flags = String::from("-s -w");
+    for package in [
+        "k8s.io/component-base/version",
+        "k8s.io/client-go/pkg/version",
+    ] {
+        flags.push_str(&format!(
+            " -X {package}.gitVersion={version} -X {package}.gitMajor={major} -X {package}.gitMinor={minor} -X {package}.gitTreeState=clean"
+        ));
+    }
+    flags
+}
+
+/// The module that builds kube-apiserver and friends: the committed one for its own version, else
+/// a copy moved to `version`.
+fn kubernetes_module(source: &Path, out: &Path, version: &str) -> Result<PathBuf, BuildError> {
+    let committed = source.join("kubernetes");
+    let go_mod = read(&committed.join("go.mod"))?;
+    if go_mod.contains(&format!("k8s.io/kubernetes {version}\n")) {
+        return Ok(committed);
+    }
+    let copy = out.join("module");
+    let io_err = |e| BuildError::Io(copy.display().to_string(), e);
+    let _ = fs::remove_dir_all(&copy);
+    copy_tree(&committed, &copy).map_err(io_err)?;
+    let (_, minor, patch) = parse_version(version)?;
+    let staging = format!("v0.{minor}.{patch}");
+    let mut edit = vec!["mod".to_string(), "edit".to_string()];
+    edit.push(format!("-require=k8s.io/kubernetes@{version}"));
+    for line in go_mod.lines() {
+        if let Some(module) = line
+            .strip_prefix("replace ")
+            .and_then(|r| r.split_once(" => "))
+            .map(|(m, _)| m.trim())
+        {
+            edit.push(format!("-replace={module}={module}@{staging}"));
+        }
+    }
+    let edit: Vec<&str> = edit.iter().map(String::as_str).collect();
+    go(&copy, &edit)?;
+    go(&copy, &["mod", "tidy"])?;
+    Ok(copy)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, BuildError> {
+    fs::read_to_string(path).map_err(|e| BuildError::Io(path.display().to_string(), e))
+}
+
+/// A digest of everything the build reads from our tree.
+fn stamp(
+    source: &Path,
+    kubernetes: &Path,
+    version: &str,
+    ldflags: &str,
+) -> Result<String, BuildError> {
+    let mut files = Vec::new();
+    for dir in [
+        source.join("etcd"),
+        source.join("kwok"),
+        kubernetes.to_path_buf(),
+    ] {
+        collect_inputs(&dir, &mut files)
+            .map_err(|e| BuildError::Io(dir.display().to_string(), e))?;
+    }
+    files.sort();
+    let mut hash = Sha256::new();
+    hash.update(version.as_bytes());
+    hash.update(ldflags.as_bytes());
+    for file in files {
+        hash.update(file.display().to_string().as_bytes());
+        hash.update(read(&file)?.as_bytes());
+    }
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn collect_inputs(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_inputs(&path, files)?;
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n == "go.mod" || n == "go.sum" || n.ends_with(".go"))
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `go ARGS` in `dir`, with cgo off as upstream builds these binaries.
+fn go(dir: &Path, args: &[&str]) -> Result<(), BuildError> {
+    go_output(dir, args).map(drop)
+}
+
+/// Like [`go`], returning what it printed on stdout.
+fn go_output(dir: &Path, args: &[&str]) -> Result<String, BuildError> {
+    let output = Command::new(go_command())
+        .args(args)
+        .current_dir(dir)
+        .env("CGO_ENABLED", "0")
+        .output()
+        .map_err(BuildError::NoGo)?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stdout));
+    Err(BuildError::Go {
+        what: format!("go {}", args.join(" ")),
+        dir: dir.to_path_buf(),
+        code: output.status.code(),
+        output: text,
+    })
+}
+
+/// An exclusive `flock` on a file, released on drop (and by the kernel if the process dies).
+struct BuildLock(File);
+
+impl BuildLock {
+    fn acquire(path: &Path) -> Result<Self, BuildError> {
+        let file = File::create(path).map_err(|e| BuildError::Io(path.display().to_string(), e))?;
+        // SAFETY: flock on a file descriptor we own; it blocks until the lock is free.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc != 0 {
+            return Err(BuildError::Io(
+                path.display().to_string(),
+                io::Error::last_os_error(),
+            ));
+        }
+        Ok(Self(file))
+    }
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor we locked.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_set_both_version_packages() {
+        assert_eq!(parse_version("v1.36.3").unwrap(), (1, 36, 3));
+        assert!(parse_version("1.36.3").is_err());
+        assert!(parse_version("v1.36").is_err());
+        assert!(parse_version("v2.0.0").is_err());
+        let flags = version_ldflags("v1.35.4", 1, 35);
+        assert!(flags.contains("k8s.io/component-base/version.gitVersion=v1.35.4"));
+        assert!(flags.contains("k8s.io/client-go/pkg/version.gitMinor=35"));
+    }
+
+    #[test]
+    fn the_committed_module_is_at_the_default_version() {
+        let go_mod = fs::read_to_string(source_dir().join("kubernetes/go.mod")).unwrap();
+        assert!(go_mod.contains(&format!("k8s.io/kubernetes {KUBERNETES_VERSION}\n")));
+    }
+}
