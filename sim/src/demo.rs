@@ -5,11 +5,14 @@ use serde_json::json;
 
 use crate::scenario::{Scenario, WorkloadBuilder};
 
-/// The image whose pods never become ready in the demo.
-pub const BAD_IMAGE: &str = "ghcr.io/example/api-server:1.3.0";
+/// The demo's bad deploy: its tag makes pods crash-loop (on kube-sim and kube-real alike).
+pub const BAD_IMAGE: &str = "ghcr.io/example/api-server:1.3.0-crashloop";
 
+/// A short progress deadline, so a real cluster (kube-real) reaches the bad deploy's
+/// `ProgressDeadlineExceeded` within seconds, as the sim does by dating it three hours back.
 fn api_server(d: WorkloadBuilder, replicas: i64) -> WorkloadBuilder {
     d.replicas(replicas)
+        .progress_deadline_seconds(5)
         .selector_expression("tier", "In", &["backend"])
         .label("tier", "backend")
 }
@@ -19,7 +22,6 @@ pub fn scenario() -> Scenario {
     Scenario::builder()
         .namespace("shop")
         .namespace("staging")
-        .stuck_image(BAD_IMAGE)
         .deployment("shop", "api-server", |d| {
             api_server(d, 3)
                 .revision(|t| {

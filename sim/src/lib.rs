@@ -50,6 +50,8 @@ pub use errors::{ApiError, FieldError, FieldErrorKind};
 pub use faults::{Fault, Verb};
 pub use request_log::RequestRecord;
 pub use resources::ResourceKind;
-pub use rollout::{Pace, RolloutModel};
-pub use scenario::{Scenario, ScenarioBuilder, TemplateChange, WorkloadBuilder};
+pub use rollout::{ImageFailure, Pace, RolloutModel};
+pub use scenario::{
+    ReplayAction, ReplayStep, Scenario, ScenarioBuilder, TemplateChange, WorkloadBuilder,
+};
 pub use sim::{ControllerMode, Sim, SimError, SimOptions};

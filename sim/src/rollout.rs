@@ -1,8 +1,11 @@
-//! How simulated pods become ready, per scenario. `Instant` makes every new pod ready at once, so a
-//! rollout completes within one controller pass; `Stepwise` makes one pending pod per workload
-//! ready per tick. Independently, images matching a "stuck" pattern never become ready, so a
-//! Deployment rolling to them stalls and reports `ProgressDeadlineExceeded` once its deadline
-//! passes on the simulated clock.
+//! How simulated pods become ready, per scenario, and how a bad image fails. `Instant` makes every
+//! new pod ready at once, so a rollout completes within one controller pass; `Stepwise` makes one
+//! pending pod per workload ready per tick. Independently, the image says how a pod fails, the
+//! same convention kube-real's kwok stages follow: a tag containing `crashloop` crash-loops
+//! (`CrashLoopBackOff`, exit code 1, a restart count that rises every tick), `unpullable` never
+//! pulls (`ErrImagePull`, then `ImagePullBackOff`), `notready` runs but never becomes Ready. A
+//! Deployment rolling to such an image stalls and reports `ProgressDeadlineExceeded` once its
+//! deadline passes on the simulated clock.
 
 /// The pace at which pods become ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,7 +21,6 @@ pub enum Pace {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RolloutModel {
     pace: Pace,
-    stuck_images: Vec<String>,
 }
 
 impl RolloutModel {
@@ -31,19 +33,10 @@ impl RolloutModel {
     pub fn stepwise() -> Self {
         Self {
             pace: Pace::Stepwise,
-            stuck_images: Vec::new(),
         }
     }
 
-    /// Pods running an image that matches `pattern` never become ready. The pattern is a glob over
-    /// the whole image reference where `*` matches any run of characters, e.g.
-    /// `ghcr.io/example/api-server:1.3.0` or `*:1.3.*`.
-    pub fn stuck_on(mut self, pattern: impl Into<String>) -> Self {
-        self.stuck_images.push(pattern.into());
-        self
-    }
-
-    /// The same stuck patterns at another pace.
+    /// The same model at another pace.
     pub fn with_pace(mut self, pace: Pace) -> Self {
         self.pace = pace;
         self
@@ -53,31 +46,34 @@ impl RolloutModel {
     pub fn pace(&self) -> Pace {
         self.pace
     }
-
-    /// Whether a pod running `image` can never become ready.
-    pub fn is_stuck(&self, image: &str) -> bool {
-        self.stuck_images.iter().any(|p| glob_matches(p, image))
-    }
 }
 
-/// `*`-only glob matching over the whole string.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
+/// How a container whose image follows the convention fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFailure {
+    /// Starts, exits 1, and is restarted with back-off: `CrashLoopBackOff`.
+    CrashLoop,
+    /// Cannot be pulled: `ErrImagePull`, then `ImagePullBackOff`; the pod stays Pending.
+    Unpullable,
+    /// Runs, but its readiness never passes: Running with Ready=False.
+    NotReady,
+}
+
+impl ImageFailure {
+    /// The failure an image's tag asks for (`...:1.3.0-crashloop`), if any. A tag with several
+    /// markers fails the first way of crashloop, unpullable, notready.
+    pub fn of(image: &str) -> Option<Self> {
+        let name = image.rsplit('/').next().unwrap_or(image);
+        let tag = name.split_once(':').map(|(_, tag)| tag)?;
+        [
+            ("crashloop", Self::CrashLoop),
+            ("unpullable", Self::Unpullable),
+            ("notready", Self::NotReady),
+        ]
+        .into_iter()
+        .find(|(marker, _)| tag.contains(marker))
+        .map(|(_, failure)| failure)
     }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
-            Some(i) => rest = &rest[i + middle.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]
@@ -85,21 +81,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn globs_match_whole_image_references() {
-        assert!(glob_matches("a:1.3.0", "a:1.3.0"));
-        assert!(!glob_matches("a:1.3", "a:1.3.0"));
-        assert!(glob_matches("*:1.3.*", "ghcr.io/x/api:1.3.0"));
-        assert!(glob_matches("ghcr.io/*/api:*", "ghcr.io/x/api:2"));
-        assert!(!glob_matches("ghcr.io/*/api:*", "docker.io/x/api:2"));
-        assert!(!glob_matches("a*a", "a"));
-        assert!(glob_matches("*", ""));
-    }
-
-    #[test]
-    fn stuck_patterns_are_independent_of_pace() {
-        let m = RolloutModel::stepwise().stuck_on("*:bad");
-        assert_eq!(m.pace(), Pace::Stepwise);
-        assert!(m.is_stuck("x:bad"));
-        assert!(!m.is_stuck("x:good"));
+    fn the_tag_names_the_failure() {
+        assert_eq!(
+            ImageFailure::of("ghcr.io/x/api:1.3.0-crashloop"),
+            Some(ImageFailure::CrashLoop)
+        );
+        assert_eq!(
+            ImageFailure::of("api:unpullable"),
+            Some(ImageFailure::Unpullable)
+        );
+        assert_eq!(
+            ImageFailure::of("localhost:5000/api:2-notready"),
+            Some(ImageFailure::NotReady)
+        );
+        assert_eq!(
+            ImageFailure::of("crashloop/api:1.0"),
+            None,
+            "only the tag counts"
+        );
+        assert_eq!(
+            ImageFailure::of("localhost:5000/crashloop"),
+            None,
+            "a registry port is no tag"
+        );
+        assert_eq!(ImageFailure::of("api"), None);
+        assert_eq!(
+            ImageFailure::of("api:crashloop-unpullable"),
+            Some(ImageFailure::CrashLoop)
+        );
     }
 }

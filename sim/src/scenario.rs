@@ -82,7 +82,7 @@ impl Scenario {
         crate::demo::scenario()
     }
 
-    /// The same scenario with pods becoming ready at `pace` (stuck images stay stuck).
+    /// The same scenario with pods becoming ready at `pace` (bad images still fail).
     pub fn with_pace(mut self, pace: crate::rollout::Pace) -> Self {
         self.rollout = self.rollout.with_pace(pace);
         self
@@ -92,6 +92,53 @@ impl Scenario {
     pub fn rollout(&self) -> &RolloutModel {
         &self.rollout
     }
+
+    /// The namespaces it creates (besides the system ones).
+    pub fn namespaces(&self) -> &[String] {
+        &self.namespaces
+    }
+
+    /// Its steps in the order seeding plays them (oldest first), for replaying the same history
+    /// on a real cluster, where times cannot be set and controllers act on their own.
+    pub fn replay(&self) -> Vec<ReplayStep<'_>> {
+        let mut steps: Vec<&Step> = self.steps.iter().collect();
+        steps.sort_by_key(|s| std::cmp::Reverse(s.ago));
+        steps
+            .into_iter()
+            .map(|step| ReplayStep {
+                ago: step.ago,
+                action: match &step.action {
+                    Action::Apply(kind, manifest) => ReplayAction::Apply(*kind, manifest),
+                    Action::Create(kind, manifest) => ReplayAction::Create(*kind, manifest),
+                    Action::BulkHistory { .. } => ReplayAction::BulkHistory,
+                    Action::Unknown(message) => ReplayAction::Unknown(message),
+                },
+            })
+            .collect()
+    }
+}
+
+/// One step of [`Scenario::replay`].
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayStep<'a> {
+    /// How long before the start it happens on the sim.
+    pub ago: SignedDuration,
+    pub action: ReplayAction<'a>,
+}
+
+/// What a [`ReplayStep`] does.
+#[derive(Debug, Clone, Copy)]
+pub enum ReplayAction<'a> {
+    /// Create the object, or update it like `kubectl apply`: labels and spec from the manifest,
+    /// annotations merged into the existing ones.
+    Apply(ResourceKind, &'a Value),
+    /// Create the object verbatim (a foreign or malformed one).
+    Create(ResourceKind, &'a Value),
+    /// A long history built by the sim's fast path, which writes old ReplicaSets as the
+    /// controller would have left them: only a sim can seed it.
+    BulkHistory,
+    /// A manifest of a kind the sim does not serve, with the seeding error.
+    Unknown(&'a str),
 }
 
 /// Builds a [`Scenario`].
@@ -194,13 +241,6 @@ impl ScenarioBuilder {
     /// The rollout model (instant by default).
     pub fn rollout(mut self, model: RolloutModel) -> Self {
         self.scenario.rollout = model;
-        self
-    }
-
-    /// Pods running an image matching `pattern` never become ready (see
-    /// [`RolloutModel::stuck_on`]).
-    pub fn stuck_image(mut self, pattern: &str) -> Self {
-        self.scenario.rollout = self.scenario.rollout.stuck_on(pattern);
         self
     }
 

@@ -405,12 +405,11 @@ async fn create_apply_and_get_json() {
 #[tokio::test]
 async fn rollout_status_reports_success_and_an_exceeded_deadline() {
     let scenario = Scenario::builder()
-        .stuck_image("nginx:broken")
         .deployment(NS, "web", |d| {
             d.replicas(3)
                 .progress_deadline_seconds(120)
                 .revision(|t| t.image("web", "nginx:1.0").days_ago(1))
-                .revision(|t| t.image("web", "nginx:broken").minutes_ago(1))
+                .revision(|t| t.image("web", "nginx:broken-unpullable").minutes_ago(1))
         })
         .build();
     let sim = Sim::start(scenario).await;

@@ -10,13 +10,12 @@ const NS: &str = "shop";
 
 fn scenario() -> Scenario {
     Scenario::builder()
-        .stuck_image("nginx:broken")
         .deployment(NS, "web", |d| {
             d.replicas(2)
                 .revision(|t| t.image("web", "nginx:1.0").change_cause("v1").days_ago(3))
                 .revision(|t| t.image("web", "nginx:1.1").change_cause("v2").days_ago(2))
                 .revision(|t| {
-                    t.image("web", "nginx:broken")
+                    t.image("web", "nginx:broken-unpullable")
                         .change_cause("v3")
                         .hours_ago(1)
                 })

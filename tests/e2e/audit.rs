@@ -4,6 +4,7 @@
 use kube_sim::{Fault, Scenario, SimOptions, Verb};
 use serde_json::{Value, json};
 
+use super::backend::Backend;
 use super::host::{Answer, Host, HostOptions, Lifecycle, refusal, structured, tempdir};
 
 const REASON: &str = "checkout errors since 1.3.0";
@@ -51,9 +52,11 @@ fn event(
     }
 }
 
-#[tokio::test]
-async fn an_approved_undo_records_plan_request_approval_and_write_with_every_fact() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(an_approved_undo_records_plan_request_approval_and_write_with_every_fact);
+async fn an_approved_undo_records_plan_request_approval_and_write_with_every_fact(
+    backend: Backend,
+) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     host.answer(Answer::approve("alice"));
     structured(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
     assert_eq!(
@@ -72,14 +75,19 @@ async fn an_approved_undo_records_plan_request_approval_and_write_with_every_fac
         ]
     );
     let record = &host.audit()[3];
-    let uid = host.sim.get("deployments", "shop", "api-server").unwrap()["metadata"]["uid"].clone();
+    let uid = host
+        .cluster
+        .get("deployments", "shop", "api-server")
+        .await
+        .unwrap()["metadata"]["uid"]
+        .clone();
     for (field, value) in [
         ("client_name", json!("e2e-host")),
         ("client_version", json!("9.9.9")),
         ("protocol_version", json!("2025-11-25")),
         ("reason", json!(REASON)),
-        ("context", json!("kube-sim")),
-        ("cluster_server", json!(host.sim.url())),
+        ("context", json!(host.context())),
+        ("cluster_server", json!(host.cluster.url())),
         ("namespace", json!("shop")),
         ("kind", json!("Deployment")),
         ("name", json!("api-server")),
@@ -96,9 +104,9 @@ async fn an_approved_undo_records_plan_request_approval_and_write_with_every_fac
     );
 }
 
-#[tokio::test]
-async fn a_stateless_approval_records_both_rounds() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+on_both_backends!(a_stateless_approval_records_both_rounds);
+async fn a_stateless_approval_records_both_rounds(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Stateless).await;
     host.answer(Answer::approve("bob"));
     structured(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
     assert_eq!(
@@ -126,8 +134,8 @@ async fn a_stateless_approval_records_both_rounds() {
     assert_eq!(host.audit()[4]["protocol_version"], "2026-07-28");
 }
 
-#[tokio::test]
-async fn each_refusal_is_recorded_with_its_decision() {
+on_both_backends!(each_refusal_is_recorded_with_its_decision);
+async fn each_refusal_is_recorded_with_its_decision(backend: Backend) {
     let cases = [
         (Answer::Decline, "declined"),
         (Answer::Cancel, "cancelled"),
@@ -135,7 +143,7 @@ async fn each_refusal_is_recorded_with_its_decision() {
         (Answer::Accept(json!({"approve": 1})), "declined"),
     ];
     for (answer, decision) in cases {
-        let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+        let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
         host.answer(answer);
         refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
         assert_eq!(
@@ -146,15 +154,16 @@ async fn each_refusal_is_recorded_with_its_decision() {
                 event(decision, None, None, None, true),
             ]
         );
-        assert!(host.writes().is_empty());
+        assert!(host.writes().await.is_empty());
     }
 }
 
-#[tokio::test]
-async fn a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded() {
+on_both_backends!(a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded);
+async fn a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded(backend: Backend) {
     let host = Host::start_with(
         Scenario::demo(),
         HostOptions::new(Lifecycle::Handshake)
+            .on(backend)
             .arg("--approval-timeout")
             .arg("1s"),
     )
@@ -166,7 +175,7 @@ async fn a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded() {
         &event("timed_out", None, None, None, true)
     );
 
-    let mut options = HostOptions::new(Lifecycle::Handshake);
+    let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
     options.elicitation = false;
     let host = Host::start_with(Scenario::demo(), options).await;
     refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
@@ -178,7 +187,7 @@ async fn a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded() {
         ]
     );
 
-    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Stateless).await;
     let mut request = super::host::params("k8s_rollout_undo", api_server_undo(3));
     request.request_state = Some("rs2.forged.state".into());
     let rmcp::model::CallToolResponse::Complete(result) = host.call_once(request).await else {
@@ -194,6 +203,7 @@ async fn a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded() {
     );
 }
 
+// kube-sim only: the failed write is an injected 500.
 #[tokio::test]
 async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
     let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
@@ -209,7 +219,7 @@ async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
     );
 
     let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-    let sim = host.sim.clone();
+    let sim = host.sim().clone();
     host.while_asked(move || {
         sim.update("deployments", "shop", "api-server", |d| {
             d["metadata"]["annotations"]["team"] = json!("payments")
@@ -224,7 +234,7 @@ async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
     );
 
     let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-    host.sim.inject_fault(
+    host.sim().inject_fault(
         Fault::on(Verb::Patch, "deployments")
             .named("api-server")
             .status(500)
@@ -242,22 +252,21 @@ async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
     );
 }
 
-#[tokio::test]
-async fn a_rollout_that_fails_while_waiting_is_recorded() {
+on_both_backends!(a_rollout_that_fails_while_waiting_is_recorded);
+async fn a_rollout_that_fails_while_waiting_is_recorded(backend: Backend) {
     // Revision 2 is a bad image; rolling back to it (by mistake) fails once the simulated
     // progress deadline passes.
     let scenario = Scenario::builder()
         .namespace("shop")
-        .stuck_image("web:bad")
         .deployment("shop", "web", |d| {
             d.replicas(2)
                 .progress_deadline_seconds(1)
                 .revision(|t| t.image("app", "web:1").days_ago(3))
-                .revision(|t| t.image("app", "web:bad").days_ago(2))
+                .revision(|t| t.image("app", "web:bad-crashloop").days_ago(2))
                 .revision(|t| t.image("app", "web:3").days_ago(1))
         })
         .build();
-    let mut options = HostOptions::new(Lifecycle::Handshake);
+    let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
     options.sim = SimOptions::new().running_clock();
     let host = Host::start_with(scenario, options).await;
     host.answer(Answer::approve("alice"));
@@ -283,12 +292,14 @@ async fn a_rollout_that_fails_while_waiting_is_recorded() {
     );
 }
 
-#[tokio::test]
-async fn an_unwritable_audit_log_refuses_the_undo_with_no_write_but_reads_still_work() {
+on_both_backends!(an_unwritable_audit_log_refuses_the_undo_with_no_write_but_reads_still_work);
+async fn an_unwritable_audit_log_refuses_the_undo_with_no_write_but_reads_still_work(
+    backend: Backend,
+) {
     let dir = tempdir::Dir::new("audit");
     let blocker = dir.path().join("not-a-directory");
     std::fs::write(&blocker, "").unwrap();
-    let mut options = HostOptions::new(Lifecycle::Handshake);
+    let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
     options.audit_log = Some(blocker.join("audit.jsonl"));
     let host = Host::start_with(Scenario::demo(), options).await;
     host.answer(Answer::approve("alice"));
@@ -297,7 +308,7 @@ async fn an_unwritable_audit_log_refuses_the_undo_with_no_write_but_reads_still_
         message.contains("cannot write the audit log") && message.contains("nothing was written"),
         "{message}"
     );
-    assert!(host.writes().is_empty(), "{:?}", host.writes());
+    assert!(host.writes().await.is_empty(), "{:?}", host.writes().await);
     assert!(
         host.asked().is_empty(),
         "no human is bothered for an undo that cannot be recorded"
@@ -320,6 +331,7 @@ async fn an_unwritable_audit_log_refuses_the_undo_with_no_write_but_reads_still_
     );
 }
 
+// kube-sim only: about the file, not the cluster.
 #[tokio::test]
 async fn the_audit_log_is_created_owner_only_at_the_default_path() {
     use std::os::unix::fs::PermissionsExt;
@@ -343,6 +355,7 @@ async fn the_audit_log_is_created_owner_only_at_the_default_path() {
     );
 }
 
+// kube-sim only: the PATCH is held by an injected delay.
 #[tokio::test]
 async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
     let dir = tempdir::Dir::new("drain");
@@ -350,7 +363,7 @@ async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
     let mut options = HostOptions::new(Lifecycle::Handshake);
     options.audit_log = Some(log.clone());
     let host = Host::start_with(Scenario::demo(), options).await;
-    host.sim.inject_fault(
+    host.sim().inject_fault(
         Fault::on(Verb::Patch, "deployments")
             .named("api-server")
             .delay(std::time::Duration::from_secs(4))
@@ -372,7 +385,7 @@ async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(
-        host.sim.get("deployments", "shop", "api-server").unwrap()["spec"]["template"]["spec"]["containers"]
+        host.sim().get("deployments", "shop", "api-server").unwrap()["spec"]["template"]["spec"]["containers"]
             [0]["image"],
         kube_sim::DEMO_BAD_IMAGE,
         "the approval is on disk before the write is applied"
@@ -380,7 +393,7 @@ async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
     // The sim holds the PATCH for 4s. The host goes away meanwhile, as rmcp's stdio client does:
     // stdin closed, SIGTERM 3s later, SIGKILL 3s after that. The server must finish the write
     // and record it in that window rather than die on SIGTERM.
-    let sim = host.disconnect().await;
+    let cluster = host.disconnect().await;
     call.abort();
     let last = events()
         .lines()
@@ -392,17 +405,19 @@ async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
         "the outcome was recorded before exiting: {last}"
     );
     assert_eq!(
-        sim.get("deployments", "shop", "api-server").unwrap()["spec"]["template"]["spec"]["containers"]
-            [0]["image"],
+        cluster
+            .get("deployments", "shop", "api-server")
+            .await
+            .unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
         "ghcr.io/example/api-server:1.2.0"
     );
 }
 
-#[tokio::test]
-async fn an_approval_that_cannot_be_recorded_writes_nothing() {
+on_both_backends!(an_approval_that_cannot_be_recorded_writes_nothing);
+async fn an_approval_that_cannot_be_recorded_writes_nothing(backend: Backend) {
     let dir = tempdir::Dir::new("audit");
     let log = dir.path().join("audit.jsonl");
-    let mut options = HostOptions::new(Lifecycle::Handshake);
+    let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
     options.audit_log = Some(log.clone());
     let host = Host::start_with(Scenario::demo(), options).await;
     // While the human reads the question, the log becomes unwritable (a directory stands
@@ -417,12 +432,12 @@ async fn an_approval_that_cannot_be_recorded_writes_nothing() {
         message.contains("cannot write the audit log") && message.contains("nothing was written"),
         "{message}"
     );
-    assert!(host.writes().is_empty(), "{:?}", host.writes());
+    assert!(host.writes().await.is_empty(), "{:?}", host.writes().await);
 }
 
-#[tokio::test]
-async fn a_stateless_decline_is_recorded_on_the_retry() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Stateless).await;
+on_both_backends!(a_stateless_decline_is_recorded_on_the_retry);
+async fn a_stateless_decline_is_recorded_on_the_retry(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Stateless).await;
     host.answer(Answer::Decline);
     refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
     assert_eq!(
@@ -446,25 +461,24 @@ async fn a_stateless_decline_is_recorded_on_the_retry() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_rollout_seen_by_a_status_wait_is_recorded() {
+on_both_backends!(a_failed_rollout_seen_by_a_status_wait_is_recorded);
+async fn a_failed_rollout_seen_by_a_status_wait_is_recorded(backend: Backend) {
     let scenario = Scenario::builder()
         .namespace("shop")
-        .stuck_image("web:bad")
         .deployment("shop", "web", |d| {
             d.replicas(2)
                 .progress_deadline_seconds(1)
                 .revision(|t| t.image("app", "web:1").days_ago(1))
         })
         .build();
-    let mut options = HostOptions::new(Lifecycle::Handshake);
+    let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
     options.sim = SimOptions::new().running_clock();
     let host = Host::start_with(scenario, options).await;
-    host.sim
+    host.cluster
         .update("deployments", "shop", "web", |d| {
-            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:bad");
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:bad-crashloop");
         })
-        .unwrap();
+        .await;
     let report = structured(
         &host
             .call(

@@ -1,9 +1,10 @@
-//! kubectl as the oracle: on the same simulated cluster, our history, undo and status must say
-//! what `kubectl rollout history|undo|status` says.
+//! kubectl as the oracle: on the same cluster (kube-sim, and kube-real), our history, undo and
+//! status must say what `kubectl rollout history|undo|status` says.
 
-use kube_sim::{Pace, Scenario, Sim, SimOptions};
+use kube_sim::{Scenario, SimOptions};
 use serde_json::{Value, json};
 
+use super::backend::{Backend, TestCluster};
 use super::host::{Answer, Host, HostOptions, Lifecycle, refusal, structured};
 use super::kubectl::Kubectl;
 
@@ -41,13 +42,18 @@ async fn our_rows(host: &Host, resource_type: &str, name: &str) -> Vec<(i64, Str
         .collect()
 }
 
-#[tokio::test]
-async fn history_matches_kubectl_for_each_kind_and_kubectl_version() {
-    for minor in [27, 30, 33] {
-        let mut options = HostOptions::new(Lifecycle::Handshake);
+on_both_backends!(history_matches_kubectl_for_each_kind_and_kubectl_version);
+async fn history_matches_kubectl_for_each_kind_and_kubectl_version(backend: Backend) {
+    // The sim's /version picks the kubectl the dispatcher runs; kube-real is one version.
+    let minors: &[u32] = match backend {
+        Backend::Sim => &[27, 30, 33],
+        Backend::Real => &[36],
+    };
+    for &minor in minors {
+        let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
         options.sim = SimOptions::new().kube_version(minor);
         let host = Host::start_with(Scenario::demo(), options).await;
-        let Some(kubectl) = Kubectl::for_sim(&host.sim) else {
+        let Some(kubectl) = Kubectl::for_cluster(&host.cluster) else {
             return;
         };
         for (resource_type, name) in WORKLOADS {
@@ -145,10 +151,10 @@ fn our_facts(template: &Value) -> Vec<String> {
     facts
 }
 
-#[tokio::test]
-async fn a_revision_in_full_shows_kubectls_template() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-    let Some(kubectl) = Kubectl::for_sim(&host.sim) else {
+on_both_backends!(a_revision_in_full_shows_kubectls_template);
+async fn a_revision_in_full_shows_kubectls_template(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
+    let Some(kubectl) = Kubectl::for_cluster(&host.cluster) else {
         return;
     };
     let mut seen = Vec::new();
@@ -186,14 +192,16 @@ async fn a_revision_in_full_shows_kubectls_template() {
     }
 }
 
+// kube-sim only: on a real cluster the garbage collector deletes the ReplicaSet whose owner
+// does not exist while the test looks (kube-sim has no garbage collector; see sim/README.md).
 #[tokio::test]
 async fn revisions_kubectl_ignores_are_ignored_and_unnumbered_ones_are_zero() {
     let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-    let Some(kubectl) = Kubectl::for_sim(&host.sim) else {
+    let Some(kubectl) = Kubectl::for_cluster(&host.cluster) else {
         return;
     };
-    let deployment = host.sim.get("deployments", "shop", "api-server").unwrap();
-    let template = host.sim.list("replicasets", "shop")[0]["spec"]["template"].clone();
+    let deployment = host.sim().get("deployments", "shop", "api-server").unwrap();
+    let template = host.sim().list("replicasets", "shop")[0]["spec"]["template"].clone();
     let replica_set = |name: &str, owner: Value, annotations: Value| {
         let mut template = template.clone();
         template["metadata"]["labels"]["pod-template-hash"] = json!(name);
@@ -223,7 +231,7 @@ async fn revisions_kubectl_ignores_are_ignored_and_unnumbered_ones_are_zero() {
             json!({"deployment.kubernetes.io/revision": "two"}),
         ),
     ] {
-        host.sim
+        host.sim()
             .create("replicasets", "shop", object)
             .expect("a hand-made replicaset");
     }
@@ -245,8 +253,8 @@ async fn revisions_kubectl_ignores_are_ignored_and_unnumbered_ones_are_zero() {
 }
 
 /// A workload's template and its annotations besides the change-cause.
-fn state(sim: &Sim, resource: &str, name: &str) -> (Value, Value) {
-    let workload = sim.get(resource, "shop", name).unwrap();
+async fn state(cluster: &TestCluster, resource: &str, name: &str) -> (Value, Value) {
+    let workload = cluster.get(resource, "shop", name).await.unwrap();
     let mut annotations = workload["metadata"]["annotations"].clone();
     if let Some(annotations) = annotations.as_object_mut() {
         annotations.remove("kubernetes.io/change-cause");
@@ -254,20 +262,20 @@ fn state(sim: &Sim, resource: &str, name: &str) -> (Value, Value) {
     (workload["spec"]["template"].clone(), annotations)
 }
 
-#[tokio::test]
-async fn an_approved_undo_leaves_what_kubectls_undo_leaves() {
+on_both_backends!(an_approved_undo_leaves_what_kubectls_undo_leaves);
+async fn an_approved_undo_leaves_what_kubectls_undo_leaves(backend: Backend) {
     for (resource_type, name, target) in [
         ("deployment", "api-server", 2),
         ("daemonset", "node-agent", 1),
         ("statefulset", "orders-db", 2),
     ] {
         let resource = format!("{resource_type}s");
-        let ours = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-        let theirs = Sim::start(Scenario::demo()).await;
-        let Some(kubectl) = Kubectl::for_sim(&theirs) else {
+        let ours = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
+        let theirs = TestCluster::seed(backend, Scenario::demo(), SimOptions::new()).await;
+        let Some(kubectl) = Kubectl::for_cluster(&theirs) else {
             return;
         };
-        let Some(ours_kubectl) = Kubectl::for_sim(&ours.sim) else {
+        let Some(ours_kubectl) = Kubectl::for_cluster(&ours.cluster) else {
             return;
         };
 
@@ -284,9 +292,11 @@ async fn an_approved_undo_leaves_what_kubectls_undo_leaves() {
             &format!("--to-revision={target}"),
         ]);
         assert!(printed.contains("rolled back"), "{printed}");
+        theirs.settle(&resource, "shop", name).await;
+        ours.cluster.settle(&resource, "shop", name).await;
 
-        let (our_template, our_annotations) = state(&ours.sim, &resource, name);
-        let (their_template, their_annotations) = state(&theirs, &resource, name);
+        let (our_template, our_annotations) = state(&ours.cluster, &resource, name).await;
+        let (their_template, their_annotations) = state(&theirs, &resource, name).await;
         assert_eq!(
             our_template, their_template,
             "{resource_type}: the same template is live"
@@ -325,10 +335,10 @@ async fn an_approved_undo_leaves_what_kubectls_undo_leaves() {
     }
 }
 
-#[tokio::test]
-async fn undo_refusals_use_kubectls_words() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-    let Some(kubectl) = Kubectl::for_sim(&host.sim) else {
+on_both_backends!(undo_refusals_use_kubectls_words);
+async fn undo_refusals_use_kubectls_words(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
+    let Some(kubectl) = Kubectl::for_cluster(&host.cluster) else {
         return;
     };
     let undo = |to_revision: i64| {
@@ -383,15 +393,18 @@ async fn undo_refusals_use_kubectls_words() {
     );
     assert!(
         host.writes()
+            .await
             .iter()
             .all(|write| write.path.ends_with("/api-server") && write.query.contains("kubectl")),
         "only kubectl wrote: {:?}",
-        host.writes()
+        host.writes().await
     );
 }
 
-#[tokio::test]
-async fn status_messages_are_kubectls() {
+on_both_backends!(status_messages_are_kubectls);
+async fn status_messages_are_kubectls(backend: Backend) {
+    // Rollouts held mid-way by images whose pods never become ready, so both backends stand
+    // still while kubectl and we look.
     let scenario = Scenario::builder()
         .namespace("shop")
         .deployment("shop", "web", |d| {
@@ -422,7 +435,7 @@ async fn status_messages_are_kubectls() {
         })
         .build();
     let mut cases: Vec<(Host, Vec<Workload>)> = Vec::new();
-    let demo = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let demo = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     cases.push((
         demo,
         vec![
@@ -432,21 +445,21 @@ async fn status_messages_are_kubectls() {
             ("deployment", "api-server", "staging"),
         ],
     ));
-    let rolling = Host::start(scenario.with_pace(Pace::Stepwise), Lifecycle::Handshake).await;
+    let rolling = Host::start_on(backend, scenario, Lifecycle::Handshake).await;
     for (resource, name, image) in [
-        ("deployments", "web", "web:2"),
-        ("daemonsets", "agent", "agent:2"),
-        ("statefulsets", "db", "db:2"),
-        ("statefulsets", "split", "split:2"),
+        ("deployments", "web", "web:2-notready"),
+        ("daemonsets", "agent", "agent:2-notready"),
+        ("statefulsets", "db", "db:2-notready"),
+        ("statefulsets", "split", "split:2-notready"),
     ] {
         rolling
-            .sim
+            .cluster
             .update(resource, "shop", name, |w| {
                 w["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image)
             })
-            .unwrap();
+            .await;
+        rolling.cluster.settle(resource, "shop", name).await;
     }
-    rolling.sim.tick();
     cases.push((
         rolling,
         vec![
@@ -460,7 +473,7 @@ async fn status_messages_are_kubectls() {
     ));
     let mut compared = Vec::new();
     for (host, workloads) in &cases {
-        let Some(kubectl) = Kubectl::for_sim(&host.sim) else {
+        let Some(kubectl) = Kubectl::for_cluster(&host.cluster) else {
             return;
         };
         for (resource_type, name, namespace) in workloads {

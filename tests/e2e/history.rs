@@ -1,9 +1,10 @@
 //! `k8s_rollout_history` end to end: kubectl's numbering, the facts beside it, the revision
 //! view and diffs, exactly two API requests per call, and every refusal.
 
-use kube_sim::{Fault, Scenario, SimOptions, Verb};
+use kube_sim::{Fault, Scenario, Verb};
 use serde_json::{Value, json};
 
+use super::backend::Backend;
 use super::host::{Host, HostOptions, LIFECYCLES, Lifecycle, refusal, structured, text};
 
 const API_SERVER: &str = "ghcr.io/example/api-server";
@@ -29,10 +30,10 @@ fn numbers(report: &Value) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
-async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one() {
+on_both_backends!(history_numbers_revisions_like_kubectl_and_marks_the_live_one);
+async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one(backend: Backend) {
     for lifecycle in LIFECYCLES {
-        let host = Host::start(Scenario::demo(), lifecycle).await;
+        let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         let result = host
             .call("k8s_rollout_history", history("api-server"))
             .await;
@@ -53,7 +54,7 @@ async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one() {
         );
         assert_eq!(
             newest["images"],
-            json!([{"container": "api", "image": format!("{API_SERVER}:1.3.0")}])
+            json!([{"container": "api", "image": kube_sim::DEMO_BAD_IMAGE}])
         );
         assert!(
             newest["health"]
@@ -63,15 +64,17 @@ async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one() {
             "the stuck deploy's health: {newest}"
         );
         assert!(report["revisions"][0]["health"].is_null());
-        assert_eq!(report["revisions"][0]["age"], "30d");
         assert_eq!(report["omitted_older"], 0);
-        assert!(text(&result).contains("4* 3h"), "{}", text(&result));
+        if backend.has_clock() {
+            assert_eq!(report["revisions"][0]["age"], "30d");
+            assert!(text(&result).contains("4* 3h"), "{}", text(&result));
+        }
     }
 }
 
-#[tokio::test]
-async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(a_history_call_makes_exactly_two_api_requests_even_with_a_diff);
+async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     for arguments in [
         history("api-server"),
         with(
@@ -79,28 +82,28 @@ async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff() {
             json!({"revision": 1, "compare_with": 2}),
         ),
     ] {
-        host.sim.clear_requests();
+        host.cluster.clear_requests();
         structured(&host.call("k8s_rollout_history", arguments).await);
-        let requests: Vec<(String, String)> = host
-            .sim
-            .requests()
-            .into_iter()
-            .map(|r| (r.method, r.path))
+        let requests = host.cluster.requests().await;
+        let paths: Vec<(String, String)> = requests
+            .iter()
+            .map(|r| (r.method.clone(), r.path.clone()))
             .collect();
+        let shop = host.cluster.ns("shop");
         assert_eq!(
-            requests,
+            paths,
             vec![
                 (
                     "GET".to_string(),
-                    "/apis/apps/v1/namespaces/shop/deployments/api-server".to_string()
+                    format!("/apis/apps/v1/namespaces/{shop}/deployments/api-server")
                 ),
                 (
                     "GET".to_string(),
-                    "/apis/apps/v1/namespaces/shop/replicasets".to_string()
+                    format!("/apis/apps/v1/namespaces/{shop}/replicasets")
                 ),
             ]
         );
-        let list = &host.sim.requests()[1];
+        let list = &requests[1];
         assert!(
             list.query
                 .contains("labelSelector=app%3Dapi-server%2Ctier+in+%28backend%29"),
@@ -110,9 +113,11 @@ async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff() {
     }
 }
 
-#[tokio::test]
-async fn the_revision_view_is_the_template_an_undo_restores_with_env_values_redacted() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(the_revision_view_is_the_template_an_undo_restores_with_env_values_redacted);
+async fn the_revision_view_is_the_template_an_undo_restores_with_env_values_redacted(
+    backend: Backend,
+) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     let result = host
         .call(
             "k8s_rollout_history",
@@ -174,11 +179,13 @@ async fn the_revision_view_is_the_template_an_undo_restores_with_env_values_reda
     );
 }
 
-#[tokio::test]
-async fn env_values_are_shown_only_when_the_operator_opts_in() {
+on_both_backends!(env_values_are_shown_only_when_the_operator_opts_in);
+async fn env_values_are_shown_only_when_the_operator_opts_in(backend: Backend) {
     let host = Host::start_with(
         Scenario::demo(),
-        HostOptions::new(Lifecycle::Handshake).arg("--show-env-values"),
+        HostOptions::new(Lifecycle::Handshake)
+            .on(backend)
+            .arg("--show-env-values"),
     )
     .await;
     let result = host
@@ -195,9 +202,9 @@ async fn env_values_are_shown_only_when_the_operator_opts_in() {
     );
 }
 
-#[tokio::test]
-async fn two_revisions_can_be_compared() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(two_revisions_can_be_compared);
+async fn two_revisions_can_be_compared(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     let result = host
         .call(
             "k8s_rollout_history",
@@ -216,9 +223,9 @@ async fn two_revisions_can_be_compared() {
     assert_eq!(diff["changes"][0]["after"], format!("{API_SERVER}:1.1.0"));
 }
 
-#[tokio::test]
-async fn limit_keeps_the_newest_revisions_and_counts_the_rest() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(limit_keeps_the_newest_revisions_and_counts_the_rest);
+async fn limit_keeps_the_newest_revisions_and_counts_the_rest(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     let result = host
         .call(
             "k8s_rollout_history",
@@ -231,10 +238,10 @@ async fn limit_keeps_the_newest_revisions_and_counts_the_rest() {
     assert!(text(&result).contains("2 older revisions not shown"));
 }
 
-#[tokio::test]
-async fn daemon_set_and_stateful_set_history_come_from_controller_revisions() {
+on_both_backends!(daemon_set_and_stateful_set_history_come_from_controller_revisions);
+async fn daemon_set_and_stateful_set_history_come_from_controller_revisions(backend: Backend) {
     for lifecycle in LIFECYCLES {
-        let host = Host::start(Scenario::demo(), lifecycle).await;
+        let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         for (resource_type, name, image) in [
             ("ds", "node-agent", "ghcr.io/example/node-agent:2.5.1"),
             ("sts", "orders-db", "ghcr.io/example/orders-db:15.6"),
@@ -270,12 +277,13 @@ async fn daemon_set_and_stateful_set_history_come_from_controller_revisions() {
     }
 }
 
-#[tokio::test]
-async fn the_namespace_defaults_to_the_flag_then_the_context_then_default() {
+on_both_backends!(the_namespace_defaults_to_the_flag_then_the_context_then_default);
+async fn the_namespace_defaults_to_the_flag_then_the_context_then_default(backend: Backend) {
     let arguments = json!({"resource_type": "Deployment", "name": "api-server"});
     let flag = Host::start_with(
         Scenario::demo(),
         HostOptions::new(Lifecycle::Handshake)
+            .on(backend)
             .arg("--namespace")
             .arg("staging"),
     )
@@ -284,15 +292,16 @@ async fn the_namespace_defaults_to_the_flag_then_the_context_then_default() {
     assert_eq!(structured(&result)["namespace"], "staging");
     assert_eq!(numbers(structured(&result)), vec![1, 2]);
 
-    let mut options = HostOptions::new(Lifecycle::Handshake);
-    options.sim = SimOptions::new().context_namespace("shop");
+    let options = HostOptions::new(Lifecycle::Handshake)
+        .on(backend)
+        .context_namespace("shop");
     let context = Host::start_with(Scenario::demo(), options).await;
     assert_eq!(
         structured(&context.call("k8s_rollout_history", arguments.clone()).await)["namespace"],
         "shop"
     );
 
-    let plain = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    let plain = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     let message = refusal(&plain.call("k8s_rollout_history", arguments).await);
     assert!(
         message.contains("not found in namespace \"default\""),
@@ -300,24 +309,24 @@ async fn the_namespace_defaults_to_the_flag_then_the_context_then_default() {
     );
 }
 
-#[tokio::test]
-async fn an_empty_history_says_so_like_kubectl() {
+on_both_backends!(an_empty_history_says_so_like_kubectl);
+async fn an_empty_history_says_so_like_kubectl(backend: Backend) {
     let scenario = Scenario::builder()
         .namespace("shop")
         .deployment("shop", "fresh", |d| {
             d.paused(true).revision(|t| t.image("app", "app:1"))
         })
         .build();
-    let host = Host::start(scenario, Lifecycle::Handshake).await;
+    let host = Host::start_on(backend, scenario, Lifecycle::Handshake).await;
     let result = host.call("k8s_rollout_history", history("fresh")).await;
     let report = structured(&result);
     assert_eq!(report["message"], "No rollout history found.");
     assert_eq!(numbers(report), Vec::<i64>::new());
 }
 
-#[tokio::test]
-async fn unsupported_types_name_the_three_kinds_or_the_owner_to_roll_back() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(unsupported_types_name_the_three_kinds_or_the_owner_to_roll_back);
+async fn unsupported_types_name_the_three_kinds_or_the_owner_to_roll_back(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     let job = refusal(
         &host
             .call(
@@ -331,7 +340,7 @@ async fn unsupported_types_name_the_three_kinds_or_the_owner_to_roll_back() {
         "{job}"
     );
 
-    let replica_set = host.sim.list("replicasets", "shop")[0]["metadata"]["name"]
+    let replica_set = host.cluster.list("replicasets", "shop").await[0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();
@@ -346,7 +355,7 @@ async fn unsupported_types_name_the_three_kinds_or_the_owner_to_roll_back() {
         "{message}"
     );
 
-    let pods = host.sim.list("pods", "shop");
+    let pods = host.cluster.list("pods", "shop").await;
     let agent_pod = pods
         .iter()
         .find(|p| {
@@ -391,9 +400,9 @@ async fn unsupported_types_name_the_three_kinds_or_the_owner_to_roll_back() {
     );
 }
 
-#[tokio::test]
-async fn bad_names_are_refused_before_any_request() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(bad_names_are_refused_before_any_request);
+async fn bad_names_are_refused_before_any_request(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     for (name, namespace) in [("Api_Server", "shop"), ("api-server", "Shop"), ("", "shop")] {
         let message = refusal(
             &host
@@ -408,7 +417,7 @@ async fn bad_names_are_refused_before_any_request() {
             "{message}"
         );
     }
-    assert!(host.sim.requests().is_empty());
+    assert!(host.cluster.requests().await.is_empty());
     let message = refusal(
         &host
             .call(
@@ -422,9 +431,9 @@ async fn bad_names_are_refused_before_any_request() {
     assert_eq!(message, "revision must be a positive integer: 0");
 }
 
-#[tokio::test]
-async fn a_missing_workload_is_named_with_close_names_in_its_namespace() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(a_missing_workload_is_named_with_close_names_in_its_namespace);
+async fn a_missing_workload_is_named_with_close_names_in_its_namespace(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     let message = refusal(&host.call("k8s_rollout_history", history("api-servr")).await);
     assert_eq!(
         message,
@@ -445,10 +454,11 @@ async fn a_missing_workload_is_named_with_close_names_in_its_namespace() {
     );
 }
 
+// kube-sim only: the denial is injected (RBAC on kube-real is proven with a ServiceAccount).
 #[tokio::test]
 async fn forbidden_says_which_verb_resource_and_namespace_are_missing() {
     let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-    host.sim.deny_in(Verb::List, "replicasets", "shop");
+    host.sim().deny_in(Verb::List, "replicasets", "shop");
     let message = refusal(
         &host
             .call("k8s_rollout_history", history("api-server"))
@@ -461,6 +471,7 @@ async fn forbidden_says_which_verb_resource_and_namespace_are_missing() {
     );
 }
 
+// No cluster at all: nothing listens on the kubeconfig's port.
 #[tokio::test]
 async fn an_unreachable_api_server_is_reported_per_call_naming_it() {
     // A kubeconfig for a server nothing listens on (port 1 is never bound): the server starts,
@@ -484,6 +495,7 @@ async fn an_unreachable_api_server_is_reported_per_call_naming_it() {
     );
 }
 
+// kube-sim only: the delay is injected.
 #[tokio::test]
 async fn a_slow_api_server_is_reported_per_call_with_the_time_limit() {
     let host = Host::start_with(
@@ -493,7 +505,7 @@ async fn a_slow_api_server_is_reported_per_call_with_the_time_limit() {
             .arg("1s"),
     )
     .await;
-    host.sim.inject_fault(
+    host.sim().inject_fault(
         Fault::on(Verb::Get, "deployments")
             .named("api-server")
             .delay(std::time::Duration::from_secs(3))
@@ -507,7 +519,7 @@ async fn a_slow_api_server_is_reported_per_call_with_the_time_limit() {
     assert!(
         message.starts_with(&format!(
             "the API server at {} (context \"kube-sim\") did not answer within 1s while trying to get deployments",
-            host.sim.url()
+            host.sim().url()
         )),
         "{message}"
     );

@@ -1,7 +1,14 @@
-//! A test MCP host: starts a simulated cluster, writes a kubeconfig for it, launches the real
-//! `k8s-rollout-mcp` binary over stdio, and talks to it with rmcp's client, on either
-//! lifecycle (2025-11-25 `initialize`, or 2026-07-28 discovery). Its elicitation answers are
-//! scripted per test, and every request and progress notification it receives is kept.
+//! A test MCP host: seeds a cluster (kube-sim or kube-real, see [`super::backend`]), writes a
+//! kubeconfig for it, launches the real `k8s-rollout-mcp` binary over stdio, and talks to it with
+//! rmcp's client, on either lifecycle (2025-11-25 `initialize`, or 2026-07-28 discovery). Its
+//! elicitation answers are scripted per test, and every request and progress notification it
+//! receives is kept.
+//!
+//! On kube-real a test's namespaces are fresh ones (`shop-7-4242` for the scenario's `shop`).
+//! The host shows them to the test under the scenario's names: the `namespace` argument of a
+//! call is translated on the way in, and results, approval messages and audit records on the way
+//! out (an exact replacement of names that occur nowhere else), so one test body asserts the same
+//! text on both backends.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube_sim::{RequestRecord, Scenario, Sim, SimOptions};
+
+use super::backend::{Backend, TestCluster};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
     ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, NumberOrString,
@@ -112,12 +121,16 @@ impl ClientHandler for TestClient {
 
 /// Options for starting a host.
 pub struct HostOptions {
+    pub backend: Backend,
     pub lifecycle: Lifecycle,
     pub elicitation: bool,
     pub extra_args: Vec<String>,
     pub audit_log: Option<PathBuf>,
-    /// A kubeconfig to use instead of the sim's.
+    /// A kubeconfig to use instead of the cluster's.
     pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context's namespace (a scenario namespace).
+    pub context_namespace: Option<String>,
+    /// Settings for kube-sim (kube-real ignores them: its controllers always run on their own).
     pub sim: SimOptions,
     /// Environment variables for the server process.
     pub env: Vec<(String, PathBuf)>,
@@ -126,14 +139,28 @@ pub struct HostOptions {
 impl HostOptions {
     pub fn new(lifecycle: Lifecycle) -> Self {
         Self {
+            backend: Backend::Sim,
             lifecycle,
             elicitation: true,
             extra_args: Vec::new(),
             audit_log: None,
             kubeconfig: None,
+            context_namespace: None,
             sim: SimOptions::new(),
             env: Vec::new(),
         }
+    }
+
+    /// On which cluster.
+    pub fn on(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Sets the kubeconfig context's namespace.
+    pub fn context_namespace(mut self, namespace: &str) -> Self {
+        self.context_namespace = Some(namespace.to_string());
+        self
     }
 
     /// Sets an environment variable for the server; setting XDG_STATE_HOME also leaves the
@@ -149,9 +176,9 @@ impl HostOptions {
     }
 }
 
-/// A simulated cluster, the server under test, and the client talking to it.
+/// A seeded cluster, the server under test, and the client talking to it.
 pub struct Host {
-    pub sim: Arc<Sim>,
+    pub cluster: TestCluster,
     /// Holds the kubeconfig and audit log; removed when the host is dropped.
     _dir: tempdir::Dir,
     pub client: RunningService<RoleClient, TestClient>,
@@ -163,20 +190,33 @@ pub struct Host {
 }
 
 impl Host {
+    /// A host on kube-sim.
     pub async fn start(scenario: Scenario, lifecycle: Lifecycle) -> Self {
         Self::start_with(scenario, HostOptions::new(lifecycle)).await
     }
 
+    /// A host on `backend`.
+    pub async fn start_on(backend: Backend, scenario: Scenario, lifecycle: Lifecycle) -> Self {
+        Self::start_with(scenario, HostOptions::new(lifecycle).on(backend)).await
+    }
+
     pub async fn start_with(scenario: Scenario, options: HostOptions) -> Self {
-        let sim = Sim::start_with(scenario, options.sim.clone()).await;
+        let mut sim_options = options.sim.clone();
+        if let Some(ns) = &options.context_namespace {
+            sim_options = sim_options.context_namespace(ns);
+        }
+        let cluster = TestCluster::seed(options.backend, scenario, sim_options).await;
         let dir = tempdir::Dir::new("host");
         let kubeconfig = options
             .kubeconfig
             .clone()
             .unwrap_or_else(|| dir.path().join("kubeconfig"));
         if options.kubeconfig.is_none() {
-            sim.write_kubeconfig(&kubeconfig)
-                .expect("kubeconfig written");
+            std::fs::write(
+                &kubeconfig,
+                cluster.kubeconfig(options.context_namespace.as_deref()),
+            )
+            .expect("kubeconfig written");
         }
         let mut command = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"));
         command.arg("--kubeconfig").arg(&kubeconfig);
@@ -240,15 +280,63 @@ impl Host {
                 (tool.name.to_string(), validator)
             })
             .collect();
-        sim.clear_requests();
+        cluster.clear_requests();
         Self {
-            sim: Arc::new(sim),
+            cluster,
             _dir: dir,
             client,
             handler,
             audit_log,
             output_schemas,
         }
+    }
+
+    /// The sim, for steps only it can do.
+    pub fn sim(&self) -> &Arc<Sim> {
+        self.cluster.sim()
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.cluster.backend()
+    }
+
+    /// The context the product was given (`kube-sim` or `kube-real`).
+    pub fn context(&self) -> &'static str {
+        self.backend().context()
+    }
+
+    /// The call's namespace argument, translated to the real namespace.
+    fn translated_in(&self, mut arguments: Value) -> Value {
+        if let Some(ns) = arguments.get("namespace").and_then(Value::as_str) {
+            arguments["namespace"] = json!(self.cluster.ns(ns));
+        }
+        arguments
+    }
+
+    /// Text with the real namespaces named as in the scenario.
+    fn translated_text(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (actual, logical) in self.cluster.namespace_names() {
+            text = text.replace(&actual, &logical);
+        }
+        text
+    }
+
+    fn translated_value(&self, value: &Value) -> Value {
+        if self.backend() == Backend::Sim {
+            return value.clone();
+        }
+        serde_json::from_str(&self.translated_text(&value.to_string()))
+            .expect("renaming namespaces keeps JSON valid")
+    }
+
+    fn translated_result(&self, mut result: CallToolResult) -> CallToolResult {
+        if self.backend() == Backend::Sim {
+            return result;
+        }
+        let value = serde_json::to_value(&result).expect("a result serialises");
+        result = serde_json::from_value(self.translated_value(&value)).expect("a result parses");
+        result
     }
 
     /// Fails the test if a result's structured content does not match the tool's schema.
@@ -268,10 +356,10 @@ impl Host {
     }
 
     /// Closes the session as a host does (stdin closed, then SIGTERM, then kill), leaving the
-    /// sim running.
-    pub async fn disconnect(self) -> Arc<Sim> {
+    /// cluster running.
+    pub async fn disconnect(self) -> TestCluster {
         let _ = self.client.cancel().await;
-        self.sim
+        self.cluster
     }
 
     /// Scripts the human's next answers.
@@ -286,7 +374,8 @@ impl Host {
 
     /// The approval messages shown to the human so far.
     pub fn asked(&self) -> Vec<String> {
-        self.handler.asked.lock().unwrap().clone()
+        let asked = self.handler.asked.lock().unwrap().clone();
+        asked.iter().map(|m| self.translated_text(m)).collect()
     }
 
     pub fn progress(&self) -> Vec<ProgressNotificationParam> {
@@ -297,15 +386,15 @@ impl Host {
     pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
         let result = self
             .client
-            .call_tool(params(tool, arguments))
+            .call_tool(params(tool, self.translated_in(arguments)))
             .await
             .expect("the tool call completes");
-        self.checked(tool, result)
+        self.checked(tool, self.translated_result(result))
     }
 
     /// Calls a tool with a progress token.
     pub async fn call_with_progress(&self, tool: &str, arguments: Value) -> CallToolResult {
-        let mut request = params(tool, arguments);
+        let mut request = params(tool, self.translated_in(arguments));
         request.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
             NumberOrString::Number(7),
         )));
@@ -314,7 +403,7 @@ impl Host {
             .call_tool(request)
             .await
             .expect("the tool call completes");
-        self.checked(tool, result)
+        self.checked(tool, self.translated_result(result))
     }
 
     /// One round only: an InputRequiredResult comes back as is.
@@ -326,8 +415,8 @@ impl Host {
     }
 
     /// Requests that changed (or tried to change) the cluster, dry runs included.
-    pub fn writes(&self) -> Vec<RequestRecord> {
-        self.sim.mutating_requests()
+    pub async fn writes(&self) -> Vec<RequestRecord> {
+        self.cluster.mutating_requests().await
     }
 
     /// The audit records written so far.
@@ -335,7 +424,10 @@ impl Host {
         match std::fs::read_to_string(&self.audit_log) {
             Ok(text) => text
                 .lines()
-                .map(|line| serde_json::from_str(line).expect("an audit line is JSON"))
+                .map(|line| {
+                    let record = serde_json::from_str(line).expect("an audit line is JSON");
+                    self.translated_value(&record)
+                })
                 .collect(),
             Err(_) => Vec::new(),
         }

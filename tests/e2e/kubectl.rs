@@ -1,23 +1,24 @@
-//! Upstream kubectl as the oracle: run it against a sim and read what it prints. Without kubectl
-//! on PATH the differential tests print why and skip, unless `REQUIRE_KUBECTL=1` (CI) makes
-//! them fail.
+//! Upstream kubectl as the oracle: run it against a test cluster (kube-sim or kube-real) and
+//! read what it prints. Without kubectl on PATH the differential tests print why and skip,
+//! unless `REQUIRE_KUBECTL=1` (CI) makes them fail. Like the test host, it takes the scenario's
+//! namespace names (`-n shop`) and runs in the real ones.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use kube_sim::Sim;
-
+use super::backend::TestCluster;
 use super::host::tempdir;
 
-/// kubectl pointed at one sim, with its own discovery cache.
+/// kubectl pointed at one cluster, with its own discovery cache.
 pub struct Kubectl {
     kubeconfig: PathBuf,
     dir: tempdir::Dir,
+    cluster: TestCluster,
 }
 
 impl Kubectl {
-    /// kubectl for `sim`, or None (after saying why) when kubectl is missing and not required.
-    pub fn for_sim(sim: &Sim) -> Option<Self> {
+    /// kubectl for `cluster`, or None (after saying why) when kubectl is missing and not required.
+    pub fn for_cluster(cluster: &TestCluster) -> Option<Self> {
         let found = Command::new("kubectl")
             .arg("version")
             .arg("--client")
@@ -35,13 +36,22 @@ impl Kubectl {
         }
         let dir = tempdir::Dir::new("kubectl");
         let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig)
-            .expect("kubeconfig written");
-        Some(Self { kubeconfig, dir })
+        std::fs::write(&kubeconfig, cluster.kubeconfig(None)).expect("kubeconfig written");
+        Some(Self {
+            kubeconfig,
+            dir,
+            cluster: cluster.clone(),
+        })
     }
 
     /// Runs kubectl; returns (success, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for i in 1..args.len() {
+            if args[i - 1] == "-n" {
+                args[i] = self.cluster.ns(&args[i]);
+            }
+        }
         let output = Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)

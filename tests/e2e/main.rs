@@ -1,6 +1,29 @@
 //! End-to-end tests: the real `k8s-rollout-mcp` binary over stdio, driven by rmcp's client,
-//! against `kube-sim`; and upstream kubectl on the same simulated cluster as the oracle.
+//! against kube-sim and against kube-real (a real control plane, see [`backend`]); and upstream
+//! kubectl on the same cluster as the oracle.
 
+/// Declares the test `NAME` once per backend, as `NAME::sim` on kube-sim and `NAME::real` on
+/// kube-real (which skips, saying why, when the real backend cannot run here), both calling the
+/// body `async fn NAME(backend: Backend)` beside it.
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sim() {
+                super::$name(crate::backend::Backend::Sim).await
+            }
+
+            #[tokio::test]
+            async fn real() {
+                if crate::backend::real().is_some() {
+                    super::$name(crate::backend::Backend::Real).await
+                }
+            }
+        }
+    };
+}
+
+mod backend;
 mod host;
 mod kubectl;
 

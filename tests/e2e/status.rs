@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube_sim::{Pace, Scenario, Sim};
+use kube_sim::{Pace, Scenario, Sim, SimOptions};
 use serde_json::{Value, json};
 
-use super::host::{Host, LIFECYCLES, Lifecycle, params, refusal, structured, text};
+use super::backend::Backend;
+use super::host::{Host, HostOptions, LIFECYCLES, Lifecycle, params, refusal, structured, text};
 
 fn status(resource_type: &str, name: &str) -> Value {
     json!({"resource_type": resource_type, "name": name, "namespace": "shop"})
@@ -25,18 +26,38 @@ async fn rolling(lifecycle: Lifecycle) -> Host {
         .build()
         .with_pace(Pace::Stepwise);
     let host = Host::start(scenario, lifecycle).await;
-    host.sim
+    host.cluster
         .update("deployments", "shop", "web", |d| {
             d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:2")
         })
-        .expect("a new rollout");
+        .await;
+    host
+}
+
+/// A host whose deployment `web` is rolling out an image whose pods never become ready (and
+/// whose progress deadline is far away): in progress for as long as a test runs.
+async fn rolling_for_ever(backend: Backend) -> Host {
+    let scenario = Scenario::builder()
+        .namespace("shop")
+        .deployment("shop", "web", |d| {
+            d.replicas(3)
+                .revision(|t| t.image("app", "web:1").change_cause("first").days_ago(2))
+        })
+        .build();
+    let host = Host::start_on(backend, scenario, Lifecycle::Handshake).await;
+    host.cluster
+        .update("deployments", "shop", "web", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:2-notready")
+        })
+        .await;
+    host.cluster.settle("deployments", "shop", "web").await;
     host
 }
 
 /// Returns once the server has a watch open on the sim.
 async fn watch_opened(host: &Host) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while host.sim.open_watches() == 0 {
+    while host.sim().open_watches() == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the server never started watching"
@@ -66,10 +87,10 @@ impl Drop for Ticker {
     }
 }
 
-#[tokio::test]
-async fn each_kind_gets_kubectls_verdict_and_the_live_revision() {
+on_both_backends!(each_kind_gets_kubectls_verdict_and_the_live_revision);
+async fn each_kind_gets_kubectls_verdict_and_the_live_revision(backend: Backend) {
     for lifecycle in LIFECYCLES {
-        let host = Host::start(Scenario::demo(), lifecycle).await;
+        let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         let stuck = host
             .call("k8s_rollout_status", status("deployment", "api-server"))
             .await;
@@ -123,9 +144,9 @@ async fn each_kind_gets_kubectls_verdict_and_the_live_revision() {
     }
 }
 
-#[tokio::test]
-async fn a_revision_other_than_the_live_one_is_a_failure() {
-    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+on_both_backends!(a_revision_other_than_the_live_one_is_a_failure);
+async fn a_revision_other_than_the_live_one_is_a_failure(backend: Backend) {
+    let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
     for (resource_type, name, expected, live) in [
         ("deployment", "api-server", 3, 4),
         ("daemonset", "node-agent", 2, 3),
@@ -146,15 +167,15 @@ async fn a_revision_other_than_the_live_one_is_a_failure() {
     assert_eq!(message, "revision must be a positive integer: -1");
 }
 
-#[tokio::test]
-async fn on_delete_has_no_rollout_to_watch() {
+on_both_backends!(on_delete_has_no_rollout_to_watch);
+async fn on_delete_has_no_rollout_to_watch(backend: Backend) {
     let scenario = Scenario::builder()
         .namespace("shop")
         .daemonset("shop", "agent", |d| {
             d.on_delete().revision(|t| t.image("agent", "agent:1"))
         })
         .build();
-    let host = Host::start(scenario, Lifecycle::Handshake).await;
+    let host = Host::start_on(backend, scenario, Lifecycle::Handshake).await;
     let mut arguments = status("daemonset", "agent");
     arguments["wait"] = json!(true);
     let report = structured(&host.call("k8s_rollout_status", arguments).await).clone();
@@ -172,8 +193,8 @@ async fn on_delete_has_no_rollout_to_watch() {
     assert_eq!(report["waited_seconds"], 0, "nothing to wait for");
 }
 
-#[tokio::test]
-async fn a_paused_deployment_is_in_progress_with_a_hint_to_resume() {
+on_both_backends!(a_paused_deployment_is_in_progress_with_a_hint_to_resume);
+async fn a_paused_deployment_is_in_progress_with_a_hint_to_resume(backend: Backend) {
     let scenario = Scenario::builder()
         .namespace("shop")
         .deployment("shop", "web", |d| {
@@ -183,7 +204,7 @@ async fn a_paused_deployment_is_in_progress_with_a_hint_to_resume() {
                 .revision(|t| t.image("app", "web:2").hours_ago(1))
         })
         .build();
-    let host = Host::start(scenario, Lifecycle::Handshake).await;
+    let host = Host::start_on(backend, scenario, Lifecycle::Handshake).await;
     let result = host
         .call("k8s_rollout_status", status("deployment", "web"))
         .await;
@@ -200,6 +221,7 @@ async fn a_paused_deployment_is_in_progress_with_a_hint_to_resume() {
     );
 }
 
+// kube-sim only: pods become ready one per tick, so every step of the rollout is seen in order.
 #[tokio::test]
 async fn waiting_follows_the_rollout_and_reports_progress_in_order() {
     for lifecycle in LIFECYCLES {
@@ -219,10 +241,10 @@ async fn waiting_follows_the_rollout_and_reports_progress_in_order() {
         arguments["timeout_seconds"] = json!(60);
         // Pods become ready only once the server watches, so its first message is where the
         // rollout stood when the wait began, however slow the machine.
-        host.sim.clear_requests();
+        host.sim().clear_requests();
         let ticking = async {
             watch_opened(&host).await;
-            Ticker::start(host.sim.clone())
+            Ticker::start(host.sim().clone())
         };
         let (result, _ticker) = tokio::join!(
             host.call_with_progress("k8s_rollout_status", arguments),
@@ -266,7 +288,7 @@ async fn waiting_follows_the_rollout_and_reports_progress_in_order() {
             "{messages:?}"
         );
         let requests: Vec<_> = host
-            .sim
+            .sim()
             .requests()
             .into_iter()
             .filter(|r| r.method == "GET")
@@ -287,9 +309,9 @@ async fn waiting_follows_the_rollout_and_reports_progress_in_order() {
     }
 }
 
-#[tokio::test]
-async fn waiting_stops_at_the_time_limit_with_the_last_message() {
-    let host = rolling(Lifecycle::Handshake).await;
+on_both_backends!(waiting_stops_at_the_time_limit_with_the_last_message);
+async fn waiting_stops_at_the_time_limit_with_the_last_message(backend: Backend) {
+    let host = rolling_for_ever(backend).await;
     let mut arguments = status("deployment", "web");
     arguments["wait"] = json!(true);
     arguments["timeout_seconds"] = json!(1);
@@ -310,6 +332,7 @@ async fn waiting_stops_at_the_time_limit_with_the_last_message() {
     assert!(text(&result).contains("stopped waiting after"));
 }
 
+// kube-sim only: it counts the watches open on the API server.
 #[tokio::test]
 async fn cancelling_a_wait_ends_it() {
     let host = rolling(Lifecycle::Handshake).await;
@@ -325,7 +348,7 @@ async fn cancelling_a_wait_ends_it() {
     }
     // Dropping the call sent notifications/cancelled; the server must stop watching promptly.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while host.sim.open_watches() > 0 {
+    while host.sim().open_watches() > 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the watch is still open after cancellation"
@@ -341,4 +364,73 @@ async fn cancelling_a_wait_ends_it() {
         )["state"],
         "progressing"
     );
+}
+
+on_both_backends!(waiting_ends_complete_when_a_new_deploy_is_rolled_out);
+async fn waiting_ends_complete_when_a_new_deploy_is_rolled_out(backend: Backend) {
+    let scenario = Scenario::builder()
+        .namespace("shop")
+        .deployment("shop", "web", |d| {
+            d.replicas(3)
+                .revision(|t| t.image("app", "web:1").change_cause("first").days_ago(2))
+        })
+        .build();
+    let host = Host::start_on(backend, scenario, Lifecycle::Handshake).await;
+    host.cluster
+        .update("deployments", "shop", "web", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:2")
+        })
+        .await;
+    let mut arguments = status("deployment", "web");
+    arguments["wait"] = json!(true);
+    arguments["timeout_seconds"] = json!(120);
+    let result = host.call("k8s_rollout_status", arguments).await;
+    let report = structured(&result);
+    assert_eq!(
+        (report["done"].as_bool(), report["state"].as_str()),
+        (Some(true), Some("complete")),
+        "{}",
+        text(&result)
+    );
+    assert_eq!(
+        report["message"],
+        "deployment \"web\" successfully rolled out"
+    );
+    assert_eq!(report["live_revision"], 2);
+}
+
+on_both_backends!(a_crash_looping_deploy_is_watched_until_its_progress_deadline);
+async fn a_crash_looping_deploy_is_watched_until_its_progress_deadline(backend: Backend) {
+    let scenario = Scenario::builder()
+        .namespace("shop")
+        .deployment("shop", "web", |d| {
+            d.replicas(2)
+                .progress_deadline_seconds(5)
+                .revision(|t| t.image("app", "web:1").change_cause("first").minutes_ago(5))
+        })
+        .build();
+    let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
+    options.sim = SimOptions::new().running_clock();
+    let host = Host::start_with(scenario, options).await;
+    host.cluster
+        .update("deployments", "shop", "web", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:2-crashloop")
+        })
+        .await;
+    let mut arguments = status("deployment", "web");
+    arguments["wait"] = json!(true);
+    arguments["timeout_seconds"] = json!(120);
+    let result = host.call("k8s_rollout_status", arguments).await;
+    let report = structured(&result);
+    assert_eq!(
+        (report["failed"].as_bool(), report["state"].as_str()),
+        (Some(true), Some("failed")),
+        "{}",
+        text(&result)
+    );
+    assert_eq!(
+        report["message"],
+        "deployment \"web\" exceeded its progress deadline"
+    );
+    assert_eq!(report["live_revision"], 2);
 }

@@ -1,8 +1,9 @@
 //! Pods as the workload controllers create them and as a kubelet would report them. Labels and
 //! owner references come from the caller (ReplicaSet, DaemonSet or StatefulSet controller); the
 //! status follows the scenario's rollout model: ready at once (`Instant`, and always while a
-//! scenario is being seeded), pending until a tick makes it ready (`Stepwise`), or stuck in
-//! `ImagePullBackOff` forever when an image matches a stuck pattern.
+//! scenario is being seeded) or pending until a tick makes it ready (`Stepwise`); a container
+//! whose image tag says `crashloop`, `unpullable` or `notready` fails that way for ever
+//! ([`ImageFailure`]), a crash-looping one restarting once per tick.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::errors::ApiError;
 use crate::hash::fnv32;
 use crate::json;
 use crate::resources::ResourceKind;
-use crate::rollout::Pace;
+use crate::rollout::{ImageFailure, Pace};
 use crate::world::World;
 
 use super::{controller_ref, controller_uid, update_status};
@@ -112,12 +113,17 @@ pub fn create(
 enum PodState {
     Ready,
     Starting,
-    Stuck,
+    Failing(ImageFailure),
+}
+
+/// How the pod's images make it fail, the first failing container deciding.
+fn pod_failure(pod: &Value) -> Option<ImageFailure> {
+    images(pod).find_map(ImageFailure::of)
 }
 
 fn initial_state(world: &World, pod: &Value) -> PodState {
-    if images(pod).any(|i| world.cluster.rollout.is_stuck(i)) {
-        PodState::Stuck
+    if let Some(failure) = pod_failure(pod) {
+        PodState::Failing(failure)
     } else if world.cluster.seeding || world.cluster.rollout.pace() == Pace::Instant {
         PodState::Ready
     } else {
@@ -159,9 +165,8 @@ fn status(world: &World, pod: &Value, state: PodState, node_index: usize, pod_in
         }
         c
     };
-    let started = state != PodState::Stuck;
     let conditions = json!([
-        condition("PodReadyToStartContainers", started, false),
+        condition("PodReadyToStartContainers", true, false),
         condition("Initialized", true, false),
         condition("Ready", ready, true),
         condition("ContainersReady", ready, true),
@@ -169,32 +174,53 @@ fn status(world: &World, pod: &Value, state: PodState, node_index: usize, pod_in
     ]);
     let host_ip = format!("10.0.0.{}", 10 + node_index);
     let pod_ip = format!("10.244.{}.{}", node_index, 2 + pod_index % 250);
+    let pod_name = json::str_at(pod, &["metadata", "name"]);
     let container_status = |c: &Value, init: bool| {
         let image = json::str_at(c, &["image"]);
         let name = json::str_at(c, &["name"]);
         let digest = format!("{:08x}", fnv32(image.as_bytes())).repeat(8);
-        let (state_value, is_ready) = match (state, init) {
-            (PodState::Stuck, _) => (
-                json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}}),
+        let (state_value, is_ready, running) = match (state, init, ImageFailure::of(image)) {
+            (PodState::Failing(_), _, Some(ImageFailure::CrashLoop)) => (
+                json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 10s restarting failed container={name} pod={pod_name}")}}),
+                false,
                 false,
             ),
-            (PodState::Starting, false) => {
-                (json!({"waiting": {"reason": "ContainerCreating"}}), false)
+            (PodState::Failing(_), _, Some(ImageFailure::Unpullable)) => (
+                json!({"waiting": {"reason": "ErrImagePull", "message": format!("failed to pull and unpack image \"{image}\": not found")}}),
+                false,
+                false,
+            ),
+            (PodState::Failing(_), _, Some(ImageFailure::NotReady)) => {
+                (json!({"running": {"startedAt": now}}), false, true)
             }
-            (PodState::Starting, true) => {
-                (json!({"waiting": {"reason": "PodInitializing"}}), false)
+            (PodState::Starting, false, _) => (
+                json!({"waiting": {"reason": "ContainerCreating"}}),
+                false,
+                false,
+            ),
+            (PodState::Starting, true, _) => (
+                json!({"waiting": {"reason": "PodInitializing"}}),
+                false,
+                false,
+            ),
+            (PodState::Ready | PodState::Failing(_), false, _) => {
+                (json!({"running": {"startedAt": now}}), true, true)
             }
-            (PodState::Ready, false) => (json!({"running": {"startedAt": now}}), true),
-            (PodState::Ready, true) => (
+            (PodState::Ready | PodState::Failing(_), true, _) => (
                 json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}),
                 false,
+                true,
             ),
         };
         let mut s = json!({
             "name": name, "image": image, "imageID": "", "ready": is_ready,
             "restartCount": 0, "started": is_ready, "state": state_value, "lastState": {},
         });
-        if state == PodState::Ready {
+        if ImageFailure::of(image) == Some(ImageFailure::CrashLoop) {
+            s["restartCount"] = json!(1);
+            s["lastState"] = crash(&now);
+        }
+        if running {
             s["imageID"] = json!(format!(
                 "{}@sha256:{digest}",
                 image.split(':').next().unwrap_or(image)
@@ -214,8 +240,13 @@ fn status(world: &World, pod: &Value, state: PodState, node_index: usize, pod_in
             .map(|c| container_status(c, init))
             .collect()
     };
+    let phase_running = match state {
+        PodState::Ready => true,
+        PodState::Starting => false,
+        PodState::Failing(failure) => failure != ImageFailure::Unpullable,
+    };
     let mut s = json!({
-        "phase": if ready { "Running" } else { "Pending" },
+        "phase": if phase_running { "Running" } else { "Pending" },
         "conditions": conditions,
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
@@ -227,11 +258,16 @@ fn status(world: &World, pod: &Value, state: PodState, node_index: usize, pod_in
     if !init.is_empty() {
         s["initContainerStatuses"] = json!(init);
     }
-    if ready {
+    if phase_running {
         s["podIP"] = json!(pod_ip);
         s["podIPs"] = json!([{"ip": pod_ip}]);
     }
     s
+}
+
+/// The last termination of a crash-looping container.
+fn crash(now: &str) -> Value {
+    json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}})
 }
 
 /// `BestEffort`, `Guaranteed` or `Burstable`, from the containers' requests and limits.
@@ -302,18 +338,52 @@ pub fn is_terminal(pod: &Value) -> bool {
     )
 }
 
-/// The kubelet's share of a tick: in the stepwise model, the oldest pending pod of each owner
-/// becomes ready. Stuck pods never do.
+/// The kubelet's share of a tick: crash-looping containers restart (and crash) once more, pulls
+/// that failed back off; in the stepwise model, the oldest pending pod of each owner becomes
+/// ready. Failing pods never do.
 pub fn progress(world: &mut World) {
+    let failing: Vec<Arc<Value>> = world
+        .store
+        .list(ResourceKind::Pod, None, None)
+        .into_iter()
+        .filter(|pod| pod_failure(pod).is_some() && !is_terminal(pod))
+        .cloned()
+        .collect();
+    let now = world.clock.now_rfc3339();
+    for pod in failing {
+        let mut updated = (*pod).clone();
+        let mut changed = false;
+        if let Some(statuses) = updated
+            .pointer_mut("/status/containerStatuses")
+            .and_then(Value::as_array_mut)
+        {
+            for status in statuses {
+                match json::str_at(status, &["state", "waiting", "reason"]) {
+                    "CrashLoopBackOff" => {
+                        let restarts = status["restartCount"].as_i64().unwrap_or(0);
+                        status["restartCount"] = json!(restarts + 1);
+                        status["lastState"] = crash(&now);
+                        changed = true;
+                    }
+                    "ErrImagePull" => {
+                        let image = json::str_at(status, &["image"]).to_string();
+                        status["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}});
+                        changed = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if changed && let Err(err) = update_status(world, ResourceKind::Pod, updated) {
+            tracing::debug!(%err, "could not update a failing pod");
+        }
+    }
     if world.cluster.rollout.pace() != Pace::Stepwise {
         return;
     }
     let mut oldest_pending: BTreeMap<String, Arc<Value>> = BTreeMap::new();
     for pod in world.store.list(ResourceKind::Pod, None, None) {
-        if is_ready(pod)
-            || is_terminal(pod)
-            || images(pod).any(|i| world.cluster.rollout.is_stuck(i))
-        {
+        if is_ready(pod) || is_terminal(pod) || pod_failure(pod).is_some() {
             continue;
         }
         let owner = controller_uid(pod).unwrap_or_default().to_string();

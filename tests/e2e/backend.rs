@@ -1,0 +1,679 @@
+//! The two clusters an end-to-end test runs on: kube-sim (instant, with faults, a clock and an
+//! exact request log) and kube-real (the real API server and controllers, one per test binary,
+//! see the `kube-real` crate). A test body takes a [`Backend`] and gets a [`TestCluster`] seeded
+//! from the same [`Scenario`]; on kube-real the scenario's history is replayed through the API
+//! (each template change applied, then waited on until the controller has observed it, and the
+//! workloads left settled), in fresh namespaces that the test sees under the scenario's names
+//! (see [`TestCluster::ns`]).
+//!
+//! The request log on kube-real is the API server's own audit log, filtered to the identity the
+//! product and kubectl use (`admin`) and to the test's namespaces.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::config::Kubeconfig;
+use kube_sim::{ReplayAction, RequestRecord, ResourceKind, Scenario, Sim, SimOptions};
+use serde_json::{Value, json};
+
+/// Which cluster a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sim,
+    Real,
+}
+
+impl Backend {
+    /// The context name in the kubeconfig the product gets.
+    pub fn context(self) -> &'static str {
+        match self {
+            Backend::Sim => "kube-sim",
+            Backend::Real => kube_real::kubeconfig::CONTEXT,
+        }
+    }
+
+    /// Whether times can be set: only the sim seeds history "days ago"; on kube-real everything
+    /// happened seconds ago.
+    pub fn has_clock(self) -> bool {
+        self == Backend::Sim
+    }
+}
+
+/// The real cluster of this test binary, or why there is none. Without Go (or with
+/// `KUBE_REAL=off`) the real backend is skipped, with a line saying so, unless
+/// `REQUIRE_KUBE_REAL=1` (CI) makes that a failure; with `K8S_ROLLOUT_MCP_E2E_KUBECONFIG` the
+/// tests use that existing cluster instead of starting one.
+pub fn real() -> Option<&'static RealCluster> {
+    static REAL: std::sync::OnceLock<Result<RealCluster, String>> = std::sync::OnceLock::new();
+    let found = REAL.get_or_init(|| {
+        if std::env::var("KUBE_REAL").as_deref() == Ok("off") {
+            return Err("KUBE_REAL=off".to_string());
+        }
+        if let Ok(path) = std::env::var("K8S_ROLLOUT_MCP_E2E_KUBECONFIG") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("K8S_ROLLOUT_MCP_E2E_KUBECONFIG={path}: {e}"))?;
+            return Ok(RealCluster::Existing { kubeconfig: text });
+        }
+        if let Err(e) = kube_real::build::go_available() {
+            return Err(format!("the Go toolchain is not available ({e})"));
+        }
+        kube_real::shared()
+            .map(RealCluster::Local)
+            .map_err(str::to_string)
+    });
+    match found {
+        Ok(cluster) => Some(cluster),
+        Err(why) => {
+            assert!(
+                std::env::var("REQUIRE_KUBE_REAL").as_deref() != Ok("1"),
+                "REQUIRE_KUBE_REAL=1 but kube-real cannot run: {why}"
+            );
+            eprintln!("skipping the kube-real backend: {why}");
+            None
+        }
+    }
+}
+
+/// A real cluster: ours on loopback, or one the user points the tests at.
+pub enum RealCluster {
+    Local(&'static kube_real::Cluster),
+    Existing { kubeconfig: String },
+}
+
+impl RealCluster {
+    /// The kubeconfig the product (and kubectl) get.
+    fn kubeconfig(&self) -> Kubeconfig {
+        let text = match self {
+            RealCluster::Local(cluster) => cluster.admin_kubeconfig(None),
+            RealCluster::Existing { kubeconfig } => kubeconfig.clone(),
+        };
+        Kubeconfig::from_yaml(&text).expect("the kubeconfig parses")
+    }
+
+    /// The harness's own client (another identity on our cluster, so the audit log tells its
+    /// requests apart).
+    async fn harness_client(&self) -> kube::Client {
+        match self {
+            RealCluster::Local(cluster) => cluster.harness_client().await,
+            RealCluster::Existing { kubeconfig } => kube_real::client_from(kubeconfig).await,
+        }
+    }
+}
+
+/// A seeded cluster as a test sees it.
+#[derive(Clone)]
+pub struct TestCluster {
+    inner: Arc<Inner>,
+}
+
+enum Inner {
+    Sim(Arc<Sim>),
+    Real(Real),
+}
+
+struct Real {
+    cluster: &'static RealCluster,
+    client: kube::Client,
+    /// Scenario namespace -> the fresh one it stands for.
+    namespaces: BTreeMap<String, String>,
+    mark: Mutex<kube_real::audit::Mark>,
+}
+
+impl TestCluster {
+    /// Starts a sim or takes fresh namespaces on the real cluster, and seeds `scenario`.
+    /// `Backend::Real` needs [`real`] to have returned a cluster.
+    pub async fn seed(backend: Backend, scenario: Scenario, options: SimOptions) -> Self {
+        let inner = match backend {
+            Backend::Sim => Inner::Sim(Arc::new(Sim::start_with(scenario, options).await)),
+            Backend::Real => {
+                let cluster = real().expect("the kube-real backend is available");
+                Inner::Real(Real::seed(cluster, &scenario).await)
+            }
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.inner {
+            Inner::Sim(_) => Backend::Sim,
+            Inner::Real(_) => Backend::Real,
+        }
+    }
+
+    /// The sim, for what only it can do (faults, the clock, ticks, open watches).
+    pub fn sim(&self) -> &Arc<Sim> {
+        match &*self.inner {
+            Inner::Sim(sim) => sim,
+            Inner::Real(_) => {
+                panic!("this step needs kube-sim; the test must not run on kube-real")
+            }
+        }
+    }
+
+    /// The real namespace a scenario namespace stands for (the same name on the sim).
+    pub fn ns(&self, logical: &str) -> String {
+        match &*self.inner {
+            Inner::Sim(_) => logical.to_string(),
+            Inner::Real(real) => real
+                .namespaces
+                .get(logical)
+                .cloned()
+                .unwrap_or_else(|| logical.to_string()),
+        }
+    }
+
+    /// Pairs (real, scenario name) of every mapped namespace, longest real name first.
+    pub fn namespace_names(&self) -> Vec<(String, String)> {
+        match &*self.inner {
+            Inner::Sim(_) => Vec::new(),
+            Inner::Real(real) => {
+                let mut pairs: Vec<(String, String)> = real
+                    .namespaces
+                    .iter()
+                    .map(|(logical, actual)| (actual.clone(), logical.clone()))
+                    .collect();
+                pairs.sort_by_key(|(actual, _)| std::cmp::Reverse(actual.len()));
+                pairs
+            }
+        }
+    }
+
+    /// The kubeconfig for the product, with `namespace` (a scenario name) as the context's.
+    pub fn kubeconfig(&self, namespace: Option<&str>) -> String {
+        match &*self.inner {
+            Inner::Sim(sim) => sim.kubeconfig(),
+            Inner::Real(real) => {
+                let mut config = real.cluster.kubeconfig();
+                if let Some(ns) = namespace {
+                    for context in &mut config.contexts {
+                        if let Some(context) = context.context.as_mut() {
+                            context.namespace = Some(self.ns(ns));
+                        }
+                    }
+                }
+                serde_json::to_string(&config).expect("a kubeconfig serialises")
+            }
+        }
+    }
+
+    /// The API server's URL.
+    pub fn url(&self) -> String {
+        match &*self.inner {
+            Inner::Sim(sim) => sim.url(),
+            Inner::Real(real) => real
+                .cluster
+                .kubeconfig()
+                .clusters
+                .first()
+                .and_then(|c| c.cluster.as_ref())
+                .and_then(|c| c.server.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// One object (`resource` as kubectl spells it), in a scenario namespace.
+    pub async fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        match &*self.inner {
+            Inner::Sim(sim) => sim.get(resource, namespace, name),
+            Inner::Real(real) => real.get(resource, &self.ns(namespace), name).await,
+        }
+    }
+
+    /// Every object of `resource` in a scenario namespace, in name order.
+    pub async fn list(&self, resource: &str, namespace: &str) -> Vec<Value> {
+        match &*self.inner {
+            Inner::Sim(sim) => sim.list(resource, namespace),
+            Inner::Real(real) => real.list(resource, &self.ns(namespace)).await,
+        }
+    }
+
+    /// Changes an object as another client would (not in the request log).
+    pub async fn update(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        change: impl Fn(&mut Value),
+    ) -> Value {
+        match &*self.inner {
+            Inner::Sim(sim) => sim
+                .update(resource, namespace, name, change)
+                .expect("the update applies"),
+            Inner::Real(real) => {
+                real.update(resource, &self.ns(namespace), name, "", change)
+                    .await
+            }
+        }
+    }
+
+    /// Like [`TestCluster::update`] on the status subresource.
+    pub async fn update_status(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        change: impl Fn(&mut Value),
+    ) -> Value {
+        match &*self.inner {
+            Inner::Sim(sim) => sim
+                .update_status(resource, namespace, name, change)
+                .expect("the status update applies"),
+            Inner::Real(real) => {
+                real.update(resource, &self.ns(namespace), name, "/status", change)
+                    .await
+            }
+        }
+    }
+
+    /// Every request the product (or kubectl) sent since the last [`TestCluster::clear_requests`].
+    pub async fn requests(&self) -> Vec<RequestRecord> {
+        match &*self.inner {
+            Inner::Sim(sim) => sim.requests(),
+            Inner::Real(real) => real.requests().await,
+        }
+    }
+
+    /// The requests that changed or tried to change the cluster, dry runs included.
+    pub async fn mutating_requests(&self) -> Vec<RequestRecord> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(RequestRecord::is_mutating)
+            .collect()
+    }
+
+    /// Forgets the requests so far.
+    pub fn clear_requests(&self) {
+        match &*self.inner {
+            Inner::Sim(sim) => sim.clear_requests(),
+            Inner::Real(real) => {
+                if let RealCluster::Local(cluster) = real.cluster {
+                    *real.mark.lock().unwrap() = cluster.audit_mark();
+                }
+            }
+        }
+    }
+
+    /// Waits until the workload's controller has seen its latest spec and the rollout has come
+    /// to rest (complete, past its deadline, or stuck on a bad image). Instant on the sim, whose
+    /// controllers settle inside each write.
+    pub async fn settle(&self, resource: &str, namespace: &str, name: &str) {
+        if let Inner::Real(real) = &*self.inner {
+            let kind = ResourceKind::parse(resource).expect("a workload kind");
+            real.settle(kind, &self.ns(namespace), name).await;
+        }
+    }
+}
+
+/// How long a replayed step or a settle may take on the real cluster.
+const REAL_WAIT: Duration = Duration::from_secs(120);
+
+impl Real {
+    async fn seed(cluster: &'static RealCluster, scenario: &Scenario) -> Self {
+        let client = cluster.harness_client().await;
+        let mut namespaces = BTreeMap::new();
+        let mut wanted: Vec<String> = scenario.namespaces().to_vec();
+        for step in scenario.replay() {
+            if let ReplayAction::Apply(_, manifest) | ReplayAction::Create(_, manifest) =
+                step.action
+                && let Some(ns) = manifest["metadata"]["namespace"].as_str()
+                && !wanted.iter().any(|w| w == ns)
+            {
+                wanted.push(ns.to_string());
+            }
+        }
+        for logical in wanted {
+            let actual = kube_real::create_namespace(&client, &logical)
+                .await
+                .unwrap_or_else(|e| panic!("creating a namespace for {logical:?}: {e}"));
+            namespaces.insert(logical, actual);
+        }
+        let real = Self {
+            cluster,
+            client,
+            namespaces,
+            mark: Mutex::new(kube_real::audit::Mark::default()),
+        };
+        // Each object's steps in order, objects side by side: a workload's revisions are rolled
+        // out one after the other (each to completion, as the sim's instant model leaves them),
+        // while the other workloads roll out theirs.
+        let mut objects: Vec<(String, Vec<ReplayAction>)> = Vec::new();
+        for step in scenario.replay() {
+            let key = match step.action {
+                ReplayAction::Apply(kind, manifest) | ReplayAction::Create(kind, manifest) => {
+                    format!(
+                        "{kind:?}/{}/{}",
+                        manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+                    )
+                }
+                ReplayAction::BulkHistory => {
+                    panic!("bulk histories are built by the sim's fast path: this test is sim-only")
+                }
+                ReplayAction::Unknown(message) => panic!("{message}"),
+            };
+            match objects.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, actions)) => actions.push(step.action),
+                None => objects.push((key, vec![step.action])),
+            }
+        }
+        futures::future::join_all(
+            objects
+                .iter()
+                .map(|(_, actions)| real.replay_object(actions)),
+        )
+        .await;
+        if let RealCluster::Local(cluster) = cluster {
+            *real.mark.lock().unwrap() = cluster.audit_mark();
+        }
+        real
+    }
+
+    /// One object's steps: each applied and, for a workload, waited on until it settles.
+    async fn replay_object(&self, actions: &[ReplayAction<'_>]) {
+        for action in actions {
+            match *action {
+                ReplayAction::Apply(kind, manifest) => {
+                    let (ns, name) = self.apply(kind, manifest).await;
+                    if is_workload(kind) {
+                        self.settle(kind, &ns, &name).await;
+                    }
+                }
+                ReplayAction::Create(kind, manifest) => {
+                    let mut manifest = manifest.clone();
+                    self.map_namespace(&mut manifest);
+                    let ns = manifest["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    self.send("POST", &collection_path(kind, &ns), Some(&manifest))
+                        .await
+                        .unwrap_or_else(|e| panic!("creating {manifest}: {e}"));
+                }
+                ReplayAction::BulkHistory | ReplayAction::Unknown(_) => {}
+            }
+        }
+    }
+
+    fn map_namespace(&self, manifest: &mut Value) {
+        if let Some(ns) = manifest["metadata"]["namespace"].as_str()
+            && let Some(actual) = self.namespaces.get(ns)
+        {
+            manifest["metadata"]["namespace"] = json!(actual);
+        }
+    }
+
+    /// Creates the object or updates it like `kubectl apply` (the sim's seeding does the same):
+    /// labels and spec replaced, annotations merged. Returns its (namespace, name).
+    async fn apply(&self, kind: ResourceKind, manifest: &Value) -> (String, String) {
+        let mut manifest = manifest.clone();
+        self.map_namespace(&mut manifest);
+        let ns = manifest["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let name = manifest["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if self.get_kind(kind, &ns, &name).await.is_none() {
+            self.send("POST", &collection_path(kind, &ns), Some(&manifest))
+                .await
+                .unwrap_or_else(|e| panic!("creating {kind:?} {ns}/{name}: {e}"));
+        } else {
+            self.update_kind(kind, &ns, &name, "", |existing| {
+                match manifest["metadata"].get("labels") {
+                    Some(labels) => existing["metadata"]["labels"] = labels.clone(),
+                    None => {
+                        existing["metadata"]
+                            .as_object_mut()
+                            .map(|m| m.remove("labels"));
+                    }
+                }
+                if let Some(annotations) = manifest["metadata"]["annotations"].as_object() {
+                    for (key, value) in annotations {
+                        existing["metadata"]["annotations"][key] = value.clone();
+                    }
+                }
+                if let Some(spec) = manifest.get("spec") {
+                    existing["spec"] = spec.clone();
+                }
+            })
+            .await;
+        }
+        (ns, name)
+    }
+
+    async fn get(&self, resource: &str, ns: &str, name: &str) -> Option<Value> {
+        let kind = ResourceKind::parse(resource)?;
+        self.get_kind(kind, ns, name).await
+    }
+
+    async fn get_kind(&self, kind: ResourceKind, ns: &str, name: &str) -> Option<Value> {
+        match self.send("GET", &object_path(kind, ns, name), None).await {
+            Ok(value) => Some(value),
+            Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(e) => panic!("GET {kind:?} {ns}/{name}: {e}"),
+        }
+    }
+
+    async fn list(&self, resource: &str, ns: &str) -> Vec<Value> {
+        let Some(kind) = ResourceKind::parse(resource) else {
+            return Vec::new();
+        };
+        let list = self
+            .send("GET", &collection_path(kind, ns), None)
+            .await
+            .unwrap_or_else(|e| panic!("LIST {kind:?} in {ns}: {e}"));
+        let mut items = list["items"].as_array().cloned().unwrap_or_default();
+        items.sort_by(|a, b| {
+            a["metadata"]["name"]
+                .as_str()
+                .cmp(&b["metadata"]["name"].as_str())
+        });
+        items
+    }
+
+    async fn update(
+        &self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        subresource: &str,
+        change: impl Fn(&mut Value),
+    ) -> Value {
+        let kind = ResourceKind::parse(resource).expect("a resource kube-sim knows");
+        self.update_kind(kind, ns, name, subresource, change).await
+    }
+
+    /// GET, change, PUT; again on a conflict (controllers write status all the time).
+    async fn update_kind(
+        &self,
+        kind: ResourceKind,
+        ns: &str,
+        name: &str,
+        subresource: &str,
+        change: impl Fn(&mut Value),
+    ) -> Value {
+        for _ in 0..20 {
+            let mut object = self
+                .get_kind(kind, ns, name)
+                .await
+                .unwrap_or_else(|| panic!("{kind:?} {ns}/{name} exists"));
+            change(&mut object);
+            let path = format!("{}{subresource}", object_path(kind, ns, name));
+            match self.send("PUT", &path, Some(&object)).await {
+                Ok(updated) => return updated,
+                Err(kube::Error::Api(status)) if status.code == 409 => continue,
+                Err(e) => panic!("PUT {path}: {e}"),
+            }
+        }
+        panic!("{kind:?} {ns}/{name}: 20 conflicts in a row")
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, kube::Error> {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
+            .expect("a request");
+        self.client.request::<Value>(request).await
+    }
+
+    /// Until the controller has observed the latest spec and the rollout has come to rest
+    /// ([`settled`]) with the same status on two reads 300 ms apart, so a test reads a status
+    /// that stands still.
+    async fn settle(&self, kind: ResourceKind, ns: &str, name: &str) {
+        let deadline = Instant::now() + REAL_WAIT;
+        let mut previous: Option<Value> = None;
+        loop {
+            let object = self.get_kind(kind, ns, name).await;
+            let status = object.as_ref().map(|o| o["status"].clone());
+            let done = object
+                .as_ref()
+                .is_some_and(|o| observed(o) && settled(kind, o));
+            if done && status == previous {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?} {ns}/{name}: waited {} s for its rollout to settle: {}",
+                REAL_WAIT.as_secs(),
+                status.unwrap_or_default()
+            );
+            previous = if done { status } else { None };
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The admin's requests in this test's namespaces since the mark, once the audit log has
+    /// caught up (the API server writes an entry just after answering).
+    async fn requests(&self) -> Vec<RequestRecord> {
+        let RealCluster::Local(cluster) = self.cluster else {
+            panic!(
+                "request logs need our own kube-real (its audit log); this test cannot use K8S_ROLLOUT_MCP_E2E_KUBECONFIG"
+            )
+        };
+        let mark = *self.mark.lock().unwrap();
+        let mut seen = cluster.audit_since(mark).len();
+        loop {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let now = cluster.audit_since(mark).len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        let ours: Vec<&String> = self.namespaces.values().collect();
+        cluster
+            .audit_since(mark)
+            .into_iter()
+            .filter(|r| r.user == kube_real::ADMIN_USER)
+            .filter(|r| r.namespace.as_ref().is_some_and(|ns| ours.contains(&ns)))
+            .map(|r| RequestRecord {
+                dry_run: r.dry_run(),
+                method: r.method,
+                path: r.path,
+                query: r.query,
+                content_type: None,
+                body: r.body,
+                status: r.status,
+            })
+            .collect()
+    }
+}
+
+fn is_workload(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::Deployment | ResourceKind::DaemonSet | ResourceKind::StatefulSet
+    )
+}
+
+fn collection_path(kind: ResourceKind, ns: &str) -> String {
+    let prefix = if kind.group().is_empty() {
+        "/api/v1".to_string()
+    } else {
+        format!("/apis/{}", kind.api_version())
+    };
+    if kind.namespaced() {
+        format!("{prefix}/namespaces/{ns}/{}", kind.plural())
+    } else {
+        format!("{prefix}/{}", kind.plural())
+    }
+}
+
+fn object_path(kind: ResourceKind, ns: &str, name: &str) -> String {
+    format!("{}/{name}", collection_path(kind, ns))
+}
+
+fn observed(object: &Value) -> bool {
+    let generation = object["metadata"]["generation"].as_i64().unwrap_or(0);
+    object["status"]["observedGeneration"]
+        .as_i64()
+        .unwrap_or(-1)
+        >= generation
+}
+
+/// Whether a workload's rollout has come to rest, as the sim's instant model leaves it: complete,
+/// or (for a bad image, see kube_sim::ImageFailure) failed past a short progress deadline, or
+/// as far as it goes (paused, a bad image with a long deadline, OnDelete).
+fn settled(kind: ResourceKind, object: &Value) -> bool {
+    let spec = &object["spec"];
+    let status = &object["status"];
+    let int = |v: &Value| v.as_i64().unwrap_or(0);
+    let failing = spec["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| kube_sim::ImageFailure::of(c["image"].as_str().unwrap_or_default()).is_some());
+    match kind {
+        ResourceKind::Deployment => {
+            if spec["paused"].as_bool() == Some(true) {
+                return true;
+            }
+            let replicas = spec["replicas"].as_i64().unwrap_or(1);
+            let complete = int(&status["updatedReplicas"]) == replicas
+                && int(&status["replicas"]) == replicas
+                && int(&status["availableReplicas"]) == replicas;
+            let exceeded = status["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["reason"] == "ProgressDeadlineExceeded");
+            let deadline = spec["progressDeadlineSeconds"].as_i64().unwrap_or(600);
+            complete || (failing && (exceeded || deadline > 30))
+        }
+        ResourceKind::DaemonSet => {
+            let desired = int(&status["desiredNumberScheduled"]);
+            if failing || spec["updateStrategy"]["type"] == "OnDelete" {
+                return int(&status["currentNumberScheduled"]) == desired;
+            }
+            desired > 0
+                && int(&status["updatedNumberScheduled"]) == desired
+                && int(&status["numberAvailable"]) == desired
+        }
+        ResourceKind::StatefulSet => {
+            let replicas = spec["replicas"].as_i64().unwrap_or(1);
+            if failing {
+                return true;
+            }
+            if spec["updateStrategy"]["type"] == "OnDelete" {
+                return int(&status["readyReplicas"]) == replicas;
+            }
+            let partition = int(&spec["updateStrategy"]["rollingUpdate"]["partition"]);
+            int(&status["readyReplicas"]) == replicas
+                && int(&status["updatedReplicas"]) >= replicas - partition
+                && (partition > 0 || status["updateRevision"] == status["currentRevision"])
+        }
+        _ => true,
+    }
+}
