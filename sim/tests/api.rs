@@ -702,6 +702,27 @@ async fn faults_delay_fail_after_the_write_or_fire_once() {
 }
 
 #[tokio::test]
+async fn an_injected_status_can_ask_clients_to_retry_after_a_while() {
+    let sim = Sim::start(web(1)).await;
+    sim.inject_fault(
+        Fault::on(Verb::Get, "deployments")
+            .status(429)
+            .retry_after(2)
+            .once(),
+    );
+    let r = http(&sim, "GET", WEB, None, "");
+    assert_eq!(r.status, 429);
+    assert!(
+        r.head.to_ascii_lowercase().contains("\r\nretry-after: 2\r\n"),
+        "{}",
+        r.head
+    );
+    assert_eq!(r.json()["reason"], "TooManyRequests");
+    assert_eq!(r.json()["details"]["retryAfterSeconds"], 2);
+    assert_eq!(http(&sim, "GET", WEB, None, "").status, 200);
+}
+
+#[tokio::test]
 async fn bulk_history_seeds_what_the_controller_would_have_left() {
     let scenario = Scenario::builder()
         .deployment(NS, "svc", |d| {
