@@ -58,9 +58,10 @@ impl ReadRetry {
     pub fn delay(&self, failure: ReadFailure) -> Option<Duration> {
         let backoff = FIRST_BACKOFF * 2u32.saturating_pow(self.retries);
         let delay = match failure {
-            ReadFailure::Status { code, retry_after } if matches!(code, 429 | 503 | 504) => {
-                retry_after.map_or(backoff, |asked| asked.max(backoff))
-            }
+            ReadFailure::Status {
+                code: 429 | 503 | 504,
+                retry_after,
+            } => retry_after.map_or(backoff, |asked| asked.max(backoff)),
             ReadFailure::Status { .. } => return None,
             ReadFailure::Transport => backoff,
         };
@@ -71,7 +72,13 @@ impl ReadRetry {
 /// `Retry-After` in seconds (the form the API server sends).
 fn retry_after<B>(response: &Response<B>) -> Option<Duration> {
     let seconds = response.headers().get(http::header::RETRY_AFTER)?;
-    seconds.to_str().ok()?.trim().parse().ok().map(Duration::from_secs)
+    seconds
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 impl<B> Policy<Request<Body>, Response<B>, BoxError> for ReadRetry {
@@ -147,7 +154,11 @@ mod tests {
             }
             policy.retries += 1;
         }
-        assert_eq!(policy.delay(status(503, None)), None, "at most three retries");
+        assert_eq!(
+            policy.delay(status(503, None)),
+            None,
+            "at most three retries"
+        );
     }
 
     #[test]

@@ -597,7 +597,10 @@ mod tests {
         let unified = diff("a", &before, "b", &after, false).unified;
         assert!(!unified.contains("env"), "{unified}");
         assert_eq!(
-            unified.lines().filter(|line| line.starts_with(['+', '-'])).count(),
+            unified
+                .lines()
+                .filter(|line| line.starts_with(['+', '-']))
+                .count(),
             4,
             "the headers and the image line only: {unified}"
         );
