@@ -643,3 +643,75 @@ async fn undo_tells_and_records_what_the_cluster_stored_whatever_fails() {
     ));
     assert_eq!(cases.len(), 63);
 }
+
+#[tokio::test]
+async fn reads_wait_as_retry_after_asks_and_give_up_at_once_when_it_asks_too_much() {
+    // The default --request-timeout (30s): a one-second Retry-After fits in it, a minute not.
+    let host = Host::start(deployments(1), Lifecycle::Handshake).await;
+    host.sim
+        .inject_fault(GET_DEPLOYMENT.fault(Status(429), "app-0").retry_after(1));
+    let started = std::time::Instant::now();
+    let result = host.call("k8s_rollout_history", workload("app-0")).await;
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the retry waited the second Retry-After asked for ({:?})",
+        started.elapsed()
+    );
+
+    // A wait past the request time limit is not slept through: the 429 is reported at once.
+    host.sim.clear_requests();
+    host.sim.inject_fault(
+        Fault::on(Verb::Get, "deployments")
+            .named("app-0")
+            .status(429)
+            .retry_after(60)
+            .always(),
+    );
+    let started = std::time::Instant::now();
+    let result = host.call("k8s_rollout_history", workload("app-0")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_says(
+        "Retry-After: 60",
+        &text(&result),
+        &[
+            "refused to get deployments: 429 TooManyRequests".into(),
+            "try again in a moment".into(),
+        ],
+    );
+    assert_eq!(
+        GET_DEPLOYMENT.attempts(&host.sim.requests(), "app-0"),
+        vec![429]
+    );
+    answers_the_next_call(&host, "Retry-After: 60", "app-0").await;
+}
+
+#[tokio::test]
+async fn a_read_that_keeps_failing_is_retried_three_times_and_reported() {
+    let host = Host::start_with(deployments(1), options(ControllerMode::Sync)).await;
+    host.sim.inject_fault(
+        Fault::on(Verb::List, "replicasets")
+            .in_namespace("shop")
+            .status(503)
+            .always(),
+    );
+    let result = host.call("k8s_rollout_history", workload("app-0")).await;
+    assert_says(
+        "503 always",
+        &text(&result),
+        &[
+            "refused to list replicasets: 503 ServiceUnavailable".into(),
+            "try again shortly".into(),
+        ],
+    );
+    assert_eq!(
+        LIST_REPLICA_SETS.attempts(&host.sim.requests(), "app-0"),
+        vec![503; 4],
+        "one attempt and three retries"
+    );
+    answers_the_next_call(&host, "503 always", "app-0").await;
+}
