@@ -715,3 +715,26 @@ async fn a_read_that_keeps_failing_is_retried_three_times_and_reported() {
     );
     answers_the_next_call(&host, "503 always", "app-0").await;
 }
+
+#[tokio::test]
+async fn a_read_back_whose_watch_start_was_forgotten_lists_again_and_resumes() {
+    // The sim remembers only the last event: by the time the read-back watches from the
+    // write's resourceVersion, the controller's updates have pushed it out, and the watch
+    // answers with a 410 Gone event.
+    let mut options = options(ControllerMode::Sync);
+    options.sim = SimOptions::new().watch_history(1);
+    let host = Host::start_with(deployments(1), options).await;
+    host.answer(Answer::approve("alice"));
+    let mut arguments = workload("app-0");
+    arguments["to_revision"] = json!(1);
+    let result = host.call("k8s_rollout_undo", arguments).await;
+    let report = structured(&result);
+    assert_eq!(report["new_revision"], 3, "{}", text(&result));
+    let relisted = host.sim.requests().iter().any(|record| {
+        record.method == "GET"
+            && record.path.ends_with("/deployments")
+            && !record.query.contains("watch=true")
+            && record.query.contains("metadata.name%3Dapp-0")
+    });
+    assert!(relisted, "the 410 made it list again");
+}
