@@ -469,6 +469,10 @@ async fn undo_tells_and_records_what_the_cluster_stored_whatever_fails() {
         let result = host.call("k8s_rollout_undo", arguments).await;
         let message = text(&result);
         let told = told(&result);
+        if failure == Delay && matches!(phase, Phase::DryRun | Phase::Write) {
+            // The sim logs the delayed PATCH when its delay is over, after the client gave up.
+            tokio::time::sleep(PAST_THE_TIME_LIMIT + Duration::from_millis(300)).await;
+        }
         let log = host.sim.requests();
         let patches: Vec<&RequestRecord> = log
             .iter()
