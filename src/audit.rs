@@ -35,12 +35,17 @@ pub enum AuditEvent {
     StateRejected,
     /// A server-side dry run.
     DryRun,
-    /// The approved patch was written.
+    /// The approved patch was written (`note` says so when its answer was lost and a re-read
+    /// showed it applied).
     Written,
-    /// The write was refused because the workload changed since approval (409).
+    /// The write was refused with 409 Conflict (the workload changed since approval).
     Conflict,
-    /// The write or the approval request failed, or a waited-for rollout failed.
+    /// The write was refused before it could apply, the approval request failed, or a
+    /// waited-for rollout failed.
     Failed,
+    /// The answer to the write was lost (5xx, timeout, reset) and a re-read did not show it
+    /// applied: it may still apply.
+    Unknown,
 }
 
 /// The facts of one tool call that every record of it repeats.
@@ -68,6 +73,8 @@ pub struct Detail {
     pub approver: Option<String>,
     pub resulting_revision: Option<i64>,
     pub error: Option<String>,
+    /// What else the record needs said (a lost answer, a re-read's finding).
+    pub note: Option<String>,
 }
 
 /// One line of the audit log.

@@ -1,14 +1,25 @@
 //! The Kubernetes API, as the rollout workflow uses it: read a workload, list its revisions,
 //! write an undo patch, watch a rollout. Every call has a time limit, and every failure
 //! becomes a [`ClusterError`] that says what was attempted, on which server, and what to do.
+//!
+//! Reads and writes go through two clients. Reads are retried a few times on transient
+//! failures ([`retry`]); writes never are, by kube or by us: whether a write whose answer was
+//! lost took effect is for the undo workflow to find out (`crate::undo::outcome`), not for a
+//! blind re-send to decide.
+
+pub mod retry;
 
 use std::time::Duration;
 
 use futures::{AsyncReadExt, Stream, StreamExt};
 use kube::Resource;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::client::ClientBuilder;
 use kube::core::Selector;
 use kube::discovery::ApiResource;
+use tower::ServiceBuilder;
+use tower::buffer::BufferLayer;
+use tower::retry::RetryLayer;
 
 use crate::config::Settings;
 use crate::rollout::kind::{RevisionStore, UnsupportedKind, WorkloadKind};
@@ -22,7 +33,10 @@ pub const FIELD_MANAGER: &str = "k8s-rollout-mcp";
 /// A connection to one cluster (one kubeconfig context).
 #[derive(Clone)]
 pub struct Cluster {
-    client: kube::Client,
+    /// GET, LIST and WATCH, retried on transient failures ([`retry::ReadRetry`]).
+    reads: kube::Client,
+    /// PATCH, never retried: each write the workflow makes reaches the API server at most once.
+    writes: kube::Client,
     /// The kubeconfig context.
     pub context: String,
     /// The API server URL.
@@ -64,9 +78,13 @@ pub enum ClusterError {
     /// The workload object lacks something every valid one has.
     #[error("{0}")]
     Malformed(String),
+    /// A write refused with 409 Conflict (the precondition, or a concurrent writer).
     #[error("conflict: {message}")]
     Conflict { message: String },
-    #[error("the API server at {server} refused to {verb} {resource}: {code} {reason}: {message}")]
+    #[error(
+        "the API server at {server} refused to {verb} {resource}: {code} {reason}: {message}; {}",
+        advice(*.code)
+    )]
     Api {
         server: String,
         verb: &'static str,
@@ -154,6 +172,23 @@ impl ClusterError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
+
+    /// 410 Gone: the resourceVersion a watch started from is no longer available.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, Self::Api { code: 410, .. })
+    }
+}
+
+/// What to do about an API error, by its code.
+fn advice(code: u16) -> &'static str {
+    match code {
+        429 => "the API server is overloaded and asked clients to slow down; try again in a moment",
+        410 => "what was asked for is no longer available on the server; try again",
+        500..=599 => {
+            "the API server could not answer; try again shortly, and check the cluster's health if it keeps failing"
+        }
+        _ => "check the message above; the request may need other arguments or permissions",
+    }
 }
 
 impl<'a> Attempt<'a> {
@@ -175,14 +210,27 @@ impl<'a> Attempt<'a> {
 }
 
 impl Cluster {
-    /// Dynamic access to one workload kind in a namespace.
+    /// Dynamic access to one workload kind in a namespace, for reads.
     fn workload_api(&self, kind: WorkloadKind, namespace: &str) -> Api<DynamicObject> {
-        Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource())
+        Api::namespaced_with(self.reads.clone(), namespace, &kind.api_resource())
     }
 
+    /// The read and write clients; must be called within the Tokio runtime (the read client's
+    /// retry layer runs a buffer task).
     pub fn new(settings: &Settings) -> Result<Self, kube::Error> {
+        let mut config = settings.kube.clone();
+        config.default_retry = false;
+        let writes = kube::Client::try_from(config.clone())?;
+        let layers = ServiceBuilder::new()
+            .layer(RetryLayer::new(retry::ReadRetry::new(
+                settings.request_timeout,
+            )))
+            // tower's retry needs a cloneable service; kube's stack is boxed and is not.
+            .layer(BufferLayer::new(1024));
+        let reads = ClientBuilder::try_from(config)?.with_layer(&layers).build();
         Ok(Self {
-            client: kube::Client::try_from(settings.kube.clone())?,
+            reads,
+            writes,
             context: settings.context.clone(),
             server: settings.cluster_server.clone(),
             request_timeout: settings.request_timeout,
@@ -233,7 +281,7 @@ impl Cluster {
         // Read the body once and parse it in place (`Client::request` holds two copies).
         let listing = async {
             let mut body = Vec::new();
-            let mut stream = self.client.request_stream(request).await?;
+            let mut stream = self.reads.request_stream(request).await?;
             stream
                 .read_to_end(&mut body)
                 .await
@@ -272,7 +320,7 @@ impl Cluster {
         dry_run: bool,
     ) -> Result<Workload, ClusterError> {
         let attempt = Attempt::workload("patch", kind, namespace, Some(name));
-        let api = self.workload_api(kind, namespace);
+        let api = Api::namespaced_with(self.writes.clone(), namespace, &kind.api_resource());
         let mut params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
@@ -340,6 +388,32 @@ impl Cluster {
         }))
     }
 
+    /// LIST one workload by name: the object, and the list's resourceVersion to watch from
+    /// when a watch from the object's own version got 410 Gone.
+    pub async fn list_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(Workload, String), ClusterError> {
+        let attempt = Attempt::workload("list", kind, namespace, None);
+        let api = self.workload_api(kind, namespace);
+        let params = ListParams::default().fields(&format!("metadata.name={name}"));
+        let list = self.run(attempt, api.list(&params)).await?;
+        let version = list.metadata.resource_version.unwrap_or_default();
+        let object = list
+            .items
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClusterError::NotFound {
+                resource: kind.plural(),
+                group: ".apps",
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+            })?;
+        Ok((Workload::new(kind, object), version))
+    }
+
     /// Follows controller owner references from a ReplicaSet or Pod to the workload that has
     /// the rollout history.
     pub async fn owning_workload(
@@ -365,7 +439,7 @@ impl Cluster {
                 name: Some(&object_name),
             };
             let api = Api::<DynamicObject>::namespaced_with(
-                self.client.clone(),
+                self.reads.clone(),
                 namespace,
                 &hop.api_resource(),
             );
@@ -419,16 +493,19 @@ impl Cluster {
         }
     }
 
+    /// Turns a failed request into what it means. Not found, forbidden and conflict are only
+    /// concluded from the API server's own `Status` (its reason, not just the HTTP code: a
+    /// proxy's plain-text 404 proves nothing), and conflict only for writes.
     fn classify(&self, attempt: Attempt<'_>, error: kube::Error) -> ClusterError {
         match error {
-            kube::Error::Api(status) => match status.code {
-                404 => ClusterError::NotFound {
+            kube::Error::Api(status) => match (status.code, status.reason.as_str()) {
+                (404, "NotFound") if attempt.name.is_some() => ClusterError::NotFound {
                     resource: attempt.resource,
                     group: attempt.group,
                     name: attempt.name.unwrap_or_default().to_string(),
                     namespace: attempt.namespace.to_string(),
                 },
-                403 => ClusterError::Forbidden {
+                (403, "Forbidden") => ClusterError::Forbidden {
                     context: self.context.clone(),
                     verb: attempt.verb,
                     resource: attempt.resource,
@@ -436,10 +513,10 @@ impl Cluster {
                     namespace: attempt.namespace.to_string(),
                     message: status.message,
                 },
-                409 => ClusterError::Conflict {
+                (409, "Conflict") if attempt.verb == "patch" => ClusterError::Conflict {
                     message: status.message,
                 },
-                code => ClusterError::Api {
+                (code, _) => ClusterError::Api {
                     server: self.server.clone(),
                     verb: attempt.verb,
                     resource: attempt.resource,

@@ -6,6 +6,8 @@ pub mod approval;
 pub mod audit;
 pub mod cluster;
 pub mod config;
+pub mod follow;
 pub mod mcp;
 pub mod rollout;
+pub mod undo;
 pub mod verify;

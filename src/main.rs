@@ -1,5 +1,9 @@
 //! The `k8s-rollout-mcp` binary: flags and kubeconfig -> settings -> MCP over stdio.
 //! stdout carries only JSON-RPC; logs go to stderr.
+//!
+//! The session ends when the host closes stdin, or on SIGTERM or SIGINT even with stdin still
+//! open (the MCP stdio shutdown sequence sends SIGTERM; a terminal sends SIGINT). Either way an
+//! undo already running gets up to 30 seconds to finish and record its outcome.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,10 +38,29 @@ async fn terminated() {
 
 /// How long a disconnected server waits for running undos to record their outcome.
 const UNDO_DRAIN: Duration = Duration::from_secs(30);
+/// How long the runtime waits for its blocking threads once the session is over.
+const BLOCKING_GRACE: Duration = Duration::from_millis(200);
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("k8s-rollout-mcp: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve(Cli::parse()));
+    // The stdio transport reads stdin on a blocking thread, and a read waiting for input keeps
+    // that thread alive as long as the host keeps stdin open: waiting for it without a limit
+    // would keep a terminated server running. Running undos were waited for already.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    code
+}
+
+async fn serve(cli: Cli) -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)

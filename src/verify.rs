@@ -1,17 +1,21 @@
 //! The verify step: kubectl's rollout status for a workload, once or waiting on a watch (not a
-//! poll) until the rollout is done, fails, or the time limit passes.
+//! poll, resumed across 410 Gone: `crate::follow`) until the rollout is done, fails, or the
+//! time limit passes.
 //!
-//! Beyond kubectl: the status carries the live revision, and `revision` is checked for
-//! DaemonSets and StatefulSets too (kubectl ignores it for them), against the revision whose
-//! template is live.
+//! Beyond kubectl: the status names the live revision and the ReplicaSet or ControllerRevision
+//! carrying it, and `revision` is checked for DaemonSets and StatefulSets too (kubectl ignores
+//! it for them), against the revision whose template is live. After an undo, a progress
+//! deadline condition left over from before the write is not taken for a failure
+//! ([`status::after_write`]).
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{Cluster, ClusterError};
+use crate::follow::Follow;
 use crate::rollout::kind::WorkloadKind;
 use crate::rollout::status::{self, ReplicaCounts, RolloutState, RolloutStatus};
 use crate::rollout::workload::Workload;
@@ -47,6 +51,8 @@ pub struct StatusReport {
     pub counts: ReplicaCounts,
     /// The revision whose template is live.
     pub live_revision: Option<i64>,
+    /// The ReplicaSet or ControllerRevision carrying the live template.
+    pub live_revision_object: Option<String>,
     /// Whether the controller has observed the latest spec.
     pub observed: bool,
     /// What to do next when the rollout failed or cannot be watched.
@@ -65,7 +71,13 @@ pub struct StatusQuery {
     pub expected_revision: Option<i64>,
     /// Wait this long for the rollout to finish; None to look once.
     pub wait: Option<Duration>,
+    /// After an undo: the `Progressing` condition's `lastUpdateTime` before the write
+    /// ([`status::after_write`]).
+    pub progressing_before: Option<Timestamp>,
 }
+
+/// The live revision's number and the object carrying it.
+type Live = Option<(i64, String)>;
 
 /// Checks (and optionally waits for) the rollout of a workload already fetched.
 pub async fn check(
@@ -77,7 +89,10 @@ pub async fn check(
 ) -> Result<StatusReport, ClusterError> {
     let started = Instant::now();
     let mut current = workload;
-    let mut status = status::evaluate(&current, query.expected_revision);
+    let evaluate = |workload: &Workload| {
+        status::after_write(workload, query.expected_revision, query.progressing_before)
+    };
+    let mut status = evaluate(&current);
     // Beyond kubectl: the expected revision of a DaemonSet or StatefulSet is checked against
     // its live ControllerRevision, before any waiting.
     let checks_live =
@@ -87,16 +102,20 @@ pub async fn check(
     } else {
         None
     };
-    expect_revision(&mut status, &current, query.expected_revision, live);
+    expect_revision(
+        &mut status,
+        &current,
+        query.expected_revision,
+        live.as_ref(),
+    );
     let mut timed_out = false;
     if let Some(limit) = query.wait.filter(|_| !status.is_final()) {
         progress.changed(&status).await;
         timed_out = watch_until_final(
-            cluster,
+            Follow::new(cluster, current.clone(), started + limit),
             &mut current,
             &mut status,
-            query,
-            started + limit,
+            evaluate,
             cancelled,
             progress,
         )
@@ -106,64 +125,39 @@ pub async fn check(
     if live.is_none() {
         live = live_revision(cluster, &current).await?;
     }
-    expect_revision(&mut status, &current, query.expected_revision, live);
+    expect_revision(
+        &mut status,
+        &current,
+        query.expected_revision,
+        live.as_ref(),
+    );
     Ok(report(&current, status, live, timed_out, started.elapsed()))
 }
 
-/// Follows the workload on a watch until kubectl's verdict is final, the deadline passes
-/// (returns true) or the call is cancelled. Progress is told of every new message.
+/// Follows the workload until the verdict is final, the deadline passes (returns true) or the
+/// call is cancelled. Progress is told of every new message.
 async fn watch_until_final(
-    cluster: &Cluster,
+    mut follow: Follow<'_>,
     current: &mut Workload,
     status: &mut RolloutStatus,
-    query: StatusQuery,
-    deadline: Instant,
+    evaluate: impl Fn(&Workload) -> RolloutStatus,
     cancelled: &CancellationToken,
     progress: &mut impl ProgressSink,
 ) -> Result<bool, ClusterError> {
     loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Ok(true);
+        let next = tokio::select! {
+            next = follow.next() => next?,
+            () = cancelled.cancelled() => return Ok(false),
+        };
+        let Some(next) = next else { return Ok(true) };
+        *current = next.clone();
+        let next_status = evaluate(current);
+        if next_status.message != status.message {
+            progress.changed(&next_status).await;
         }
-        let seconds = u32::try_from(remaining.as_secs().max(1)).unwrap_or(u32::MAX);
-        let events = cluster
-            .watch_workload(
-                current.kind,
-                current.namespace(),
-                current.name(),
-                current.resource_version(),
-                seconds,
-            )
-            .await?;
-        let mut events = std::pin::pin!(events);
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let next = tokio::select! {
-                next = tokio::time::timeout(remaining, events.next()) => next,
-                () = cancelled.cancelled() => return Ok(false),
-            };
-            let Ok(next) = next else { return Ok(true) };
-            // The server closed the watch (its timeoutSeconds): watch again from here.
-            let Some(event) = next else { break };
-            *current = match event {
-                Ok(workload) => workload,
-                // 410 Gone: the resourceVersion is too old to watch from; read afresh.
-                Err(ClusterError::Api { code: 410, .. }) => {
-                    cluster
-                        .workload(current.kind, current.namespace(), current.name())
-                        .await?
-                }
-                Err(error) => return Err(error),
-            };
-            let next_status = status::evaluate(current, query.expected_revision);
-            if next_status.message != status.message {
-                progress.changed(&next_status).await;
-            }
-            *status = next_status;
-            if status.is_final() {
-                return Ok(false);
-            }
+        *status = next_status;
+        if status.is_final() {
+            return Ok(false);
         }
     }
 }
@@ -174,13 +168,13 @@ fn expect_revision(
     status: &mut RolloutStatus,
     workload: &Workload,
     expected: Option<i64>,
-    live: Option<i64>,
+    live: Option<&(i64, String)>,
 ) {
     if workload.kind.kubectl_checks_expected_revision() {
         return;
     }
-    if let (Some(expected), Some(live)) = (expected, live)
-        && expected != live
+    if let (Some(expected), Some((live, _))) = (expected, live)
+        && expected != *live
     {
         status.state = RolloutState::WrongRevision;
         status.message = format!(
@@ -192,134 +186,21 @@ fn expect_revision(
 /// The live revision, as history finds it (one LIST): the revision whose template is the live
 /// one, so status and history never disagree. None while the controller has not recorded the
 /// live template (or a paused Deployment holds an edited one).
-async fn live_revision(
-    cluster: &Cluster,
-    workload: &Workload,
-) -> Result<Option<i64>, ClusterError> {
+async fn live_revision(cluster: &Cluster, workload: &Workload) -> Result<Live, ClusterError> {
     let set = cluster.revisions(workload).await?;
-    Ok(set.live(workload).map(|revision| revision.number))
-}
-
-/// What the controller made of an undo write.
-pub struct Restored {
-    /// The revision number given to the restored template, once recorded.
-    pub number: Option<i64>,
-    /// How the number was found, or why it is not known.
-    pub note: String,
-    /// The workload as last seen.
-    pub workload: Workload,
-}
-
-/// After an undo write: waits (bounded, on a watch) for the controller to observe it, then
-/// reads with one LIST the revision that carries the restored template. Its number must be
-/// above `highest_before`: the controller renumbers the restored revision to max+1.
-pub async fn restored_revision(
-    cluster: &Cluster,
-    written: &Workload,
-    highest_before: i64,
-    limit: Duration,
-) -> Restored {
-    let unknown = |note: String, workload: &Workload| Restored {
-        number: None,
-        note,
-        workload: workload.clone(),
-    };
-    let observed = match observed(cluster, written, limit).await {
-        Ok(Some(observed)) => observed,
-        Ok(None) => {
-            return unknown(
-                format!(
-                    "the controller had not observed the write within {}s; check k8s_rollout_status or k8s_rollout_history",
-                    limit.as_secs()
-                ),
-                written,
-            );
-        }
-        Err(error) => {
-            return unknown(
-                format!("the new revision could not be read back: {error}"),
-                written,
-            );
-        }
-    };
-    let set = match cluster.revisions(&observed).await {
-        Ok(set) => set,
-        Err(error) => {
-            return unknown(
-                format!("the new revision could not be read back: {error}"),
-                &observed,
-            );
-        }
-    };
-    match set.live(&observed) {
-        Some(live) if live.number > highest_before => Restored {
-            number: Some(live.number),
-            note: format!("read back from {}", live.object_name),
-            workload: observed,
-        },
-        Some(live) => unknown(
-            format!(
-                "{} still carries revision {}: the controller has not renumbered it yet",
-                live.object_name, live.number
-            ),
-            &observed,
-        ),
-        None => unknown(
-            "no revision carries the restored template yet".into(),
-            &observed,
-        ),
-    }
-}
-
-/// The workload once `status.observedGeneration` reaches the write's generation, or None when
-/// `limit` passes first.
-async fn observed(
-    cluster: &Cluster,
-    written: &Workload,
-    limit: Duration,
-) -> Result<Option<Workload>, ClusterError> {
-    let generation = written.generation();
-    let is_observed = |workload: &Workload| {
-        workload.status()["observedGeneration"]
-            .as_i64()
-            .unwrap_or(0)
-            >= generation
-    };
-    if is_observed(written) {
-        return Ok(Some(written.clone()));
-    }
-    let seconds = u32::try_from(limit.as_secs().max(1)).unwrap_or(u32::MAX);
-    let events = cluster
-        .watch_workload(
-            written.kind,
-            written.namespace(),
-            written.name(),
-            written.resource_version(),
-            seconds,
-        )
-        .await?;
-    let waiting = async {
-        let mut events = std::pin::pin!(events);
-        while let Some(event) = events.next().await {
-            let workload = event?;
-            if is_observed(&workload) {
-                return Ok(Some(workload));
-            }
-        }
-        Ok(None)
-    };
-    tokio::time::timeout(limit, waiting)
-        .await
-        .unwrap_or(Ok(None))
+    Ok(set
+        .live(workload)
+        .map(|revision| (revision.number, revision.object_name.clone())))
 }
 
 fn report(
     workload: &Workload,
     status: RolloutStatus,
-    live_revision: Option<i64>,
+    live: Live,
     timed_out: bool,
     waited: Duration,
 ) -> StatusReport {
+    let (live_revision, live_revision_object) = live.unzip();
     let subject = format!(
         "{} {}/{}",
         workload.kind,
@@ -335,6 +216,15 @@ fn report(
         )),
         RolloutState::Unsupported => Some(format!(
             "{subject} does not use the RollingUpdate strategy: its pods change only when deleted, so there is no rollout to watch"
+        )),
+        RolloutState::Progressing if status.stale_deadline.is_some() => Some(format!(
+            "the progress deadline condition of {subject} (\"{}\") was set before the rollback; the Deployment controller keeps it until {} makes progress, so it is not the rollback's failure",
+            status.stale_deadline.as_deref().unwrap_or_default(),
+            live_revision_object
+                .as_deref()
+                .map_or("the restored ReplicaSet".to_string(), |name| format!(
+                    "the restored ReplicaSet {name}"
+                )),
         )),
         RolloutState::Progressing if workload.paused() => Some(format!(
             "{subject} is paused, so its rollout will not progress; resume it (`kubectl rollout resume`) to continue"
@@ -354,6 +244,7 @@ fn report(
         message: status.message,
         counts: status.counts,
         live_revision,
+        live_revision_object,
         observed: status.observed,
         hint,
         timed_out,
@@ -364,16 +255,17 @@ fn report(
 /// The report as compact text.
 pub fn render(report: &StatusReport) -> String {
     let counts = &report.counts;
+    let revision = match (&report.live_revision, &report.live_revision_object) {
+        (Some(number), Some(object)) => format!("{number} ({object})"),
+        _ => "unknown".to_string(),
+    };
     let mut out = format!(
-        "{} {}/{}: {}\nstate: {}; revision: {}; {}/{} updated, {} ready, {} available",
+        "{} {}/{}: {}\nstate: {}; revision: {revision}; {}/{} updated, {} ready, {} available",
         report.kind,
         report.namespace,
         report.name,
         report.message,
         report.state.as_str(),
-        report
-            .live_revision
-            .map_or("unknown".to_string(), |n| n.to_string()),
         counts.updated,
         counts.desired,
         counts.ready,

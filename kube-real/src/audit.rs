@@ -14,7 +14,7 @@ kind: Policy
 omitStages: ["RequestReceived"]
 rules:
 - level: None
-  users: ["kube-real-controller-manager", "kube-real-scheduler", "kube-real-kwok"]
+  users: ["kube-real-controller-manager", "kube-real-scheduler", "kube-real-kwok", "system:apiserver"]
 - level: None
   nonResourceURLs: ["/readyz*", "/livez*", "/healthz*"]
 - level: Request
@@ -59,6 +59,7 @@ struct Event {
     audit_id: String,
     stage: String,
     verb: String,
+    #[serde(rename = "requestURI")]
     request_uri: String,
     #[serde(default)]
     user: User,

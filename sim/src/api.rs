@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use crate::discovery;
 use crate::errors::ApiError;
-use crate::faults::{FaultAction, Target, Verb};
+use crate::faults::{Fault, FaultAction, Target, Verb};
 use crate::json;
 use crate::patch::{self, PatchType};
 use crate::registry::{DeleteRequest, ListPage, ListQuery, Propagation};
@@ -329,7 +329,7 @@ async fn dispatch(
         if let Some(delay) = fault.delay {
             tokio::time::sleep(delay).await;
         }
-        if let Some(response) = fault_response(&fault.action, kill).await {
+        if let Some(response) = fault_response(fault, kill).await {
             return response;
         }
     }
@@ -338,15 +338,15 @@ async fn dispatch(
         if let Some(delay) = fault.delay {
             tokio::time::sleep(delay).await;
         }
-        if let Some(response) = fault_response(&fault.action, kill).await {
+        if let Some(response) = fault_response(&fault, kill).await {
             return response;
         }
     }
     response
 }
 
-async fn fault_response(action: &FaultAction, kill: &Notify) -> Option<Response<Body>> {
-    match action {
+async fn fault_response(fault: &Fault, kill: &Notify) -> Option<Response<Body>> {
+    match &fault.action {
         FaultAction::None => None,
         FaultAction::Status(code) => {
             let reason = crate::errors::reason_for_code(*code);
@@ -354,7 +354,17 @@ async fn fault_response(action: &FaultAction, kill: &Notify) -> Option<Response<
                 code: *code,
                 message: format!("injected fault: {reason} ({code})"),
             };
-            Some(error(&err))
+            let Some(seconds) = fault.retry_after else {
+                return Some(error(&err));
+            };
+            let mut status = err.status();
+            status["details"] = json!({"retryAfterSeconds": seconds});
+            let mut response = respond(err.code(), &status);
+            response.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from(seconds),
+            );
+            Some(response)
         }
         FaultAction::DropConnection => {
             kill.notify_one();

@@ -1,6 +1,6 @@
-//! Test-controlled misbehaviour: injected faults (a status code, a delay, a dropped connection,
-//! before or after the write takes effect; once, n times or always) and a deny list that answers
-//! with the API server's real 403. Requests are matched by verb, resource (`deployments`, or a
+//! Test-controlled misbehaviour: injected faults (a status code, optionally with `Retry-After`,
+//! a delay, a dropped connection, before or after the write takes effect; once, n times or
+//! always) and a deny list that answers with the API server's real 403. Requests are matched by verb, resource (`deployments`, or a
 //! subresource such as `deployments/scale`), and optionally namespace and name.
 
 use std::time::Duration;
@@ -135,6 +135,7 @@ pub struct Fault {
     pub(crate) action: FaultAction,
     pub(crate) delay: Option<Duration>,
     pub(crate) after_write: bool,
+    pub(crate) retry_after: Option<u64>,
     remaining: Option<u32>,
 }
 
@@ -148,6 +149,7 @@ impl Fault {
             action: FaultAction::None,
             delay: None,
             after_write: false,
+            retry_after: None,
             remaining: None,
         }
     }
@@ -167,6 +169,13 @@ impl Fault {
     /// Answer with `code` (500, 503, 429, 409, ...) and a `Status` body.
     pub fn status(mut self, code: u16) -> Self {
         self.action = FaultAction::Status(code);
+        self
+    }
+
+    /// With [`Fault::status`]: send `Retry-After: seconds` (and `details.retryAfterSeconds`),
+    /// as the API server does with 429 and some 503 and 504 answers.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 

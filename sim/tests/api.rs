@@ -702,6 +702,101 @@ async fn faults_delay_fail_after_the_write_or_fire_once() {
 }
 
 #[tokio::test]
+async fn an_injected_status_can_ask_clients_to_retry_after_a_while() {
+    let sim = Sim::start(web(1)).await;
+    sim.inject_fault(
+        Fault::on(Verb::Get, "deployments")
+            .status(429)
+            .retry_after(2)
+            .once(),
+    );
+    let r = http(&sim, "GET", WEB, None, "");
+    assert_eq!(r.status, 429);
+    assert!(
+        r.head
+            .to_ascii_lowercase()
+            .contains("\r\nretry-after: 2\r\n"),
+        "{}",
+        r.head
+    );
+    assert_eq!(r.json()["reason"], "TooManyRequests");
+    assert_eq!(r.json()["details"]["retryAfterSeconds"], 2);
+    assert_eq!(http(&sim, "GET", WEB, None, "").status, 200);
+}
+
+/// The `Progressing` condition of a deployment.
+fn progressing(deployment: &Value) -> Value {
+    deployment["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|condition| condition["type"] == "Progressing")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn an_undo_past_the_deadline_keeps_the_old_condition_until_the_restored_replica_set_progresses()
+ {
+    // Revision 3 never became available and is past its deadline; revision 1's ReplicaSet was
+    // scaled to zero long ago. Like the real controller (progress.go), the sim replaces the
+    // ProgressDeadlineExceeded condition only once it sees progress, so for a while after the
+    // undo the observed deployment still says the deadline passed.
+    let scenario = Scenario::builder()
+        .deployment(NS, "web", |d| {
+            d.replicas(2)
+                .progress_deadline_seconds(60)
+                .revision(|t| t.image("web", "web:1").days_ago(3))
+                .revision(|t| t.image("web", "web:2").days_ago(2))
+                .revision(|t| t.image("web", "web:bad-crashloop").hours_ago(3))
+        })
+        .build();
+    let sim = Sim::start_with(
+        scenario,
+        SimOptions::new().controllers(ControllerMode::OnTick),
+    )
+    .await;
+    let before = sim.get("deployments", NS, "web").unwrap();
+    let stale = progressing(&before);
+    assert_eq!(stale["reason"], "ProgressDeadlineExceeded", "{before}");
+    let undone = sim
+        .update("deployments", NS, "web", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:1");
+        })
+        .unwrap();
+    sim.reconcile();
+    let watch = http(
+        &sim,
+        "GET",
+        &format!(
+            "/apis/apps/v1/namespaces/shop/deployments?watch=true&resourceVersion={}&timeoutSeconds=1",
+            rv(&before)
+        ),
+        None,
+        "",
+    );
+    let generation = undone["metadata"]["generation"].as_i64().unwrap();
+    let observed: Vec<Value> = events(&watch.body)
+        .into_iter()
+        .map(|event| event["object"].clone())
+        .filter(|d| d["metadata"]["name"] == "web")
+        .filter(|d| d["status"]["observedGeneration"].as_i64() == Some(generation))
+        .collect();
+    assert_eq!(
+        progressing(&observed[0]),
+        stale,
+        "observed, with the old deadline condition unchanged"
+    );
+    let last = observed.last().unwrap();
+    assert_eq!(
+        progressing(last)["reason"],
+        "NewReplicaSetAvailable",
+        "{last}"
+    );
+    assert_eq!(last["status"]["updatedReplicas"], 2);
+}
+
+#[tokio::test]
 async fn bulk_history_seeds_what_the_controller_would_have_left() {
     let scenario = Scenario::builder()
         .deployment(NS, "svc", |d| {

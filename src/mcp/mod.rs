@@ -1,6 +1,7 @@
 //! The thin MCP adapter: tool definitions, their arguments and results, and the mapping of
-//! domain outcomes to tool results. The rollout logic lives in `crate::rollout`, the API calls
-//! in `crate::cluster`, the approval mechanics in `crate::approval`.
+//! domain outcomes to tool results. The rollout logic lives in `crate::rollout`, the undo
+//! workflow in `crate::undo`, the API calls in `crate::cluster`, the approval mechanics in
+//! `crate::approval`.
 
 pub mod history;
 pub mod reply;
@@ -31,10 +32,11 @@ use crate::config::Settings;
 use crate::rollout::history::HistoryReport;
 use crate::rollout::kind::WorkloadKind;
 
+use crate::undo::report::UndoReport;
 use crate::verify::{self, StatusReport};
 use history::HistoryArgs;
 use status::StatusArgs;
-use undo::{UndoArgs, UndoReport};
+use undo::UndoArgs;
 
 /// What the server tells every client about the workflow.
 pub const INSTRUCTIONS: &str = "Safe Kubernetes rollbacks for Deployments, DaemonSets and StatefulSets. \
@@ -171,7 +173,7 @@ impl RolloutServer {
     /// Restores the template of an earlier revision after a human approved it.
     #[tool(
         name = "k8s_rollout_undo",
-        description = "Roll a Deployment, DaemonSet or StatefulSet back to the template of an explicit earlier revision (`to_revision`, from k8s_rollout_history), as `kubectl rollout undo --to-revision` does. A human is asked to approve through the MCP client (elicitation) and nothing is written without an explicit approval; the write only applies if the workload is unchanged since the approval request (apart from its status and replica count). `dry_run: true` validates on the API server and shows the change without asking or writing. Afterwards verify with k8s_rollout_status.",
+        description = "Roll a Deployment, DaemonSet or StatefulSet back to the template of an explicit earlier revision (`to_revision`, from k8s_rollout_history), as `kubectl rollout undo --to-revision` does. A human is asked to approve through the MCP client (elicitation) and nothing is written without an explicit approval; the write only applies if the workload is unchanged since the approval request (apart from its status and replica count). `dry_run: true` sends the write's exact patch to the API server as a dry run and shows it, without asking or writing. If the API server's answer to the write is lost, the result says whether a re-read shows it applied, or that it may still apply: then check k8s_rollout_history instead of retrying. Afterwards verify with k8s_rollout_status.",
         input_schema = schema_for_input::<UndoArgs>().expect("a valid input schema"),
         output_schema = schema_for_output::<UndoReport>(),
         annotations(title = "Roll back (needs approval)", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)

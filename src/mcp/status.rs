@@ -101,6 +101,7 @@ impl RolloutServer {
         let query = StatusQuery {
             expected_revision: args.revision,
             wait: wait_limit(args.wait, args.timeout_seconds),
+            progressing_before: None,
         };
         let uid = workload.uid().to_string();
         let mut progress = McpProgress::new(context);

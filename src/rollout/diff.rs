@@ -129,7 +129,10 @@ fn redact_for_display(before: &Value, after: &Value) -> (Value, Value) {
         };
         for container in containers.iter_mut() {
             let container_name = container["name"].as_str().unwrap_or_default().to_string();
-            for variable in container["env"].as_array_mut().into_iter().flatten() {
+            // `get_mut`, not `container["env"]`: indexing a map for writing inserts a null for a
+            // container without env, which the text diff would then show as a change.
+            let env = container.get_mut("env").and_then(Value::as_array_mut);
+            for variable in env.into_iter().flatten() {
                 let key = (
                     container_name.clone(),
                     variable["name"].as_str().unwrap_or_default().to_string(),
@@ -585,6 +588,22 @@ mod tests {
         );
         assert!(result.changes.is_empty());
         assert!(result.unified.is_empty());
+    }
+
+    #[test]
+    fn a_container_without_env_gets_no_env_line_in_the_text_diff() {
+        let before = json!({"spec": {"containers": [{"name": "app", "image": "app:1"}]}});
+        let after = json!({"spec": {"containers": [{"name": "app", "image": "app:2"}]}});
+        let unified = diff("a", &before, "b", &after, false).unified;
+        assert!(!unified.contains("env"), "{unified}");
+        assert_eq!(
+            unified
+                .lines()
+                .filter(|line| line.starts_with(['+', '-']))
+                .count(),
+            4,
+            "the headers and the image line only: {unified}"
+        );
     }
 
     #[test]

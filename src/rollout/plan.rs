@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 
 use json_patch::jsonptr::Pointer;
 use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::diff::{self, TemplateDiff};
 use super::kind::{RevisionStore, WorkloadKind};
 use super::revisions::{REVISION, REVISION_HISTORY, Revision, RevisionLookupError, RevisionSet};
+use super::status;
 use super::template::{self, ContainerImage};
 use super::warnings;
 use super::workload::{CHANGE_CAUSE, LAST_APPLIED, Workload};
@@ -57,6 +59,16 @@ pub enum RollbackPatch {
     StrategicMerge(Value),
 }
 
+impl RollbackPatch {
+    /// The body as sent.
+    pub fn body(&self) -> Value {
+        match self {
+            Self::Json(patch) => serde_json::to_value(patch).unwrap_or_default(),
+            Self::StrategicMerge(body) => body.clone(),
+        }
+    }
+}
+
 /// Everything decided before approval: what will be restored, over what, and the write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollbackPlan {
@@ -66,6 +78,11 @@ pub struct RollbackPlan {
     pub uid: String,
     /// The workload's resourceVersion when planned: the write's precondition.
     pub resource_version: String,
+    /// `metadata.generation` when planned: the write, changing the template, moves it on.
+    pub generation: i64,
+    /// The `Progressing` condition's `lastUpdateTime` when planned. The precondition keeps it
+    /// so until the write lands, so a deadline condition no newer than this predates the write.
+    pub progressing_updated: Option<Timestamp>,
     pub live_revision: Option<i64>,
     /// The highest revision number before the undo: the restored template's new number
     /// must be above it.
@@ -116,6 +133,8 @@ pub fn plan(
         name: workload.name().to_string(),
         uid: workload.uid().to_string(),
         resource_version: workload.resource_version().to_string(),
+        generation: workload.generation(),
+        progressing_updated: status::progressing_updated(workload),
         live_revision,
         highest_revision: set.highest().unwrap_or(0),
         state_digest: workload.state_digest(),
@@ -140,9 +159,10 @@ impl RollbackPlan {
         self.target.number
     }
 
-    /// kubectl's undo patch, plus the resourceVersion precondition and, when given, a
-    /// `kubernetes.io/change-cause` that records who approved the rollback.
-    pub fn patch(&self, change_cause: Option<&str>) -> RollbackPatch {
+    /// kubectl's undo patch, plus the resourceVersion precondition and the
+    /// `kubernetes.io/change-cause` that records who approved the rollback ([`change_cause`]).
+    /// A dry run sends the same patch, with a placeholder for the approver.
+    pub fn patch(&self, change_cause: &str) -> RollbackPatch {
         match self.kind.revision_store() {
             RevisionStore::ReplicaSets => RollbackPatch::Json(self.deployment_patch(change_cause)),
             RevisionStore::ControllerRevisions => {
@@ -153,7 +173,7 @@ impl RollbackPlan {
 
     /// Annotations as kubectl computes them: the Deployment's values for the skip list, then
     /// every other ReplicaSet annotation.
-    pub fn deployment_annotations(&self, change_cause: Option<&str>) -> BTreeMap<String, String> {
+    pub fn deployment_annotations(&self, change_cause: &str) -> BTreeMap<String, String> {
         let mut annotations: BTreeMap<String, String> = ANNOTATIONS_TO_SKIP
             .iter()
             .filter_map(|key| {
@@ -170,13 +190,11 @@ impl RollbackPlan {
                 .filter(|(key, _)| !ANNOTATIONS_TO_SKIP.contains(&key.as_str()))
                 .map(|(key, value)| (key.clone(), value.clone())),
         );
-        if let Some(cause) = change_cause {
-            annotations.insert(CHANGE_CAUSE.to_string(), cause.to_string());
-        }
+        annotations.insert(CHANGE_CAUSE.to_string(), change_cause.to_string());
         annotations
     }
 
-    fn deployment_patch(&self, change_cause: Option<&str>) -> json_patch::Patch {
+    fn deployment_patch(&self, change_cause: &str) -> json_patch::Patch {
         let replace = |path: &'static str, value: Value| {
             PatchOperation::Replace(ReplaceOperation {
                 path: Pointer::from_static(path).to_buf(),
@@ -205,14 +223,13 @@ impl RollbackPlan {
         ])
     }
 
-    fn controller_revision_patch(&self, change_cause: Option<&str>) -> Value {
+    fn controller_revision_patch(&self, change_cause: &str) -> Value {
         let mut body = self.target.data().unwrap_or_else(|| json!({}));
         if let Some(object) = body.as_object_mut() {
-            let mut metadata = json!({"resourceVersion": self.resource_version});
-            if let Some(cause) = change_cause {
-                metadata["annotations"] = json!({CHANGE_CAUSE: cause});
-            }
-            object.insert("metadata".into(), metadata);
+            object.insert(
+                "metadata".into(),
+                json!({"resourceVersion": self.resource_version, "annotations": {CHANGE_CAUSE: change_cause}}),
+            );
         }
         body
     }
@@ -276,7 +293,7 @@ mod tests {
         let plan = plan(&deployment("app:3"), &history(), 2, false).unwrap();
         assert_eq!(plan.live_revision, Some(3));
         assert_eq!(plan.resource_version, "42");
-        let RollbackPatch::Json(patch) = plan.patch(None) else {
+        let RollbackPatch::Json(patch) = plan.patch("why") else {
             panic!("deployments use JSON Patch")
         };
         let body = serde_json::to_value(patch).unwrap();
@@ -296,8 +313,8 @@ mod tests {
         );
         assert_eq!(
             body[2]["value"],
-            json!({"kubernetes.io/change-cause": "deploy app:2", "team": "payments"}),
-            "skip-listed RS annotations stay off, the rest are copied"
+            json!({"kubernetes.io/change-cause": "why", "team": "payments"}),
+            "skip-listed RS annotations stay off, the rest are copied, the change-cause is ours"
         );
     }
 
@@ -309,10 +326,7 @@ mod tests {
             "rollback to revision 1 approved by alice via k8s-rollout-mcp: checkout errors"
         );
         let plan = plan(&deployment("app:3"), &history(), 1, false).unwrap();
-        assert_eq!(
-            plan.deployment_annotations(Some(&cause))[CHANGE_CAUSE],
-            cause
-        );
+        assert_eq!(plan.deployment_annotations(&cause)[CHANGE_CAUSE], cause);
         assert_eq!(plan.highest_revision, 3);
     }
 
@@ -355,7 +369,7 @@ mod tests {
         .unwrap();
         let set = RevisionSet::owned_by(&daemon_set, vec![old]);
         let plan = plan(&daemon_set, &set, 1, false).unwrap();
-        let RollbackPatch::StrategicMerge(body) = plan.patch(Some("why")) else {
+        let RollbackPatch::StrategicMerge(body) = plan.patch("why") else {
             panic!("strategic merge expected")
         };
         assert_eq!(body["spec"]["template"]["$patch"], "replace");

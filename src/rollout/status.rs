@@ -3,7 +3,14 @@
 //! Mirrors `pkg/polymorphichelpers/rollout_status.go`: each viewer looks at the observed
 //! generation and the replica counts and says whether the rollout is done, still going, or
 //! failed. The messages are kubectl's without the trailing newline.
+//!
+//! One departure, after a write only ([`after_write`]): the Deployment controller replaces its
+//! `Progressing` condition only when it sees progress, so right after an undo of a deploy past
+//! its deadline the old `ProgressDeadlineExceeded` is still there while the restored ReplicaSet
+//! scales up. kubectl calls that rollout failed; a condition last updated before the write says
+//! nothing about the rollout the write started, so it is "progressing" here.
 
+use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -63,6 +70,10 @@ pub struct RolloutStatus {
     pub counts: ReplicaCounts,
     /// Whether the controller has observed the latest spec (`observedGeneration`).
     pub observed: bool,
+    /// The message of a `ProgressDeadlineExceeded` condition that predates the write being
+    /// verified, and so was not taken as a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_deadline: Option<String>,
 }
 
 impl RolloutStatus {
@@ -86,11 +97,38 @@ impl RolloutStatus {
 /// Decides the rollout status as `kubectl rollout status --watch=false` would.
 /// `expected_revision` is kubectl's `--revision` (checked for Deployments, as kubectl does).
 pub fn evaluate(workload: &Workload, expected_revision: Option<i64>) -> RolloutStatus {
+    after_write(workload, expected_revision, None)
+}
+
+/// [`evaluate`] for a workload written over one whose `Progressing` condition was last
+/// updated at `progressing_before` ([`progressing_updated`] of the object the write replaced):
+/// a deadline condition no newer than that predates the write and is not a failure.
+pub fn after_write(
+    workload: &Workload,
+    expected_revision: Option<i64>,
+    progressing_before: Option<Timestamp>,
+) -> RolloutStatus {
     match workload.kind {
-        WorkloadKind::Deployment => deployment(workload, expected_revision),
+        WorkloadKind::Deployment => deployment(workload, expected_revision, progressing_before),
         WorkloadKind::DaemonSet => daemon_set(workload),
         WorkloadKind::StatefulSet => stateful_set(workload),
     }
+}
+
+/// The `lastUpdateTime` of a Deployment's `Progressing` condition (None for the other kinds,
+/// which have no such condition).
+pub fn progressing_updated(workload: &Workload) -> Option<Timestamp> {
+    condition(workload.status(), "Progressing")?["lastUpdateTime"]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|condition| condition["type"] == kind)
 }
 
 fn field(value: &Value, name: &str) -> i64 {
@@ -112,10 +150,38 @@ fn status(
         message,
         counts,
         observed,
+        stale_deadline: None,
     }
 }
 
-fn deployment(workload: &Workload, expected_revision: Option<i64>) -> RolloutStatus {
+fn deployment(
+    workload: &Workload,
+    expected_revision: Option<i64>,
+    progressing_before: Option<Timestamp>,
+) -> RolloutStatus {
+    let mut status = deployment_verdict(workload, expected_revision, progressing_before);
+    if status.state == RolloutState::Progressing && progressing_before.is_some() {
+        status.stale_deadline = deadline_exceeded(workload.status()).map(|condition| {
+            condition["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        });
+    }
+    status
+}
+
+/// The `Progressing` condition when it says the progress deadline passed.
+fn deadline_exceeded(status: &Value) -> Option<&Value> {
+    condition(status, "Progressing")
+        .filter(|condition| condition["reason"] == "ProgressDeadlineExceeded")
+}
+
+fn deployment_verdict(
+    workload: &Workload,
+    expected_revision: Option<i64>,
+    progressing_before: Option<Timestamp>,
+) -> RolloutStatus {
     let name = workload.name();
     let st = workload.status();
     let desired = workload.desired_replicas();
@@ -166,13 +232,15 @@ fn deployment(workload: &Workload, expected_revision: Option<i64>) -> RolloutSta
     if !observed {
         return progressing("Waiting for deployment spec update to be observed...".into());
     }
-    let timed_out = st["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|condition| {
-            condition["type"] == "Progressing" && condition["reason"] == "ProgressDeadlineExceeded"
-        });
+    let predates_the_write = |condition: &Value| {
+        let updated = condition["lastUpdateTime"]
+            .as_str()?
+            .parse::<Timestamp>()
+            .ok()?;
+        Some(updated <= progressing_before?)
+    };
+    let timed_out =
+        deadline_exceeded(st).is_some_and(|condition| predates_the_write(condition) != Some(true));
     if timed_out {
         return failed(format!(
             "deployment \"{name}\" exceeded its progress deadline"
@@ -377,6 +445,43 @@ mod tests {
             let result = evaluate(&deployment(generation, st, json!({})), None);
             assert_eq!((result.state, result.message.as_str()), (state, message));
         }
+    }
+
+    #[test]
+    fn a_deadline_condition_from_before_the_write_is_not_a_failure() {
+        let stale = json!({"observedGeneration": 2, "updatedReplicas": 0, "replicas": 3,
+            "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                            "lastUpdateTime": "2026-12-01T10:00:00Z", "message": "ReplicaSet \"web-bad\" has timed out progressing."}]});
+        let workload = deployment(2, stale, json!({}));
+        assert_eq!(
+            evaluate(&workload, None).state,
+            RolloutState::Failed,
+            "kubectl's verdict"
+        );
+        let written: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let after = after_write(&workload, None, Some(written));
+        assert_eq!(
+            (after.state, after.message.as_str()),
+            (
+                RolloutState::Progressing,
+                "Waiting for deployment \"web\" rollout to finish: 0 out of 3 new replicas have been updated..."
+            )
+        );
+        assert_eq!(
+            after.stale_deadline.as_deref(),
+            Some("ReplicaSet \"web-bad\" has timed out progressing.")
+        );
+        let earlier: Timestamp = "2026-12-01T09:59:59Z".parse().unwrap();
+        assert_eq!(
+            after_write(&workload, None, Some(earlier)).state,
+            RolloutState::Failed,
+            "a deadline passed after the write is a failure"
+        );
+        assert_eq!(
+            progressing_updated(&workload),
+            Some(written),
+            "what a plan records as the mark"
+        );
     }
 
     #[test]

@@ -233,14 +233,11 @@ async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
         &event("conflict", Some("elicitation"), Some("alice"), None, true)
     );
 
+    // A refusal the API server proves (403) is `failed`; a 500 proves nothing either way and,
+    // with the re-read showing no change, is `unknown`.
     let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
-    host.sim().inject_fault(
-        Fault::on(Verb::Patch, "deployments")
-            .named("api-server")
-            .status(500)
-            .once(),
-    );
     host.answer(Answer::approve("alice"));
+    host.sim().deny(Verb::Patch, "deployments");
     let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
     assert!(
         message.starts_with("failed restoring revision 3 of deployment shop/api-server"),
@@ -249,6 +246,30 @@ async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
     assert_eq!(
         outline(&host).last().unwrap(),
         &event("failed", Some("elicitation"), Some("alice"), None, true)
+    );
+    host.sim().clear_denials();
+    host.sim().inject_fault(
+        Fault::on(Verb::Patch, "deployments")
+            .named("api-server")
+            .status(500)
+            .once(),
+    );
+    let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert!(
+        message.starts_with(
+            "the outcome of restoring revision 3 of deployment shop/api-server is unknown"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        outline(&host).last().unwrap(),
+        &event("unknown", Some("elicitation"), Some("alice"), None, true)
+    );
+    assert!(
+        host.audit().last().unwrap()["note"]
+            .as_str()
+            .unwrap()
+            .contains("unchanged since the plan")
     );
 }
 

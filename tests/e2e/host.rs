@@ -233,6 +233,13 @@ impl Host {
         if options.audit_log.is_some() || xdg_state.is_none() {
             command.arg("--audit-log").arg(&audit_log);
         }
+        // A namespace flag names a scenario namespace too.
+        let mut extra_args = options.extra_args.clone();
+        for i in 1..extra_args.len() {
+            if extra_args[i - 1] == "--namespace" {
+                extra_args[i] = cluster.ns(&extra_args[i]);
+            }
+        }
         command
             .envs(
                 options
@@ -240,7 +247,7 @@ impl Host {
                     .iter()
                     .map(|(key, value)| (key.clone(), value.clone())),
             )
-            .args(&options.extra_args)
+            .args(&extra_args)
             .env("RUST_LOG", "warn")
             .stderr(std::process::Stdio::inherit());
         let transport = TokioChildProcess::new(command).expect("the server starts");
@@ -407,16 +414,40 @@ impl Host {
     }
 
     /// One round only: an InputRequiredResult comes back as is.
-    pub async fn call_once(&self, request: CallToolRequestParams) -> CallToolResponse {
-        self.client
+    pub async fn call_once(&self, mut request: CallToolRequestParams) -> CallToolResponse {
+        if let Some(arguments) = request.arguments.take() {
+            let translated = self.translated_in(Value::Object(arguments));
+            request.arguments = translated.as_object().cloned();
+        }
+        let response = self
+            .client
             .call_tool_once(request)
             .await
-            .expect("the tool call answers")
+            .expect("the tool call answers");
+        match response {
+            CallToolResponse::Complete(result) => {
+                CallToolResponse::Complete(self.translated_result(result))
+            }
+            CallToolResponse::InputRequired(input) => {
+                let value = serde_json::to_value(&input).expect("an input request serialises");
+                CallToolResponse::InputRequired(
+                    serde_json::from_value(self.translated_value(&value))
+                        .expect("an input request parses"),
+                )
+            }
+            other => other,
+        }
     }
 
-    /// Requests that changed (or tried to change) the cluster, dry runs included.
+    /// Requests that changed (or tried to change) the cluster, dry runs included, with
+    /// namespaces named as in the scenario.
     pub async fn writes(&self) -> Vec<RequestRecord> {
-        self.cluster.mutating_requests().await
+        let mut writes = self.cluster.mutating_requests().await;
+        for write in &mut writes {
+            write.path = self.translated_text(&write.path);
+            write.body = self.translated_text(&write.body);
+        }
+        writes
     }
 
     /// The audit records written so far.

@@ -345,7 +345,6 @@ pub fn progress(world: &mut World) {
     let failing: Vec<Arc<Value>> = world
         .store
         .list(ResourceKind::Pod, None, None)
-        .into_iter()
         .filter(|pod| pod_failure(pod).is_some() && !is_terminal(pod))
         .cloned()
         .collect();

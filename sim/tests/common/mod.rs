@@ -142,6 +142,8 @@ impl Kubectl {
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
+    /// The status line and headers, as received.
+    pub head: String,
     pub body: String,
 }
 
@@ -196,6 +198,7 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         return HttpResponse {
             status: 0,
+            head: String::new(),
             body: String::new(),
         };
     };
@@ -212,7 +215,11 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
     } else {
         body.to_string()
     };
-    HttpResponse { status, body }
+    HttpResponse {
+        status,
+        head: head.to_string(),
+        body,
+    }
 }
 
 fn dechunk(mut body: &str) -> String {

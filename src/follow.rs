@@ -1,0 +1,105 @@
+//! Following one workload on a watch: each new version of it until a deadline, across the
+//! server ending the watch (its `timeoutSeconds`) and 410 Gone (the resourceVersion is too old
+//! to watch from, as for a workload nothing has changed in a while): then the workload is
+//! listed again and the watch resumes from the list's resourceVersion, as informers do.
+//! Waiting for a rollout (`crate::verify`) and reading back an undo (`crate::undo::readback`)
+//! both follow a workload this way.
+
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::rollout::workload::Workload;
+
+type Events = Pin<Box<dyn Stream<Item = Result<Workload, ClusterError>> + Send>>;
+
+/// A workload being followed.
+pub struct Follow<'a> {
+    cluster: &'a Cluster,
+    /// The latest version seen.
+    last: Workload,
+    /// The resourceVersion the next watch starts from: the last object's, or a list's.
+    resume_from: String,
+    deadline: Instant,
+    events: Option<Events>,
+}
+
+impl<'a> Follow<'a> {
+    /// Follows `from` (as last read) until `deadline`.
+    pub fn new(cluster: &'a Cluster, from: Workload, deadline: Instant) -> Self {
+        Self {
+            cluster,
+            resume_from: from.resource_version().to_string(),
+            last: from,
+            deadline,
+            events: None,
+        }
+    }
+
+    /// The next version of the workload, or None once the deadline passes. After a 410 the
+    /// freshly listed workload is returned, changed or not.
+    pub async fn next(&mut self) -> Result<Option<&Workload>, ClusterError> {
+        loop {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Ok(None);
+            }
+            let events = match self.events.as_mut() {
+                Some(events) => events,
+                None => match open(self.cluster, &self.last, &self.resume_from, remaining).await {
+                    Ok(events) => self.events.insert(events),
+                    Err(error) if error.is_gone() => return self.relist().await.map(Some),
+                    Err(error) => return Err(error),
+                },
+            };
+            match tokio::time::timeout(remaining, events.next()).await {
+                Err(_) => return Ok(None),
+                // The server ended the watch: watch again from the last version.
+                Ok(None) => self.events = None,
+                Ok(Some(Ok(workload))) => {
+                    self.resume_from = workload.resource_version().to_string();
+                    self.last = workload;
+                    return Ok(Some(&self.last));
+                }
+                Ok(Some(Err(error))) if error.is_gone() => {
+                    self.events = None;
+                    return self.relist().await.map(Some);
+                }
+                Ok(Some(Err(error))) => return Err(error),
+            }
+        }
+    }
+
+    /// Lists the workload again; the next watch starts from the list's resourceVersion.
+    async fn relist(&mut self) -> Result<&Workload, ClusterError> {
+        let (workload, version) = self
+            .cluster
+            .list_workload(self.last.kind, self.last.namespace(), self.last.name())
+            .await?;
+        self.resume_from = version;
+        self.last = workload;
+        Ok(&self.last)
+    }
+}
+
+/// Watches `last` from `resume_from` for at most `remaining` (the server ends it then).
+async fn open(
+    cluster: &Cluster,
+    last: &Workload,
+    resume_from: &str,
+    remaining: Duration,
+) -> Result<Events, ClusterError> {
+    let seconds = u32::try_from(remaining.as_secs().max(1)).unwrap_or(u32::MAX);
+    let events = cluster
+        .watch_workload(
+            last.kind,
+            last.namespace(),
+            last.name(),
+            resume_from,
+            seconds,
+        )
+        .await?;
+    Ok(Box::pin(events))
+}

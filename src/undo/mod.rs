@@ -1,0 +1,476 @@
+//! The undo workflow, in the order it runs:
+//!
+//! 1. **plan** (read-only): the workload's revisions and kubectl's checks
+//!    (`crate::rollout::plan`); a refusal here writes nothing and asks nobody;
+//! 2. **approve**: a human's decision, asked by the MCP adapter (`crate::approval`) and
+//!    recorded here, on disk before anything is written;
+//! 3. **write** the approved patch, conditional on the planned resourceVersion, through the
+//!    client that never retries;
+//! 4. **classify** the answer ([`outcome`]): written; refused, with the API server's proof;
+//!    a 409, after which the plan is made again and the patch sent once more only if nothing
+//!    the human approved changed ([`conflict`]); or unknown, settled by re-reading the workload
+//!    and never by sending the write again;
+//! 5. **read back** the revision the controller gave the restored template ([`readback`]);
+//! 6. **verify** (with `wait`): the rollout's status until it completes or fails
+//!    (`crate::verify`), not mistaking a deadline condition from before the write for its
+//!    failure.
+//!
+//! A dry run is step 3 with `dryRun=All`: the very patch the write would send, with a
+//! placeholder for the approver's name.
+
+pub mod conflict;
+pub mod outcome;
+pub mod readback;
+pub mod report;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::approval::state::ApprovalBinding;
+use crate::approval::{ApprovalPath, Refusal};
+use crate::audit::{AuditEvent, AuditLog, CallFacts, Detail};
+use crate::cluster::{Cluster, ClusterError};
+use crate::rollout::plan::{self, PlanRefusal, RollbackPlan};
+use crate::rollout::revisions::{self, RevisionLookupError};
+use crate::rollout::workload::{CHANGE_CAUSE, Workload};
+use crate::verify::{self, ProgressSink, StatusQuery};
+
+use conflict::AfterConflict;
+use outcome::WriteOutcome;
+use report::{ApprovalSummary, ReadBack, UndoOutcome, UndoReport};
+
+/// How long to wait for the controller to record the restored template as a revision.
+const READ_BACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an undo stopped, for the agent: what happened, whether anything was written, and what
+/// to do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UndoError(pub String);
+
+impl From<ClusterError> for UndoError {
+    fn from(error: ClusterError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// LISTs the workload's revisions and plans the undo (read-only), or says why kubectl would
+/// refuse it.
+pub async fn plan(
+    cluster: &Cluster,
+    workload: &Workload,
+    to_revision: i64,
+    show_env_values: bool,
+) -> Result<RollbackPlan, UndoError> {
+    let (_, plan) = inspect(cluster, workload, to_revision, show_env_values).await?;
+    plan.map_err(|refusal| {
+        let existing = match &refusal {
+            PlanRefusal::Lookup(RevisionLookupError::NotFound { available, .. }) => format!(
+                "; existing revisions: {}",
+                revisions::describe_numbers(available)
+            ),
+            _ => String::new(),
+        };
+        UndoError(format!(
+            "{}/{} in namespace \"{}\": {refusal}{existing}. Nothing was written.",
+            workload.kind,
+            workload.name(),
+            workload.namespace()
+        ))
+    })
+}
+
+/// The live revision, and the plan or kubectl's refusal.
+async fn inspect(
+    cluster: &Cluster,
+    workload: &Workload,
+    to_revision: i64,
+    show_env_values: bool,
+) -> Result<(Option<i64>, Result<RollbackPlan, PlanRefusal>), ClusterError> {
+    let set = cluster.revisions(workload).await?;
+    let live = set.live(workload).map(|revision| revision.number);
+    Ok((
+        live,
+        plan::plan(workload, &set, to_revision, show_env_values),
+    ))
+}
+
+/// One undo call: where it writes, its facts for the audit trail, and where to record them.
+pub struct UndoCall<'a> {
+    cluster: &'a Cluster,
+    audit: &'a AuditLog,
+    facts: CallFacts,
+    reason: Option<String>,
+    show_env_values: bool,
+}
+
+impl<'a> UndoCall<'a> {
+    pub fn new(
+        cluster: &'a Cluster,
+        audit: &'a AuditLog,
+        facts: CallFacts,
+        reason: Option<String>,
+        show_env_values: bool,
+    ) -> Self {
+        Self {
+            cluster,
+            audit,
+            facts,
+            reason,
+            show_env_values,
+        }
+    }
+
+    /// Appends an audit record; an unwritable log refuses the undo before anything is written.
+    pub fn record(&self, event: AuditEvent, detail: Detail) -> Result<(), UndoError> {
+        self.audit.append(event, &self.facts, &detail).map_err(|error| {
+            UndoError(format!(
+                "{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."
+            ))
+        })
+    }
+
+    /// Records a failure after the fact; if even that fails, says so in the same message.
+    fn record_failure(&self, event: AuditEvent, detail: Detail, failure: UndoError) -> UndoError {
+        match self.record(event, detail) {
+            Ok(()) => failure,
+            Err(audit) => UndoError(format!("{} {}", failure.0, audit.0)),
+        }
+    }
+
+    /// Records a refused approval and turns it into the answer.
+    pub fn refuse(&self, plan: &RollbackPlan, refusal: Refusal) -> UndoError {
+        let event = match &refusal {
+            Refusal::Declined | Refusal::NotApproved | Refusal::Malformed(_) => {
+                AuditEvent::Declined
+            }
+            Refusal::Cancelled => AuditEvent::Cancelled,
+            Refusal::TimedOut(_) => AuditEvent::TimedOut,
+            Refusal::NotSupported => AuditEvent::NotSupported,
+            Refusal::StateRejected(_) => AuditEvent::StateRejected,
+            Refusal::Failed(_) => AuditEvent::Failed,
+        };
+        let refused = UndoError(format!(
+            "rollback of {} {}/{} to revision {} refused: {refusal}. Nothing was written.",
+            plan.kind,
+            plan.namespace,
+            plan.name,
+            plan.target_revision()
+        ));
+        let detail = Detail {
+            error: Some(refusal.to_string()),
+            ..Default::default()
+        };
+        self.record_failure(event, detail, refused)
+    }
+
+    /// What the approval of `plan` is bound to in this call.
+    pub fn binding(&self, plan: &RollbackPlan) -> ApprovalBinding {
+        ApprovalBinding::of(plan, &self.cluster.context, self.reason.as_deref())
+    }
+
+    fn change_cause(&self, plan: &RollbackPlan, approval: &ApprovalSummary) -> String {
+        plan::change_cause(
+            plan.target_revision(),
+            &approval.approved_by(),
+            self.reason.as_deref(),
+        )
+    }
+
+    /// A server-side dry run (`dryRun=All`) of the patch an approval on `path` would write.
+    pub async fn dry_run(
+        &self,
+        plan: &RollbackPlan,
+        path: ApprovalPath,
+    ) -> Result<UndoReport, UndoError> {
+        let approval = ApprovalSummary::placeholder(path);
+        let change_cause = self.change_cause(plan, &approval);
+        let patch = plan.patch(&change_cause);
+        let answer = self
+            .cluster
+            .patch(plan.kind, &plan.namespace, &plan.name, &patch, true)
+            .await;
+        let detail = Detail {
+            error: answer.as_ref().err().map(ToString::to_string),
+            ..Default::default()
+        };
+        self.record(AuditEvent::DryRun, detail)?;
+        answer.map_err(|error| {
+            UndoError(format!(
+                "failed restoring revision {} (server dry run) of {} {}/{}: {error}. A dry run writes nothing.",
+                plan.target_revision(),
+                plan.kind,
+                plan.namespace,
+                plan.name
+            ))
+        })?;
+        let read_back = ReadBack {
+            note: "dry run: nothing was written".into(),
+            ..ReadBack::default()
+        };
+        let mut report = UndoReport::new(
+            plan,
+            UndoOutcome::DryRun,
+            &approval,
+            change_cause,
+            read_back,
+        );
+        report.patch = Some(patch.body());
+        Ok(report)
+    }
+
+    /// Writes the approved patch, classifies the answer, reads back the new revision, and with
+    /// `wait` follows the rollout.
+    pub async fn execute(
+        &self,
+        plan: RollbackPlan,
+        approved: ApprovalSummary,
+        wait: Option<Duration>,
+        cancelled: &CancellationToken,
+        progress: &mut impl ProgressSink,
+    ) -> Result<UndoReport, UndoError> {
+        let change_cause = self.change_cause(&plan, &approved);
+        let (plan, written) = self.write(plan, &approved, &change_cause).await?;
+        let restored = readback::restored_revision(
+            self.cluster,
+            &written.workload,
+            plan.highest_revision,
+            READ_BACK_TIMEOUT,
+        )
+        .await;
+        let resulting_revision = restored.read_back.number;
+        let mut report = UndoReport::new(
+            &plan,
+            UndoOutcome::RolledBack,
+            &approved,
+            change_cause,
+            restored.read_back,
+        );
+        if !plan.kind.history_shows_undo_change_cause() {
+            report.warnings.push(format!(
+                "`kubectl rollout history` shows the restored {}'s revision with its original change-cause: the controller reuses the old ControllerRevision and only renumbers it; the approval is recorded in the workload's {CHANGE_CAUSE} annotation and the audit log",
+                plan.kind
+            ));
+        }
+        if written.sent_again {
+            report.warnings.push(
+                "the workload's status changed while approval was pending (its resourceVersion moved); the plan was checked again and what was approved was unchanged, so it was written".into(),
+            );
+        }
+        report.warnings.extend(written.lost.clone());
+        let detail = Detail {
+            resulting_revision,
+            note: written.lost,
+            ..approved.detail()
+        };
+        if let Err(audit) = self.record(AuditEvent::Written, detail) {
+            report.warnings.push(format!(
+                "the rollback was written but its audit record was not: {}",
+                audit.0
+            ));
+        }
+        if let Some(limit) = wait {
+            let query = StatusQuery {
+                expected_revision: None,
+                wait: Some(limit),
+                progressing_before: plan.progressing_updated,
+            };
+            match verify::check(self.cluster, restored.workload, query, cancelled, progress).await {
+                Ok(status) => {
+                    if status.failed {
+                        let detail = Detail {
+                            error: Some(format!(
+                                "rollout failed after the rollback: {}",
+                                status.message
+                            )),
+                            ..approved.detail()
+                        };
+                        if let Err(audit) = self.record(AuditEvent::Failed, detail) {
+                            report.warnings.push(audit.0);
+                        }
+                    }
+                    report.status = Some(status);
+                }
+                Err(error) => report
+                    .warnings
+                    .push(format!("the rollout could not be watched: {error}")),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends the approved patch and classifies each answer until the write is known to be
+    /// written (returning the plan it was written from) or the undo stops.
+    async fn write(
+        &self,
+        mut plan: RollbackPlan,
+        approved: &ApprovalSummary,
+        change_cause: &str,
+    ) -> Result<(RollbackPlan, Written), UndoError> {
+        let approved_binding = self.binding(&plan);
+        let mut sent_again = false;
+        loop {
+            let answer = self
+                .cluster
+                .patch(
+                    plan.kind,
+                    &plan.namespace,
+                    &plan.name,
+                    &plan.patch(change_cause),
+                    false,
+                )
+                .await;
+            let failure = |event, error: String, note: Option<String>, failure: UndoError| {
+                let detail = Detail {
+                    error: Some(error),
+                    note,
+                    ..approved.detail()
+                };
+                self.record_failure(event, detail, failure)
+            };
+            match outcome::classify(answer) {
+                WriteOutcome::Written(workload) => {
+                    let written = Written {
+                        workload: *workload,
+                        sent_again,
+                        lost: None,
+                    };
+                    return Ok((plan, written));
+                }
+                WriteOutcome::Conflict(message) => {
+                    let conflict = format!("409 Conflict: {message}");
+                    let (decision, live) = match self.replan(&plan).await {
+                        Ok((live, fresh)) => {
+                            let decision = conflict::after_conflict(
+                                &approved_binding,
+                                &plan,
+                                fresh,
+                                &self.cluster.context,
+                                self.reason.as_deref(),
+                                sent_again,
+                            );
+                            (decision, live)
+                        }
+                        Err(error) => (
+                            AfterConflict::Refuse(format!(
+                                "it could not be read again to check what changed ({error})"
+                            )),
+                            None,
+                        ),
+                    };
+                    match decision {
+                        AfterConflict::SendAgain(fresh) => {
+                            // This attempt is a write attempt too: it is on the record.
+                            let detail = Detail {
+                                error: Some(format!(
+                                    "{conflict}; only the status changed, so the approved patch is sent again"
+                                )),
+                                ..approved.detail()
+                            };
+                            self.record(AuditEvent::Conflict, detail)?;
+                            plan = *fresh;
+                            sent_again = true;
+                        }
+                        AfterConflict::Refuse(why) => {
+                            let refused = conflict_refusal(&plan, &why, live);
+                            return Err(failure(AuditEvent::Conflict, conflict, None, refused));
+                        }
+                    }
+                }
+                WriteOutcome::Refused(error) => {
+                    let refused = UndoError(format!(
+                        "failed restoring revision {} of {} {}/{}: {error}. The API server refused the write before applying it: nothing was written.",
+                        plan.target_revision(),
+                        plan.kind,
+                        plan.namespace,
+                        plan.name
+                    ));
+                    return Err(failure(
+                        AuditEvent::Failed,
+                        error.to_string(),
+                        None,
+                        refused,
+                    ));
+                }
+                WriteOutcome::Unknown(error) => {
+                    let now = self
+                        .cluster
+                        .workload(plan.kind, &plan.namespace, &plan.name)
+                        .await;
+                    if let Ok(workload) = &now
+                        && outcome::applied(&plan, change_cause, workload)
+                    {
+                        let written = Written {
+                            workload: workload.clone(),
+                            sent_again,
+                            lost: Some(format!(
+                                "the response was lost ({error}), but a re-read shows the rollback applied"
+                            )),
+                        };
+                        return Ok((plan, written));
+                    }
+                    let finding = outcome::not_applied(&plan, &now);
+                    let unknown = outcome_unknown(&plan, &error, &finding);
+                    return Err(failure(
+                        AuditEvent::Unknown,
+                        error.to_string(),
+                        Some(finding),
+                        unknown,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// GET the workload and plan again (after a 409).
+    async fn replan(
+        &self,
+        plan: &RollbackPlan,
+    ) -> Result<(Option<i64>, Result<RollbackPlan, PlanRefusal>), ClusterError> {
+        let workload = self
+            .cluster
+            .workload(plan.kind, &plan.namespace, &plan.name)
+            .await?;
+        inspect(
+            self.cluster,
+            &workload,
+            plan.target_revision(),
+            self.show_env_values,
+        )
+        .await
+    }
+}
+
+/// A write known to have been stored.
+struct Written {
+    /// The workload as written (or as re-read when the answer was lost).
+    workload: Workload,
+    /// Whether the patch was sent a second time after a status-only 409.
+    sent_again: bool,
+    /// Set when the answer was lost and a re-read showed the write.
+    lost: Option<String>,
+}
+
+/// The 409 path: nothing was written; why, and where the workload stands now.
+fn conflict_refusal(plan: &RollbackPlan, why: &str, live: Option<i64>) -> UndoError {
+    let live = match live {
+        Some(live) => format!("its live revision is now {live}"),
+        None => "its live template is not recorded as a revision (yet)".to_string(),
+    };
+    UndoError(format!(
+        "the API server refused the write to {} {}/{} with 409 Conflict, so nothing was written: {why}; {live}. Inspect the history again with k8s_rollout_history before deciding.",
+        plan.kind, plan.namespace, plan.name
+    ))
+}
+
+/// A write whose answer was lost and whose effect a re-read did not show.
+fn outcome_unknown(plan: &RollbackPlan, error: &ClusterError, finding: &str) -> UndoError {
+    UndoError(format!(
+        "the outcome of restoring revision {target} of {kind} {namespace}/{name} is unknown: {error}. {finding}. It was not sent again. Check with k8s_rollout_history (resource_type \"{kind}\", name \"{name}\", namespace \"{namespace}\") whether the live revision carries revision {target}'s template before deciding; do not simply retry.",
+        target = plan.target_revision(),
+        kind = plan.kind,
+        namespace = plan.namespace,
+        name = plan.name,
+    ))
+}
