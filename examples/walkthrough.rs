@@ -7,10 +7,13 @@
 //! cargo run --example walkthrough            # asks you to approve
 //! cargo run --example walkthrough -- --yes   # approves without a terminal (CI)
 //! cargo run --example walkthrough -- --no    # declines without a terminal (CI)
+//! cargo run --example walkthrough -- --real  # the same story on kube-real (needs Go)
 //! ```
 //!
 //! The server runs in this process over an in-memory pipe carrying the same JSON-RPC as its
-//! stdio, so nothing has to be built or installed first.
+//! stdio, so nothing has to be built or installed first. With `--real` the cluster is kube-real
+//! (a real API server and controllers on loopback, built on first use) with the same demo
+//! scenario replayed through its API.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -118,20 +121,30 @@ fn ask_at_terminal() -> (bool, String) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let approver = match std::env::args().nth(1).as_deref() {
-        Some("--yes") => Approver::Yes,
-        Some("--no") => Approver::No,
+    let mut real = false;
+    let mut answer = None;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--real" => real = true,
+            "--yes" => answer = Some(Approver::Yes),
+            "--no" => answer = Some(Approver::No),
+            other => {
+                eprintln!(
+                    "unknown argument {other:?}; use --yes, --no, or nothing to be asked, and --real for kube-real"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let approver = match answer {
+        Some(approver) => approver,
         None if std::io::stdin().is_terminal() => Approver::Terminal,
         None => {
             eprintln!("stdin is not a terminal: pass --yes or --no to answer the approval request");
             return ExitCode::from(2);
         }
-        Some(other) => {
-            eprintln!("unknown argument {other:?}; use --yes, --no, or nothing to be asked");
-            return ExitCode::from(2);
-        }
     };
-    match run(approver).await {
+    match run(approver, real).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("walkthrough failed: {error}");
@@ -140,17 +153,60 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
-    let sim = Sim::start(Scenario::demo()).await;
+/// The cluster the story runs on; kept alive until the story ends.
+enum DemoCluster {
+    Sim { _serving: Sim },
+    Real(kube_real::Cluster),
+}
+
+impl DemoCluster {
+    /// Starts a cluster with the demo scenario and writes a kubeconfig for it.
+    async fn start(
+        real: bool,
+        kubeconfig: &std::path::Path,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        if !real {
+            let sim = Sim::start(Scenario::demo()).await;
+            sim.write_kubeconfig(kubeconfig)?;
+            println!(
+                "Simulated cluster (demo scenario) listening at {}",
+                sim.url()
+            );
+            return Ok(Self::Sim { _serving: sim });
+        }
+        println!(
+            "Starting kube-real (the first start builds it from Kubernetes' Go modules: 10-25 minutes)..."
+        );
+        let cluster =
+            tokio::task::spawn_blocking(|| kube_real::Cluster::start(Default::default())).await??;
+        kube_real::kubeconfig::write(kubeconfig, &cluster.admin_kubeconfig(None))?;
+        let client = cluster.harness_client().await;
+        let scenario = Scenario::demo();
+        let namespaces = kube_real::replay::namespaces(&client, &scenario, false).await;
+        kube_real::replay::Objects::new(client)
+            .replay(&scenario, &namespaces)
+            .await;
+        println!(
+            "kube-real {} (demo scenario replayed through its API) at {}",
+            cluster.endpoint().version,
+            cluster.endpoint().url
+        );
+        Ok(Self::Real(cluster))
+    }
+
+    fn stop(self) {
+        if let Self::Real(cluster) = self {
+            cluster.stop();
+        }
+    }
+}
+
+async fn run(approver: Approver, real: bool) -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("k8s-rollout-walkthrough-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let kubeconfig = dir.join("kubeconfig");
     let audit_log = dir.join("audit.jsonl");
-    sim.write_kubeconfig(&kubeconfig)?;
-    println!(
-        "Simulated cluster (demo scenario) listening at {}",
-        sim.url()
-    );
+    let demo = DemoCluster::start(real, &kubeconfig).await?;
 
     let settings = Settings::load(Cli {
         kubeconfig: Some(kubeconfig),
@@ -266,6 +322,7 @@ async fn run(approver: Approver) -> Result<(), Box<dyn std::error::Error>> {
     }
     host.cancel().await?;
     let _ = std::fs::remove_dir_all(&dir);
+    demo.stop();
     Ok(())
 }
 

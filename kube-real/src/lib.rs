@@ -8,6 +8,7 @@
 //!   process exits; tests take a fresh namespace each ([`create_namespace`]) and may mint a
 //!   kubeconfig for a ServiceAccount ([`service_account_kubeconfig`]).
 //! - The API server's audit log is the request log ([`audit`]).
+//! - [`replay`] plays a kube-sim scenario on it, so both backends start from the same history.
 
 pub mod audit;
 pub mod build;
@@ -15,6 +16,7 @@ mod cluster;
 pub mod kubeconfig;
 mod pki;
 mod processes;
+pub mod replay;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -74,14 +76,39 @@ pub async fn create_namespace(client: &kube::Client, prefix: &str) -> Result<Str
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &namespace)
         .await?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
+    wait_for_default_account(client, &name).await?;
+    Ok(name)
+}
+
+/// Creates namespace `name` (if missing) and waits for its `default` ServiceAccount.
+pub async fn create_namespace_named(
+    client: &kube::Client,
+    name: &str,
+) -> Result<String, kube::Error> {
+    let namespace: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name}})).expect("a Namespace");
+    let namespaces = Api::<Namespace>::all(client.clone());
+    if namespaces.get_opt(name).await?.is_none() {
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await?;
+    }
+    wait_for_default_account(client, name).await?;
+    Ok(name.to_string())
+}
+
+async fn wait_for_default_account(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<(), kube::Error> {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     for _ in 0..300 {
         if accounts.get_opt("default").await?.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    Ok(name)
+    Ok(())
 }
 
 /// Creates ServiceAccount `name` in `namespace` (if missing) and returns a kubeconfig for it

@@ -11,11 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::config::Kubeconfig;
-use kube_sim::{ReplayAction, RequestRecord, ResourceKind, Scenario, Sim, SimOptions};
-use serde_json::{Value, json};
+use kube_real::replay::Objects;
+use kube_sim::{RequestRecord, ResourceKind, Scenario, Sim, SimOptions};
+use serde_json::Value;
 
 /// Which cluster a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,7 @@ enum Inner {
 
 struct Real {
     cluster: &'static RealCluster,
-    client: kube::Client,
+    objects: Objects,
     /// Scenario namespace -> the fresh one it stands for.
     namespaces: BTreeMap<String, String>,
     mark: Mutex<kube_real::audit::Mark>,
@@ -303,177 +304,40 @@ impl TestCluster {
     pub async fn settle(&self, resource: &str, namespace: &str, name: &str) {
         if let Inner::Real(real) = &*self.inner {
             let kind = ResourceKind::parse(resource).expect("a workload kind");
-            real.settle(kind, &self.ns(namespace), name).await;
+            real.objects.settle(kind, &self.ns(namespace), name).await;
         }
     }
 }
 
-/// How long a replayed step or a settle may take on the real cluster.
-const REAL_WAIT: Duration = Duration::from_secs(120);
-
 impl Real {
     async fn seed(cluster: &'static RealCluster, scenario: &Scenario) -> Self {
         let client = cluster.harness_client().await;
-        let mut namespaces = BTreeMap::new();
-        let mut wanted: Vec<String> = scenario.namespaces().to_vec();
-        for step in scenario.replay() {
-            if let ReplayAction::Apply(_, manifest) | ReplayAction::Create(_, manifest) =
-                step.action
-                && let Some(ns) = manifest["metadata"]["namespace"].as_str()
-                && !wanted.iter().any(|w| w == ns)
-            {
-                wanted.push(ns.to_string());
-            }
-        }
-        for logical in wanted {
-            let actual = kube_real::create_namespace(&client, &logical)
-                .await
-                .unwrap_or_else(|e| panic!("creating a namespace for {logical:?}: {e}"));
-            namespaces.insert(logical, actual);
-        }
-        let real = Self {
-            cluster,
-            client,
-            namespaces,
-            mark: Mutex::new(kube_real::audit::Mark::default()),
+        let namespaces = kube_real::replay::namespaces(&client, scenario, true).await;
+        let objects = Objects::new(client);
+        objects.replay(scenario, &namespaces).await;
+        let mark = match cluster {
+            RealCluster::Local(cluster) => cluster.audit_mark(),
+            RealCluster::Existing { .. } => Default::default(),
         };
-        // Each object's steps in order, objects side by side: a workload's revisions are rolled
-        // out one after the other (each to completion, as the sim's instant model leaves them),
-        // while the other workloads roll out theirs.
-        let mut objects: Vec<(String, Vec<ReplayAction>)> = Vec::new();
-        for step in scenario.replay() {
-            let key = match step.action {
-                ReplayAction::Apply(kind, manifest) | ReplayAction::Create(kind, manifest) => {
-                    format!(
-                        "{kind:?}/{}/{}",
-                        manifest["metadata"]["namespace"], manifest["metadata"]["name"]
-                    )
-                }
-                ReplayAction::BulkHistory => {
-                    panic!("bulk histories are built by the sim's fast path: this test is sim-only")
-                }
-                ReplayAction::Unknown(message) => panic!("{message}"),
-            };
-            match objects.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, actions)) => actions.push(step.action),
-                None => objects.push((key, vec![step.action])),
-            }
-        }
-        futures::future::join_all(
-            objects
-                .iter()
-                .map(|(_, actions)| real.replay_object(actions)),
-        )
-        .await;
-        if let RealCluster::Local(cluster) = cluster {
-            *real.mark.lock().unwrap() = cluster.audit_mark();
-        }
-        real
-    }
-
-    /// One object's steps: each applied and, for a workload, waited on until it settles.
-    async fn replay_object(&self, actions: &[ReplayAction<'_>]) {
-        for action in actions {
-            match *action {
-                ReplayAction::Apply(kind, manifest) => {
-                    let (ns, name) = self.apply(kind, manifest).await;
-                    if is_workload(kind) {
-                        self.settle(kind, &ns, &name).await;
-                    }
-                }
-                ReplayAction::Create(kind, manifest) => {
-                    let mut manifest = manifest.clone();
-                    self.map_namespace(&mut manifest);
-                    let ns = manifest["metadata"]["namespace"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    self.send("POST", &collection_path(kind, &ns), Some(&manifest))
-                        .await
-                        .unwrap_or_else(|e| panic!("creating {manifest}: {e}"));
-                }
-                ReplayAction::BulkHistory | ReplayAction::Unknown(_) => {}
-            }
+        Self {
+            cluster,
+            objects,
+            namespaces,
+            mark: Mutex::new(mark),
         }
     }
 
-    fn map_namespace(&self, manifest: &mut Value) {
-        if let Some(ns) = manifest["metadata"]["namespace"].as_str()
-            && let Some(actual) = self.namespaces.get(ns)
-        {
-            manifest["metadata"]["namespace"] = json!(actual);
-        }
-    }
-
-    /// Creates the object or updates it like `kubectl apply` (the sim's seeding does the same):
-    /// labels and spec replaced, annotations merged. Returns its (namespace, name).
-    async fn apply(&self, kind: ResourceKind, manifest: &Value) -> (String, String) {
-        let mut manifest = manifest.clone();
-        self.map_namespace(&mut manifest);
-        let ns = manifest["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let name = manifest["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if self.get_kind(kind, &ns, &name).await.is_none() {
-            self.send("POST", &collection_path(kind, &ns), Some(&manifest))
-                .await
-                .unwrap_or_else(|e| panic!("creating {kind:?} {ns}/{name}: {e}"));
-        } else {
-            self.update_kind(kind, &ns, &name, "", |existing| {
-                match manifest["metadata"].get("labels") {
-                    Some(labels) => existing["metadata"]["labels"] = labels.clone(),
-                    None => {
-                        existing["metadata"]
-                            .as_object_mut()
-                            .map(|m| m.remove("labels"));
-                    }
-                }
-                if let Some(annotations) = manifest["metadata"]["annotations"].as_object() {
-                    for (key, value) in annotations {
-                        existing["metadata"]["annotations"][key] = value.clone();
-                    }
-                }
-                if let Some(spec) = manifest.get("spec") {
-                    existing["spec"] = spec.clone();
-                }
-            })
-            .await;
-        }
-        (ns, name)
+    fn kind(resource: &str) -> ResourceKind {
+        ResourceKind::parse(resource)
+            .unwrap_or_else(|| panic!("{resource:?} is not a resource kube-sim knows"))
     }
 
     async fn get(&self, resource: &str, ns: &str, name: &str) -> Option<Value> {
-        let kind = ResourceKind::parse(resource)?;
-        self.get_kind(kind, ns, name).await
-    }
-
-    async fn get_kind(&self, kind: ResourceKind, ns: &str, name: &str) -> Option<Value> {
-        match self.send("GET", &object_path(kind, ns, name), None).await {
-            Ok(value) => Some(value),
-            Err(kube::Error::Api(status)) if status.code == 404 => None,
-            Err(e) => panic!("GET {kind:?} {ns}/{name}: {e}"),
-        }
+        self.objects.get(Self::kind(resource), ns, name).await
     }
 
     async fn list(&self, resource: &str, ns: &str) -> Vec<Value> {
-        let Some(kind) = ResourceKind::parse(resource) else {
-            return Vec::new();
-        };
-        let list = self
-            .send("GET", &collection_path(kind, ns), None)
-            .await
-            .unwrap_or_else(|e| panic!("LIST {kind:?} in {ns}: {e}"));
-        let mut items = list["items"].as_array().cloned().unwrap_or_default();
-        items.sort_by(|a, b| {
-            a["metadata"]["name"]
-                .as_str()
-                .cmp(&b["metadata"]["name"].as_str())
-        });
-        items
+        self.objects.list(Self::kind(resource), ns).await
     }
 
     async fn update(
@@ -484,74 +348,9 @@ impl Real {
         subresource: &str,
         change: impl Fn(&mut Value),
     ) -> Value {
-        let kind = ResourceKind::parse(resource).expect("a resource kube-sim knows");
-        self.update_kind(kind, ns, name, subresource, change).await
-    }
-
-    /// GET, change, PUT; again on a conflict (controllers write status all the time).
-    async fn update_kind(
-        &self,
-        kind: ResourceKind,
-        ns: &str,
-        name: &str,
-        subresource: &str,
-        change: impl Fn(&mut Value),
-    ) -> Value {
-        for _ in 0..20 {
-            let mut object = self
-                .get_kind(kind, ns, name)
-                .await
-                .unwrap_or_else(|| panic!("{kind:?} {ns}/{name} exists"));
-            change(&mut object);
-            let path = format!("{}{subresource}", object_path(kind, ns, name));
-            match self.send("PUT", &path, Some(&object)).await {
-                Ok(updated) => return updated,
-                Err(kube::Error::Api(status)) if status.code == 409 => continue,
-                Err(e) => panic!("PUT {path}: {e}"),
-            }
-        }
-        panic!("{kind:?} {ns}/{name}: 20 conflicts in a row")
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, kube::Error> {
-        let request = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
-            .expect("a request");
-        self.client.request::<Value>(request).await
-    }
-
-    /// Until the controller has observed the latest spec and the rollout has come to rest
-    /// ([`settled`]) with the same status on two reads 300 ms apart, so a test reads a status
-    /// that stands still.
-    async fn settle(&self, kind: ResourceKind, ns: &str, name: &str) {
-        let deadline = Instant::now() + REAL_WAIT;
-        let mut previous: Option<Value> = None;
-        loop {
-            let object = self.get_kind(kind, ns, name).await;
-            let status = object.as_ref().map(|o| o["status"].clone());
-            let done = object
-                .as_ref()
-                .is_some_and(|o| observed(o) && settled(kind, o));
-            if done && status == previous {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{kind:?} {ns}/{name}: waited {} s for its rollout to settle: {}",
-                REAL_WAIT.as_secs(),
-                status.unwrap_or_default()
-            );
-            previous = if done { status } else { None };
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        self.objects
+            .update(Self::kind(resource), ns, name, subresource, change)
+            .await
     }
 
     /// The admin's requests in this test's namespaces since the mark, once the audit log has
@@ -588,92 +387,5 @@ impl Real {
                 status: r.status,
             })
             .collect()
-    }
-}
-
-fn is_workload(kind: ResourceKind) -> bool {
-    matches!(
-        kind,
-        ResourceKind::Deployment | ResourceKind::DaemonSet | ResourceKind::StatefulSet
-    )
-}
-
-fn collection_path(kind: ResourceKind, ns: &str) -> String {
-    let prefix = if kind.group().is_empty() {
-        "/api/v1".to_string()
-    } else {
-        format!("/apis/{}", kind.api_version())
-    };
-    if kind.namespaced() {
-        format!("{prefix}/namespaces/{ns}/{}", kind.plural())
-    } else {
-        format!("{prefix}/{}", kind.plural())
-    }
-}
-
-fn object_path(kind: ResourceKind, ns: &str, name: &str) -> String {
-    format!("{}/{name}", collection_path(kind, ns))
-}
-
-fn observed(object: &Value) -> bool {
-    let generation = object["metadata"]["generation"].as_i64().unwrap_or(0);
-    object["status"]["observedGeneration"]
-        .as_i64()
-        .unwrap_or(-1)
-        >= generation
-}
-
-/// Whether a workload's rollout has come to rest, as the sim's instant model leaves it: complete,
-/// or (for a bad image, see kube_sim::ImageFailure) failed past a short progress deadline, or
-/// as far as it goes (paused, a bad image with a long deadline, OnDelete).
-fn settled(kind: ResourceKind, object: &Value) -> bool {
-    let spec = &object["spec"];
-    let status = &object["status"];
-    let int = |v: &Value| v.as_i64().unwrap_or(0);
-    let failing = spec["template"]["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| kube_sim::ImageFailure::of(c["image"].as_str().unwrap_or_default()).is_some());
-    match kind {
-        ResourceKind::Deployment => {
-            if spec["paused"].as_bool() == Some(true) {
-                return true;
-            }
-            let replicas = spec["replicas"].as_i64().unwrap_or(1);
-            let complete = int(&status["updatedReplicas"]) == replicas
-                && int(&status["replicas"]) == replicas
-                && int(&status["availableReplicas"]) == replicas;
-            let exceeded = status["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| c["reason"] == "ProgressDeadlineExceeded");
-            let deadline = spec["progressDeadlineSeconds"].as_i64().unwrap_or(600);
-            complete || (failing && (exceeded || deadline > 30))
-        }
-        ResourceKind::DaemonSet => {
-            let desired = int(&status["desiredNumberScheduled"]);
-            if failing || spec["updateStrategy"]["type"] == "OnDelete" {
-                return int(&status["currentNumberScheduled"]) == desired;
-            }
-            desired > 0
-                && int(&status["updatedNumberScheduled"]) == desired
-                && int(&status["numberAvailable"]) == desired
-        }
-        ResourceKind::StatefulSet => {
-            let replicas = spec["replicas"].as_i64().unwrap_or(1);
-            if failing {
-                return true;
-            }
-            if spec["updateStrategy"]["type"] == "OnDelete" {
-                return int(&status["readyReplicas"]) == replicas;
-            }
-            let partition = int(&spec["updateStrategy"]["rollingUpdate"]["partition"]);
-            int(&status["readyReplicas"]) == replicas
-                && int(&status["updatedReplicas"]) >= replicas - partition
-                && (partition > 0 || status["updateRevision"] == status["currentRevision"])
-        }
-        _ => true,
     }
 }
