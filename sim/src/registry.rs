@@ -1,7 +1,8 @@
 //! The API server's write and read semantics, shared by HTTP requests, the simulated controllers
 //! and the library's test controls: create (generated names, UIDs, creation time, generation 1),
 //! update and patch (optimistic concurrency on `metadata.resourceVersion`, status kept apart from
-//! spec through the `/status` subresource, generation bumped only when the spec changes, no-op
+//! spec through the `/status` subresource, generation bumped only when the spec (for a
+//! Deployment, also its annotations) changes, no-op
 //! writes not stored), delete (with garbage collection of dependents), list (selectors,
 //! `limit`/`continue`) and the `/scale` subresource. `dryRun` runs everything but the store.
 
@@ -344,7 +345,14 @@ impl World {
         validation::validate(kind, &new, Some(&existing))?;
         if kind.has_generation() {
             let old_gen = json::i64_at(&existing, &["metadata", "generation"]).unwrap_or(1);
-            let generation = if existing.get("spec") != new.get("spec") {
+            // The Deployment strategy also counts annotations (once the legacy rollback
+            // request), so `kubectl annotate` moves a Deployment's generation.
+            // (Semantic equality: no annotations and an empty map are the same.)
+            let annotations_changed = kind == ResourceKind::Deployment
+                && subresource == Subresource::Main
+                && json::string_map(&existing, &["metadata", "annotations"])
+                    != json::string_map(&new, &["metadata", "annotations"]);
+            let generation = if existing.get("spec") != new.get("spec") || annotations_changed {
                 old_gen + 1
             } else {
                 old_gen
@@ -609,6 +617,7 @@ mod tests {
             rollout: RolloutModel::instant(),
             seeding: false,
             pods_created: 0,
+            kube_minor: 33,
         };
         let mut w = World::new(clock, 1, cluster, 1000);
         w.create(

@@ -485,6 +485,7 @@ fn run_server(
             rollout: scenario.rollout().clone(),
             seeding: false,
             pods_created: 0,
+            kube_minor: options.kube_minor,
         };
         let mut world = World::new(clock.clone(), options.seed, cluster, options.watch_history);
         if let Err(err) = scenario::seed(&mut world, &scenario) {

@@ -33,6 +33,16 @@ pub struct Cluster {
     pub seeding: bool,
     /// Pods created so far, for addresses and placement.
     pub pods_created: u64,
+    /// The Kubernetes minor version served, for status fields that depend on it.
+    pub kube_minor: u32,
+}
+
+impl Cluster {
+    /// Whether Deployment and ReplicaSet status report `terminatingReplicas` (the
+    /// DeploymentReplicaSetTerminatingReplicas feature, on by default from 1.35).
+    pub fn counts_terminating_replicas(&self) -> bool {
+        self.kube_minor >= 35
+    }
 }
 
 /// Everything behind the API.

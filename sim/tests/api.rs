@@ -250,7 +250,7 @@ async fn dry_run_validates_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn generation_moves_only_with_the_spec() {
+async fn generation_moves_with_the_spec_and_a_deployments_annotations() {
     let sim = Sim::start(web(1)).await;
     let generation = |sim: &Sim| {
         sim.get("deployments", NS, "web").unwrap()["metadata"]["generation"]
@@ -263,9 +263,19 @@ async fn generation_moves_only_with_the_spec() {
         "PATCH",
         WEB,
         Some("application/merge-patch+json"),
+        r#"{"metadata":{"labels":{"team":"a"}}}"#,
+    );
+    assert_eq!(generation(&sim), g, "labels are not the spec");
+    // The Deployment strategy compares annotations too (pinned against kube-real by
+    // tests/e2e/fidelity.rs).
+    http(
+        &sim,
+        "PATCH",
+        WEB,
+        Some("application/merge-patch+json"),
         r#"{"metadata":{"annotations":{"team":"a"}}}"#,
     );
-    assert_eq!(generation(&sim), g);
+    assert_eq!(generation(&sim), g + 1);
     http(
         &sim,
         "PATCH",
@@ -273,7 +283,7 @@ async fn generation_moves_only_with_the_spec() {
         Some("application/merge-patch+json"),
         r#"{"spec":{"replicas":2}}"#,
     );
-    assert_eq!(generation(&sim), g + 1);
+    assert_eq!(generation(&sim), g + 2);
     let before = rv(&sim.get("deployments", NS, "web").unwrap());
     let r = http(
         &sim,

@@ -32,6 +32,7 @@ mod cli;
 mod differential;
 mod dry_run;
 mod faults;
+mod fidelity;
 mod history;
 mod signals;
 mod stale_deadline;

@@ -972,6 +972,9 @@ fn calculate_status(world: &World, all: &[&Rs], new: Option<&Rs>, d: &Value) -> 
             status[key] = json!(value);
         }
     }
+    if world.cluster.counts_terminating_replicas() {
+        status["terminatingReplicas"] = json!(sum(all, |rs| status_i64(rs, "terminatingReplicas")));
+    }
     if let Some(c) = json::at(d, &["status", "collisionCount"]) {
         status["collisionCount"] = c.clone();
     }
@@ -1114,6 +1117,7 @@ mod tests {
             rollout: RolloutModel::instant(),
             seeding: false,
             pods_created: 0,
+            kube_minor: 33,
         };
         let mut w = World::new(clock, 7, cluster, 1000);
         w.create(

@@ -13,8 +13,11 @@ use crate::resources::ResourceKind;
 
 use super::{by_creation, controller_ref};
 
-/// `controller-revision-hash`
+/// `controller-revision-hash`: on pods of both kinds, and on a DaemonSet's ControllerRevisions.
 pub const HASH_LABEL: &str = "controller-revision-hash";
+/// `history.ControllerRevisionHashLabel`: on a StatefulSet's ControllerRevisions, which
+/// `history.NewControllerRevision` makes.
+pub const REVISION_HASH_LABEL: &str = "controller.kubernetes.io/hash";
 
 /// `getPatch(workload)`: the revision data for a workload's current template.
 pub fn revision_data(workload: &Value) -> Value {
@@ -55,7 +58,11 @@ pub fn new_revision(
     revision: i64,
 ) -> Value {
     let mut labels = json::string_map(owner, &["spec", "template", "metadata", "labels"]);
-    labels.insert(HASH_LABEL.into(), hash.into());
+    let hash_label = match owner_kind {
+        ResourceKind::StatefulSet => REVISION_HASH_LABEL,
+        _ => HASH_LABEL,
+    };
+    labels.insert(hash_label.into(), hash.into());
     let mut meta = json!({
         "name": name,
         "namespace": json::str_at(owner, &["metadata", "namespace"]),

@@ -97,6 +97,10 @@ fn calculate_status(world: &World, rs: &Value, active: &[Value]) -> Value {
             status[key] = json!(value);
         }
     }
+    if world.cluster.counts_terminating_replicas() {
+        // Pods go at once when deleted here, so none is ever terminating.
+        status["terminatingReplicas"] = json!(0);
+    }
     if let Some(generation) = json::i64_at(rs, &["metadata", "generation"]) {
         status["observedGeneration"] = json!(generation);
     }
