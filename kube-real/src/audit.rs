@@ -1,7 +1,8 @@
 //! The API server's own audit log as kube-real's request log: what really reached the API server,
 //! from whom, and what it answered. The policy records every request of the admin and harness
-//! identities (writes with their bodies) and nothing of the controllers, the scheduler and kwok,
-//! whose traffic would drown it.
+//! identities (writes with their bodies) and nothing of the controllers, the scheduler, kwok and
+//! kubelets, whose traffic would drown it; `kube-real audit-policy` prints it for other clusters
+//! (scripts/kind-e2e.sh gives it to kind).
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
@@ -14,7 +15,10 @@ kind: Policy
 omitStages: ["RequestReceived"]
 rules:
 - level: None
-  users: ["kube-real-controller-manager", "kube-real-scheduler", "kube-real-kwok", "system:apiserver"]
+  users: ["kube-real-controller-manager", "kube-real-scheduler", "kube-real-kwok", "system:apiserver",
+          "system:kube-controller-manager", "system:kube-scheduler", "system:kube-proxy"]
+- level: None
+  userGroups: ["system:nodes", "system:serviceaccounts:kube-system"]
 - level: None
   nonResourceURLs: ["/readyz*", "/livez*", "/healthz*"]
 - level: Request

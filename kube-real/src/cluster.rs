@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 
 use crate::audit;
@@ -31,6 +31,9 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The identities in the token file. Only `admin` and `harness` are recorded in the audit log.
 pub const ADMIN_USER: &str = "admin";
 pub const HARNESS_USER: &str = "kube-real-harness";
+/// The User-Agent of the harness's own requests, so request logs can leave them out on any
+/// cluster (on an existing one the harness and the product may share credentials).
+pub const HARNESS_AGENT: &str = "kube-real-harness";
 const COMPONENT_USERS: [&str; 3] = [
     "kube-real-controller-manager",
     "kube-real-scheduler",
@@ -100,26 +103,17 @@ pub struct Endpoint {
 /// (and leaves its directory for the next start to sweep).
 pub struct Cluster {
     endpoint: Endpoint,
-    stop: Mutex<Option<mpsc::Sender<()>>>,
-    stopped: Mutex<Option<mpsc::Receiver<()>>>,
+    supervisor: Supervisor,
 }
 
 impl Cluster {
     /// Builds if needed and starts a cluster; blocks until it is ready.
     pub fn start(options: Options) -> Result<Self, StartError> {
-        sweep_stale_dirs();
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("kube-real-supervisor".into())
-            .spawn(move || supervise(options, ready_tx, stop_rx, stopped_tx))
-            .map_err(|e| StartError::Io("a supervisor thread".into(), e))?;
-        let endpoint = ready_rx.recv().map_err(|_| StartError::Supervisor)??;
+        let (endpoint, supervisor) =
+            Supervisor::start(move |dir, processes| start_all(&options, dir, processes))?;
         Ok(Self {
             endpoint,
-            stop: Mutex::new(Some(stop_tx)),
-            stopped: Mutex::new(Some(stopped_rx)),
+            supervisor,
         })
     }
 
@@ -149,21 +143,117 @@ impl Cluster {
             &self.endpoint.harness_token,
             None,
         );
-        client_from(&text).await
-    }
-
-    /// The position at the end of the audit log now.
-    pub fn audit_mark(&self) -> audit::Mark {
-        audit::mark(&self.endpoint.audit_log)
-    }
-
-    /// The requests recorded since `mark`.
-    pub fn audit_since(&self, mark: audit::Mark) -> Vec<audit::AuditRecord> {
-        audit::read(&self.endpoint.audit_log, mark)
+        client_from(&text, HARNESS_AGENT).await
     }
 
     /// Stops every process and removes the directory; blocks until done. Idempotent.
     pub fn stop(&self) {
+        self.supervisor.stop();
+    }
+}
+
+/// kwok and fake Nodes attached to an existing cluster (a kind cluster, say), so pods behave
+/// as their image says there too. [`Attached::stop`] deletes the Nodes and stops kwok.
+pub struct Attached {
+    kubeconfig: String,
+    nodes: Vec<String>,
+    supervisor: Supervisor,
+}
+
+/// The annotation on attached fake Nodes; kwok manages only those.
+pub const FAKE_NODE_ANNOTATION: (&str, &str) = ("kwok.x-k8s.io/node", "fake");
+
+impl Attached {
+    /// Builds kwok if needed, starts it against the cluster of `kubeconfig_text` (its current
+    /// context) and creates `nodes` fake Nodes; blocks until they are Ready.
+    pub fn start(kubeconfig_text: String, nodes: usize) -> Result<Self, StartError> {
+        let text = kubeconfig_text.clone();
+        let (names, supervisor) =
+            Supervisor::start(move |dir, processes| attach_all(&text, nodes, dir, processes))?;
+        Ok(Self {
+            kubeconfig: kubeconfig_text,
+            nodes: names,
+            supervisor,
+        })
+    }
+
+    /// The fake Nodes' names.
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    /// Deletes the fake Nodes, stops kwok, removes its directory.
+    pub fn stop(&self) {
+        let text = self.kubeconfig.clone();
+        let nodes = self.nodes.clone();
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let api: Api<Node> = Api::all(client_from(&text, HARNESS_AGENT).await);
+                for node in nodes {
+                    let _ = api.delete(&node, &Default::default()).await;
+                }
+            })
+        });
+        let _ = deleted.join();
+        self.supervisor.stop();
+    }
+}
+
+/// The thread that starts a set of processes, owns them (their parent-death signal is tied to
+/// it) and stops them when told or when its handle is dropped.
+struct Supervisor {
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    stopped: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+impl Supervisor {
+    /// Runs `start` on a new supervisor thread in a fresh directory; returns what it returned.
+    fn start<T: Send + 'static>(
+        start: impl FnOnce(&Path, &mut Vec<Process>) -> Result<T, StartError> + Send + 'static,
+    ) -> Result<(T, Self), StartError> {
+        sweep_stale_dirs();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("kube-real-supervisor".into())
+            .spawn(move || {
+                let dir = std::env::temp_dir().join(format!(
+                    "kube-real-{}-{}",
+                    std::process::id(),
+                    pki::token().get(..8).unwrap_or("0")
+                ));
+                let mut processes = Vec::new();
+                let started = start(&dir, &mut processes);
+                let failed = started.is_err();
+                let _ = ready_tx.send(started);
+                if !failed {
+                    // Returns on a stop, or when the handle (holding the sender) is dropped.
+                    let _ = stop_rx.recv();
+                }
+                for process in processes.iter_mut().rev() {
+                    process.stop(STOP_GRACE);
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+                let _ = stopped_tx.send(());
+            })
+            .map_err(|e| StartError::Io("a supervisor thread".into(), e))?;
+        let value = ready_rx.recv().map_err(|_| StartError::Supervisor)??;
+        Ok((
+            value,
+            Self {
+                stop: Mutex::new(Some(stop_tx)),
+                stopped: Mutex::new(Some(stopped_rx)),
+            },
+        ))
+    }
+
+    /// Stops the processes and waits until they are gone. Idempotent.
+    fn stop(&self) {
         let sender = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(sender) = sender {
             let _ = sender.send(());
@@ -179,41 +269,18 @@ impl Cluster {
     }
 }
 
-/// A kube client from kubeconfig text.
-pub async fn client_from(kubeconfig_text: &str) -> kube::Client {
+/// A kube client from kubeconfig text (its current context), sending `user_agent`.
+pub async fn client_from(kubeconfig_text: &str, user_agent: &str) -> kube::Client {
     let config =
-        kube::config::Kubeconfig::from_yaml(kubeconfig_text).expect("our kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+        kube::config::Kubeconfig::from_yaml(kubeconfig_text).expect("the kubeconfig parses");
+    let mut config = kube::Config::from_custom_kubeconfig(config, &Default::default())
         .await
-        .expect("our kubeconfig is complete");
-    kube::Client::try_from(config).expect("a client for kube-real")
-}
-
-/// The supervisor: starts everything, reports, then waits for the stop (or its own death).
-fn supervise(
-    options: Options,
-    ready: mpsc::Sender<Result<Endpoint, StartError>>,
-    stop: mpsc::Receiver<()>,
-    stopped: mpsc::Sender<()>,
-) {
-    let dir = std::env::temp_dir().join(format!(
-        "kube-real-{}-{}",
-        std::process::id(),
-        pki::token().get(..8).unwrap_or("0")
+        .expect("the kubeconfig is complete");
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_str(user_agent).expect("a valid User-Agent"),
     ));
-    let mut processes = Vec::new();
-    let started = start_all(&options, &dir, &mut processes);
-    let failed = started.is_err();
-    let _ = ready.send(started);
-    if !failed {
-        // Returns on a stop, or when the Cluster (holding the sender) is dropped.
-        let _ = stop.recv();
-    }
-    for process in processes.iter_mut().rev() {
-        process.stop(STOP_GRACE);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = stopped.send(());
+    kube::Client::try_from(config).expect("a client for the cluster")
 }
 
 fn start_all(
@@ -309,7 +376,7 @@ fn start_all(
         dir,
     )?);
     let admin_kubeconfig = kubeconfig::render(&url, &pki.ca_pem, ADMIN_USER, &admin_token, None);
-    let admin = runtime.block_on(client_from(&admin_kubeconfig));
+    let admin = runtime.block_on(client_from(&admin_kubeconfig, HARNESS_AGENT));
     wait_until(processes, "kube-apiserver", || {
         runtime
             .block_on(
@@ -367,36 +434,16 @@ fn start_all(
         dir,
     )?);
     let kwok_kubeconfig = component_kubeconfig(2)?;
-    let mut kwok_args = vec![
-        format!("--kubeconfig={}", kwok_kubeconfig.display()),
-        "--manage-all-nodes=true".into(),
-        "--node-ip=127.0.0.1".into(),
-        "--node-lease-duration-seconds=40".into(),
-        "--cidr=10.244.0.0/16".into(),
-    ];
-    for stage in binaries.stages() {
-        kwok_args.push(format!("--config={}", stage.display()));
-    }
-    processes.push(spawn(&binaries, "kwok", &kwok_args, dir)?);
-
-    // Nodes, Ready and untainted.
-    runtime.block_on(create_nodes(&admin, options.nodes))?;
-    let nodes: Api<Node> = Api::all(admin.clone());
-    wait_until(processes, "kwok", || {
-        let list = runtime
-            .block_on(nodes.list(&ListParams::default()))
-            .map_err(|e| e.to_string())?;
-        let ready = list.items.iter().filter(|node| node_ready(node)).count();
-        if ready >= options.nodes {
-            Ok(true)
-        } else {
-            Err(format!(
-                "{ready} of {} Nodes Ready and untainted",
-                options.nodes
-            ))
-        }
-    })?;
-    // The default ServiceAccount controller is the last piece pods need.
+    start_kwok_and_nodes(
+        &binaries,
+        &kwok_kubeconfig,
+        None,
+        options.nodes,
+        &runtime,
+        &admin,
+        dir,
+        processes,
+    )?;
     drop(runtime);
 
     Ok(Endpoint {
@@ -411,6 +458,91 @@ fn start_all(
         start_time: began.elapsed(),
         ready_time: ready_began.elapsed(),
     })
+}
+
+/// Starts kwok with our stages (managing every Node, or only those with
+/// [`FAKE_NODE_ANNOTATION`] when `only_fake` names it), creates `count` Nodes and waits until
+/// they are Ready and untainted. Returns their names.
+#[allow(clippy::too_many_arguments)]
+fn start_kwok_and_nodes(
+    binaries: &Binaries,
+    kubeconfig: &Path,
+    only_fake: Option<(&str, &str)>,
+    count: usize,
+    runtime: &tokio::runtime::Runtime,
+    client: &kube::Client,
+    dir: &Path,
+    processes: &mut Vec<Process>,
+) -> Result<Vec<String>, StartError> {
+    let mut args = vec![
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--node-ip=127.0.0.1".into(),
+        "--node-lease-duration-seconds=40".into(),
+        "--cidr=10.244.0.0/16".into(),
+    ];
+    match only_fake {
+        None => args.push("--manage-all-nodes=true".into()),
+        Some((key, value)) => args.push(format!(
+            "--manage-nodes-with-annotation-selector={key}={value}"
+        )),
+    }
+    for stage in binaries.stages() {
+        args.push(format!("--config={}", stage.display()));
+    }
+    processes.push(spawn(binaries, "kwok", &args, dir)?);
+    let names: Vec<String> = (0..count).map(|i| format!("kube-real-node-{i}")).collect();
+    runtime.block_on(create_nodes(client, &names, only_fake))?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    wait_until(processes, "kwok", || {
+        let ready = names
+            .iter()
+            .filter(|name| {
+                runtime
+                    .block_on(nodes.get_opt(name))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|node| node_ready(&node))
+            })
+            .count();
+        if ready == names.len() {
+            Ok(true)
+        } else {
+            Err(format!("{ready} of {count} Nodes Ready and untainted"))
+        }
+    })?;
+    Ok(names)
+}
+
+/// kwok and fake Nodes on an existing cluster, with its own kubeconfig (written to `dir`).
+fn attach_all(
+    kubeconfig_text: &str,
+    count: usize,
+    dir: &Path,
+    processes: &mut Vec<Process>,
+) -> Result<Vec<String>, StartError> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |e| StartError::Io(what, e)
+    };
+    let (binaries, _) = build::ensure_built()?;
+    std::fs::create_dir_all(dir).map_err(io("the kwok directory"))?;
+    let kubeconfig = dir.join("kwok.kubeconfig");
+    kubeconfig::write(&kubeconfig, kubeconfig_text).map_err(io("kwok's kubeconfig"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io("a runtime"))?;
+    let client = runtime.block_on(client_from(kubeconfig_text, HARNESS_AGENT));
+    start_kwok_and_nodes(
+        &binaries,
+        &kubeconfig,
+        Some(FAKE_NODE_ANNOTATION),
+        count,
+        &runtime,
+        &client,
+        dir,
+        processes,
+    )
 }
 
 fn spawn(
@@ -480,11 +612,14 @@ fn etcd_healthy(port: u16) -> Result<bool, String> {
     Ok(answer.contains("\"health\":\"true\""))
 }
 
-async fn create_nodes(client: &kube::Client, n: usize) -> Result<(), StartError> {
+async fn create_nodes(
+    client: &kube::Client,
+    names: &[String],
+    annotation: Option<(&str, &str)>,
+) -> Result<(), StartError> {
     let nodes: Api<Node> = Api::all(client.clone());
-    for i in 0..n {
-        let name = format!("kube-real-node-{i}");
-        let node: Node = serde_json::from_value(json!({
+    for name in names {
+        let mut node = json!({
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
@@ -496,8 +631,11 @@ async fn create_nodes(client: &kube::Client, n: usize) -> Result<(), StartError>
                     "type": "kwok",
                 },
             },
-        }))
-        .expect("a Node");
+        });
+        if let Some((key, value)) = annotation {
+            node["metadata"]["annotations"] = json!({key: value});
+        }
+        let node: Node = serde_json::from_value(node).expect("a Node");
         nodes
             .create(&PostParams::default(), &node)
             .await

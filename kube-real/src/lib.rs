@@ -4,6 +4,8 @@
 //! says (a tag containing `crashloop`, `unpullable` or `notready` fails that way, as on kube-sim).
 //!
 //! - [`Cluster::start`] builds if needed and starts one cluster; the `kube-real` binary wraps it.
+//! - [`Attached::start`] gives an existing cluster (kind, say) kwok and fake Nodes instead, so
+//!   the same image convention holds there (`kube-real attach`).
 //! - [`shared`] is the one cluster of a test binary, started on first use and killed when the test
 //!   process exits; tests take a fresh namespace each ([`create_namespace`]) and may mint a
 //!   kubeconfig for a ServiceAccount ([`service_account_kubeconfig`]).
@@ -26,7 +28,10 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-pub use cluster::{ADMIN_USER, Cluster, Endpoint, HARNESS_USER, Options, StartError, client_from};
+pub use cluster::{
+    ADMIN_USER, Attached, Cluster, Endpoint, FAKE_NODE_ANNOTATION, HARNESS_AGENT, HARNESS_USER,
+    Options, StartError, client_from,
+};
 
 /// The label on every namespace a test binary creates.
 pub const NAMESPACE_LABEL: &str = "kube-real.test/run";

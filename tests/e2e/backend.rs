@@ -10,6 +10,7 @@
 //! product and kubectl use (`admin`) and to the test's namespaces.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,14 +27,6 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The context name in the kubeconfig the product gets.
-    pub fn context(self) -> &'static str {
-        match self {
-            Backend::Sim => "kube-sim",
-            Backend::Real => kube_real::kubeconfig::CONTEXT,
-        }
-    }
-
     /// Whether times can be set: only the sim seeds history "days ago"; on kube-real everything
     /// happened seconds ago.
     pub fn has_clock(self) -> bool {
@@ -43,8 +36,11 @@ impl Backend {
 
 /// The real cluster of this test binary, or why there is none. Without Go (or with
 /// `KUBE_REAL=off`) the real backend is skipped, with a line saying so, unless
-/// `REQUIRE_KUBE_REAL=1` (CI) makes that a failure; with `K8S_ROLLOUT_MCP_E2E_KUBECONFIG` the
-/// tests use that existing cluster instead of starting one.
+/// `REQUIRE_KUBE_REAL=1` (CI) makes that a failure. With `K8S_ROLLOUT_MCP_E2E_KUBECONFIG` the
+/// tests use that existing cluster (its current context) instead of starting one: it needs
+/// kwok's fake Nodes (`kube-real attach`) for pods to follow the image convention, and the API
+/// server's audit log at `K8S_ROLLOUT_MCP_E2E_AUDIT_LOG` for tests that read the request log
+/// (`scripts/kind-e2e.sh` sets up both on kind).
 pub fn real() -> Option<&'static RealCluster> {
     static REAL: std::sync::OnceLock<Result<RealCluster, String>> = std::sync::OnceLock::new();
     let found = REAL.get_or_init(|| {
@@ -54,7 +50,11 @@ pub fn real() -> Option<&'static RealCluster> {
         if let Ok(path) = std::env::var("K8S_ROLLOUT_MCP_E2E_KUBECONFIG") {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("K8S_ROLLOUT_MCP_E2E_KUBECONFIG={path}: {e}"))?;
-            return Ok(RealCluster::Existing { kubeconfig: text });
+            let audit_log = std::env::var_os("K8S_ROLLOUT_MCP_E2E_AUDIT_LOG").map(PathBuf::from);
+            return Ok(RealCluster::Existing {
+                kubeconfig: text,
+                audit_log,
+            });
         }
         if let Err(e) = kube_real::build::go_available() {
             return Err(format!("the Go toolchain is not available ({e})"));
@@ -79,7 +79,10 @@ pub fn real() -> Option<&'static RealCluster> {
 /// A real cluster: ours on loopback, or one the user points the tests at.
 pub enum RealCluster {
     Local(&'static kube_real::Cluster),
-    Existing { kubeconfig: String },
+    Existing {
+        kubeconfig: String,
+        audit_log: Option<PathBuf>,
+    },
 }
 
 impl RealCluster {
@@ -87,17 +90,26 @@ impl RealCluster {
     fn kubeconfig(&self) -> Kubeconfig {
         let text = match self {
             RealCluster::Local(cluster) => cluster.admin_kubeconfig(None),
-            RealCluster::Existing { kubeconfig } => kubeconfig.clone(),
+            RealCluster::Existing { kubeconfig, .. } => kubeconfig.clone(),
         };
         Kubeconfig::from_yaml(&text).expect("the kubeconfig parses")
     }
 
-    /// The harness's own client (another identity on our cluster, so the audit log tells its
-    /// requests apart).
+    /// The harness's own client (its User-Agent keeps its requests out of the request log).
     async fn harness_client(&self) -> kube::Client {
         match self {
             RealCluster::Local(cluster) => cluster.harness_client().await,
-            RealCluster::Existing { kubeconfig } => kube_real::client_from(kubeconfig).await,
+            RealCluster::Existing { kubeconfig, .. } => {
+                kube_real::client_from(kubeconfig, kube_real::HARNESS_AGENT).await
+            }
+        }
+    }
+
+    /// The API server's audit log, where there is one to read.
+    fn audit_log(&self) -> Option<&Path> {
+        match self {
+            RealCluster::Local(cluster) => Some(&cluster.endpoint().audit_log),
+            RealCluster::Existing { audit_log, .. } => audit_log.as_deref(),
         }
     }
 }
@@ -200,6 +212,18 @@ impl TestCluster {
         }
     }
 
+    /// The kubeconfig's current context (`kube-sim`, `kube-real`, or an existing cluster's).
+    pub fn context(&self) -> String {
+        match &*self.inner {
+            Inner::Sim(_) => "kube-sim".to_string(),
+            Inner::Real(real) => real
+                .cluster
+                .kubeconfig()
+                .current_context
+                .unwrap_or_default(),
+        }
+    }
+
     /// The API server's URL.
     pub fn url(&self) -> String {
         match &*self.inner {
@@ -291,8 +315,8 @@ impl TestCluster {
         match &*self.inner {
             Inner::Sim(sim) => sim.clear_requests(),
             Inner::Real(real) => {
-                if let RealCluster::Local(cluster) = real.cluster {
-                    *real.mark.lock().unwrap() = cluster.audit_mark();
+                if let Some(log) = real.cluster.audit_log() {
+                    *real.mark.lock().unwrap() = kube_real::audit::mark(log);
                 }
             }
         }
@@ -315,10 +339,10 @@ impl Real {
         let namespaces = kube_real::replay::namespaces(&client, scenario, true).await;
         let objects = Objects::new(client);
         objects.replay(scenario, &namespaces).await;
-        let mark = match cluster {
-            RealCluster::Local(cluster) => cluster.audit_mark(),
-            RealCluster::Existing { .. } => Default::default(),
-        };
+        let mark = cluster
+            .audit_log()
+            .map(kube_real::audit::mark)
+            .unwrap_or_default();
         Self {
             cluster,
             objects,
@@ -353,29 +377,30 @@ impl Real {
             .await
     }
 
-    /// The admin's requests in this test's namespaces since the mark, once the audit log has
-    /// caught up (the API server writes an entry just after answering).
+    /// The requests in this test's namespaces since the mark, but the harness's own, once the
+    /// audit log has caught up (the API server writes an entry just after answering).
     async fn requests(&self) -> Vec<RequestRecord> {
-        let RealCluster::Local(cluster) = self.cluster else {
+        let Some(log) = self.cluster.audit_log() else {
             panic!(
-                "request logs need our own kube-real (its audit log); this test cannot use K8S_ROLLOUT_MCP_E2E_KUBECONFIG"
+                "this test reads the request log: set K8S_ROLLOUT_MCP_E2E_AUDIT_LOG to the API server's audit log (scripts/kind-e2e.sh does)"
             )
         };
         let mark = *self.mark.lock().unwrap();
-        let mut seen = cluster.audit_since(mark).len();
+        let mut seen = kube_real::audit::read(log, mark).len();
         loop {
             tokio::time::sleep(Duration::from_millis(150)).await;
-            let now = cluster.audit_since(mark).len();
+            let now = kube_real::audit::read(log, mark).len();
             if now == seen {
                 break;
             }
             seen = now;
         }
         let ours: Vec<&String> = self.namespaces.values().collect();
-        cluster
-            .audit_since(mark)
+        kube_real::audit::read(log, mark)
             .into_iter()
-            .filter(|r| r.user == kube_real::ADMIN_USER)
+            .filter(|r| !r.user_agent.starts_with(kube_real::HARNESS_AGENT))
+            // kwok's pod status writes, on an existing cluster where it shares credentials.
+            .filter(|r| !r.user_agent.starts_with("kwok"))
             .filter(|r| r.namespace.as_ref().is_some_and(|ns| ours.contains(&ns)))
             .map(|r| RequestRecord {
                 dry_run: r.dry_run(),

@@ -307,9 +307,9 @@ impl Host {
         self.cluster.backend()
     }
 
-    /// The context the product was given (`kube-sim` or `kube-real`).
-    pub fn context(&self) -> &'static str {
-        self.backend().context()
+    /// The context the product was given (`kube-sim`, `kube-real`, ...).
+    pub fn context(&self) -> String {
+        self.cluster.context()
     }
 
     /// The call's namespace argument, translated to the real namespace.

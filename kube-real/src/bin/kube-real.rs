@@ -1,11 +1,12 @@
 //! `kube-real`: builds (if needed) and runs a real Kubernetes control plane on 127.0.0.1 until
-//! SIGINT or SIGTERM, with an admin kubeconfig (context `kube-real`) at `--kubeconfig`; or, with
-//! `build`, only builds it. Test and development use only.
+//! SIGINT or SIGTERM, with an admin kubeconfig (context `kube-real`) at `--kubeconfig`; with
+//! `build`, only builds it; with `attach`, gives the existing cluster of `--kubeconfig` kwok and
+//! fake Nodes. Test and development use only.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use kube_real::{Cluster, Options, build};
+use kube_real::{Attached, Cluster, Options, build};
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, Parser)]
@@ -16,11 +17,12 @@ use tokio::signal::unix::{SignalKind, signal};
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Where to write the admin kubeconfig once the cluster is ready.
-    #[arg(long)]
+    /// Where to write the admin kubeconfig once the cluster is ready (with `attach`: the cluster
+    /// to attach to).
+    #[arg(long, global = true)]
     kubeconfig: Option<PathBuf>,
     /// Fake Nodes to create.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, global = true)]
     nodes: usize,
 }
 
@@ -28,6 +30,13 @@ struct Args {
 enum Command {
     /// Build the binaries into the cargo target dir (KUBE_REAL_VERSION picks the release), then exit.
     Build,
+    /// Print the audit policy kube-real's API server runs with (its audit log is the tests'
+    /// request log), for giving another cluster the same.
+    AuditPolicy,
+    /// Give an existing cluster (the current context of --kubeconfig, e.g. a kind cluster) kwok
+    /// and --nodes fake Nodes with kube-real's pod stages, until SIGINT or SIGTERM; the Nodes
+    /// are deleted on exit.
+    Attach,
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +58,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    if let Some(Command::AuditPolicy) = args.command {
+        print!("{}", kube_real::audit::POLICY);
+        return Ok(());
+    }
     if let Some(Command::Build) = args.command {
         let (binaries, outcome) = build::ensure_built().map_err(|e| e.to_string())?;
         eprintln!(
@@ -59,8 +72,22 @@ fn run(args: Args) -> Result<(), String> {
         return Ok(());
     }
     let Some(path) = args.kubeconfig else {
-        return Err("--kubeconfig PATH is required (where to write the admin kubeconfig)".into());
+        return Err("--kubeconfig PATH is required (where to write the admin kubeconfig, or the cluster to attach to)".into());
     };
+    if let Some(Command::Attach) = args.command {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let attached = Attached::start(text, args.nodes).map_err(|e| e.to_string())?;
+        eprintln!(
+            "kube-real: kwok and fake Nodes {} attached to the cluster of {}",
+            attached.nodes().join(", "),
+            path.display()
+        );
+        wait_for_signal()?;
+        eprintln!("kube-real: deleting the fake Nodes and stopping kwok");
+        attached.stop();
+        return Ok(());
+    }
     let cluster = Cluster::start(Options { nodes: args.nodes }).map_err(|e| e.to_string())?;
     let endpoint = cluster.endpoint();
     kube_real::kubeconfig::write(&path, &cluster.admin_kubeconfig(None))
@@ -76,6 +103,13 @@ fn run(args: Args) -> Result<(), String> {
         kube_real::kubeconfig::CONTEXT,
         endpoint.dir.display(),
     );
+    wait_for_signal()?;
+    eprintln!("kube-real: stopping");
+    cluster.stop();
+    Ok(())
+}
+
+fn wait_for_signal() -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -86,9 +120,6 @@ fn run(args: Args) -> Result<(), String> {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        Ok::<(), String>(())
-    })?;
-    eprintln!("kube-real: stopping");
-    cluster.stop();
-    Ok(())
+        Ok(())
+    })
 }
