@@ -664,9 +664,7 @@ pub fn render(report: &UndoReport) -> String {
             approval.path.as_str()
         ));
     }
-    for change in &report.diff.changes {
-        out.push_str(&format!("- {}\n", change.describe()));
-    }
+    out.push_str(&report.diff.describe_changes());
     for warning in &report.warnings {
         out.push_str(&format!("warning: {warning}\n"));
     }
