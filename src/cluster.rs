@@ -11,7 +11,7 @@ use kube::core::Selector;
 use kube::discovery::ApiResource;
 
 use crate::config::Settings;
-use crate::rollout::kind::{RevisionStore, UnsupportedKind, WorkloadKind};
+use crate::rollout::kind::{OwnerKind, RevisionStore, UnsupportedKind, WorkloadKind};
 use crate::rollout::plan::RollbackPatch;
 use crate::rollout::revisions::{RevisionObject, RevisionSet};
 use crate::rollout::workload::Workload;
@@ -130,6 +130,12 @@ impl<T> Page<T> {
 pub enum Owner {
     /// The workload to roll back instead.
     Workload(WorkloadKind, String),
+    /// Another API group's controller (OpenKruise, Argo Rollouts...), with its own tool.
+    Foreign {
+        kind: String,
+        group: String,
+        name: String,
+    },
     /// The chain ends elsewhere (a bare Pod, a Job...); the text says where.
     DeadEnd(String),
 }
@@ -466,18 +472,26 @@ impl Cluster {
                     hop.kind()
                 )));
             };
-            match (WorkloadKind::parse(&owner.kind), hop) {
-                (Ok(kind), _) => return Ok(Owner::Workload(kind, owner.name)),
-                (Err(UnsupportedKind::ReplicaSet), Hop::Pod) => {
+            match (OwnerKind::of(&owner.api_version, &owner.kind), hop) {
+                (OwnerKind::Workload(kind), _) => return Ok(Owner::Workload(kind, owner.name)),
+                (OwnerKind::ReplicaSet, Hop::Pod) => {
                     hop = Hop::ReplicaSet;
                     object_name = owner.name;
                 }
-                _ => {
+                (OwnerKind::Foreign { kind, group }, _) => {
+                    return Ok(Owner::Foreign {
+                        kind,
+                        group,
+                        name: owner.name,
+                    });
+                }
+                (OwnerKind::ReplicaSet | OwnerKind::Builtin { .. }, _) => {
                     return Ok(Owner::DeadEnd(format!(
-                        "{} {object_name} is controlled by {} {}, which has no rollout history",
+                        "{} {object_name} is controlled by {} {} ({}), which has no rollout history",
                         hop.kind(),
                         owner.kind,
-                        owner.name
+                        owner.name,
+                        owner.api_version
                     )));
                 }
             }

@@ -99,6 +99,13 @@ async fn unsupported_kind(
                 Ok(Owner::Workload(owner_kind, owner)) => ToolFailure(format!(
                     "{what} {namespace}/{name} has no rollout history of its own: roll back {owner_kind}/{owner} instead (resource_type \"{owner_kind}\", name \"{owner}\")"
                 )),
+                Ok(Owner::Foreign {
+                    kind: owner_kind,
+                    group,
+                    name: owner,
+                }) => ToolFailure(format!(
+                    "{what} {namespace}/{name} has no rollout history of its own: it is managed by {owner_kind}.{group} {owner}, which this server does not roll back; use its own tool"
+                )),
                 Ok(Owner::DeadEnd(dead_end)) => ToolFailure(format!(
                     "{what} {namespace}/{name} has no rollout history of its own, and {dead_end}; rollbacks work on {accepted}"
                 )),
