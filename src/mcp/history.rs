@@ -44,28 +44,13 @@ impl RolloutServer {
         &self,
         args: HistoryArgs,
     ) -> Result<HistoryReport, ToolFailure> {
-        for (field, value) in [
-            ("revision", args.revision),
-            ("compare_with", args.compare_with),
-        ] {
-            if let Some(number) = value.filter(|number| *number < 1) {
-                return Err(ToolFailure(format!(
-                    "{field} must be a positive integer: {number}"
-                )));
-            }
-        }
-        if args.compare_with.is_some() && args.revision.is_none() {
-            return Err(ToolFailure(
-                "compare_with needs revision: name the revision to compare with it".into(),
-            ));
-        }
         let target = self
             .target(&args.resource_type, &args.name, args.namespace.as_deref())
             .await?;
         let workload = target.fetch(&self.cluster).await?;
         let set = self.cluster.revisions(&workload).await?;
         let query = HistoryQuery {
-            limit: args.limit.unwrap_or(DEFAULT_LIMIT).max(1) as usize,
+            limit: args.limit.unwrap_or(DEFAULT_LIMIT) as usize,
             revision: args.revision,
             compare_with: args.compare_with,
             show_env_values: self.settings.show_env_values,
