@@ -8,4 +8,5 @@ pub mod cluster;
 pub mod config;
 pub mod mcp;
 pub mod rollout;
+pub mod transport;
 pub mod verify;
