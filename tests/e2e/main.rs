@@ -3,10 +3,15 @@
 
 mod host;
 mod kubectl;
+mod raw;
 
+mod arguments;
 mod audit;
 mod cli;
 mod differential;
 mod history;
+mod hostile;
+mod load;
+mod protocol;
 mod status;
 mod undo;
