@@ -172,7 +172,8 @@ pub fn decide(answer: &ElicitResult, path: ApprovalPath) -> ApprovalDecision {
                 }
                 Some(other) => {
                     return ApprovalDecision::Refused(Refusal::Malformed(format!(
-                        "approver is {other}, not a string"
+                        "approver is {}, not a string",
+                        clip::text(&other.to_string(), clip::VALUE)
                     )));
                 }
             };
@@ -180,7 +181,8 @@ pub fn decide(answer: &ElicitResult, path: ApprovalPath) -> ApprovalDecision {
                 Some(Value::Bool(true)) => ApprovalDecision::Approved { approver, path },
                 Some(Value::Bool(false)) => ApprovalDecision::Refused(Refusal::NotApproved),
                 Some(other) => ApprovalDecision::Refused(Refusal::Malformed(format!(
-                    "approve is {other}, not a boolean"
+                    "approve is {}, not a boolean",
+                    clip::text(&other.to_string(), clip::VALUE)
                 ))),
                 None => ApprovalDecision::Refused(Refusal::Malformed("approve is missing".into())),
             }
@@ -199,7 +201,8 @@ pub fn decide_response(response: Option<&Value>) -> ApprovalDecision {
     match serde_json::from_value::<ElicitResult>(response.clone()) {
         Ok(answer) => decide(&answer, ApprovalPath::InputRequired),
         Err(error) => ApprovalDecision::Refused(Refusal::Malformed(format!(
-            "not an elicitation result: {error}"
+            "not an elicitation result: {}",
+            clip::text(&error.to_string(), clip::VALUE)
         ))),
     }
 }
@@ -211,6 +214,17 @@ mod tests {
 
     fn accept(content: Value) -> ElicitResult {
         ElicitResult::new(ElicitationAction::Accept).with_content(content)
+    }
+
+    #[test]
+    fn a_huge_malformed_answer_is_clipped_in_the_refusal() {
+        let answer = accept(json!({"approve": "x".repeat(1 << 20)}));
+        let ApprovalDecision::Refused(Refusal::Malformed(reason)) =
+            decide(&answer, ApprovalPath::Elicitation)
+        else {
+            panic!("refused as malformed")
+        };
+        assert!(reason.len() < 1024, "{} bytes", reason.len());
     }
 
     #[test]
