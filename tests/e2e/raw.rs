@@ -18,6 +18,14 @@ use tokio::sync::mpsc;
 
 use super::host::tempdir;
 
+/// The server binary: the one `cargo test` built, or `K8S_ROLLOUT_MCP_SERVER` (e.g. the release
+/// build, to measure what hosts run).
+fn server_binary() -> std::path::PathBuf {
+    std::env::var_os("K8S_ROLLOUT_MCP_SERVER")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_k8s-rollout-mcp").into())
+}
+
 /// How long to wait for one message before failing the test.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -61,7 +69,7 @@ impl RawServer {
         let kubeconfig = dir.path().join("kubeconfig");
         sim.write_kubeconfig(&kubeconfig)
             .expect("kubeconfig written");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"))
+        let mut child = Command::new(server_binary())
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .arg("--audit-log")
