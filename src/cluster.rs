@@ -22,7 +22,7 @@ use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
 
 use crate::config::Settings;
-use crate::rollout::kind::{RevisionStore, UnsupportedKind, WorkloadKind};
+use crate::rollout::kind::{OwnerKind, RevisionStore, UnsupportedKind, WorkloadKind};
 use crate::rollout::plan::RollbackPatch;
 use crate::rollout::revisions::{RevisionObject, RevisionSet};
 use crate::rollout::workload::Workload;
@@ -115,11 +115,32 @@ pub enum ClusterError {
     },
 }
 
-/// A LIST response of revision objects.
+/// Objects per LIST request: a long history is read in pages of this many, each parsed and
+/// reduced to what the workflow keeps before the next is requested.
+pub const PAGE_SIZE: u32 = 500;
+
+/// One page of a LIST response of revision objects.
 #[derive(serde::Deserialize)]
-struct RevisionList {
+struct RevisionPage {
     #[serde(default)]
     items: Vec<RevisionObject>,
+    #[serde(default)]
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+}
+
+/// One page as the pagination loop sees it: its items and the token for the next.
+struct Page<T> {
+    items: Vec<T>,
+    next: Option<String>,
+}
+
+impl<T> Page<T> {
+    fn new(items: Vec<T>, continue_token: Option<String>) -> Self {
+        Self {
+            items,
+            next: continue_token.filter(|token| !token.is_empty()),
+        }
+    }
 }
 
 /// Where a ReplicaSet's or Pod's owner chain leads.
@@ -127,6 +148,12 @@ struct RevisionList {
 pub enum Owner {
     /// The workload to roll back instead.
     Workload(WorkloadKind, String),
+    /// Another API group's controller (OpenKruise, Argo Rollouts...), with its own tool.
+    Foreign {
+        kind: String,
+        group: String,
+        name: String,
+    },
     /// The chain ends elsewhere (a bare Pod, a Job...); the text says where.
     DeadEnd(String),
 }
@@ -250,9 +277,10 @@ impl Cluster {
         Ok(Workload::new(kind, object))
     }
 
-    /// LIST the workload's revision objects by its selector (one request), numbered by kubectl's
-    /// rules. The list is parsed into lean [`RevisionObject`]s, skipping `managedFields`,
-    /// `status` and the rest while parsing.
+    /// LIST the workload's revision objects by its selector, numbered by kubectl's rules. The
+    /// list is read in pages of [`PAGE_SIZE`]; each page is parsed into lean
+    /// [`RevisionObject`]s (skipping `managedFields`, `status` and the rest while parsing) and
+    /// only what the workload controls is kept.
     pub async fn revisions(&self, workload: &Workload) -> Result<RevisionSet, ClusterError> {
         let store = workload.kind.revision_store();
         let selector = workload
@@ -273,23 +301,32 @@ impl Cluster {
             name: None,
         };
         let path = DynamicObject::url_path(&store.api_resource(), Some(workload.namespace()));
-        let request = kube::core::Request::new(path)
-            .list(&ListParams::default().labels_from(&selector))
-            .map_err(|error| {
-                ClusterError::Malformed(format!("cannot build the list request: {error}"))
-            })?;
-        // Read the body once and parse it in place (`Client::request` holds two copies).
-        let listing = async {
-            let mut body = Vec::new();
-            let mut stream = self.reads.request_stream(request).await?;
-            stream
-                .read_to_end(&mut body)
-                .await
-                .map_err(kube::Error::ReadEvents)?;
-            serde_json::from_slice::<RevisionList>(&body).map_err(kube::Error::SerdeError)
+        let params = ListParams::default().labels_from(&selector);
+        let page = |params: ListParams| {
+            let path = path.clone();
+            async move {
+                let request = kube::core::Request::new(path)
+                    .list(&params)
+                    .map_err(kube::Error::BuildRequest)?;
+                // Read the body once and parse it in place (`Client::request` holds two copies).
+                let mut body = Vec::new();
+                let mut stream = self.reads.request_stream(request).await?;
+                stream
+                    .read_to_end(&mut body)
+                    .await
+                    .map_err(kube::Error::ReadEvents)?;
+                let page = serde_json::from_slice::<RevisionPage>(&body)
+                    .map_err(kube::Error::SerdeError)?;
+                Ok(Page::new(page.items, page.metadata.continue_))
+            }
         };
-        let list = self.run(attempt, listing).await?;
-        Ok(RevisionSet::owned_by(workload, list.items))
+        let mut set = self
+            .paginated(attempt, params, page, RevisionSet::default, |set, items| {
+                set.add_owned(workload, items)
+            })
+            .await?;
+        set.sort();
+        Ok(set)
     }
 
     /// The names of all workloads of a kind in a namespace (for "did you mean").
@@ -300,14 +337,67 @@ impl Cluster {
     ) -> Result<Vec<String>, ClusterError> {
         let attempt = Attempt::workload("list", kind, namespace, None);
         let api = self.workload_api(kind, namespace);
-        let list = self
-            .run(attempt, api.list_metadata(&ListParams::default()))
-            .await?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|item| item.metadata.name)
-            .collect())
+        let page = |params: ListParams| {
+            let api = api.clone();
+            async move {
+                let list = api.list_metadata(&params).await?;
+                Ok(Page::new(list.items, list.metadata.continue_))
+            }
+        };
+        self.paginated(
+            attempt,
+            ListParams::default(),
+            page,
+            Vec::new,
+            |names, items| names.extend(items.into_iter().filter_map(|item| item.metadata.name)),
+        )
+        .await
+    }
+
+    /// Reads a LIST in pages of [`PAGE_SIZE`], folding each page into the result before the
+    /// next is requested. A `continue` token that has expired (410: the API server compacted
+    /// the revision the list started at) restarts the list from the beginning, once.
+    async fn paginated<T, S, F, Fut>(
+        &self,
+        attempt: Attempt<'_>,
+        params: ListParams,
+        mut page: F,
+        start: impl Fn() -> S,
+        mut fold: impl FnMut(&mut S, Vec<T>),
+    ) -> Result<S, ClusterError>
+    where
+        F: FnMut(ListParams) -> Fut,
+        Fut: Future<Output = Result<Page<T>, kube::Error>>,
+    {
+        let first = params.limit(PAGE_SIZE);
+        let mut restarted = false;
+        let mut result = start();
+        let mut next: Option<String> = None;
+        loop {
+            let params = match &next {
+                Some(token) => first.clone().continue_token(token),
+                None => first.clone(),
+            };
+            match self.run(attempt, page(params)).await {
+                Ok(Page { items, next: token }) => {
+                    fold(&mut result, items);
+                    match token {
+                        Some(token) => next = Some(token),
+                        None => return Ok(result),
+                    }
+                }
+                Err(ClusterError::Api { code: 410, .. }) if next.is_some() && !restarted => {
+                    tracing::debug!(
+                        resource = attempt.resource,
+                        "the list's continue token expired; listing again from the start"
+                    );
+                    restarted = true;
+                    result = start();
+                    next = None;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// PATCH the workload with an undo patch, or only dry-run it on the server.
@@ -456,18 +546,26 @@ impl Cluster {
                     hop.kind()
                 )));
             };
-            match (WorkloadKind::parse(&owner.kind), hop) {
-                (Ok(kind), _) => return Ok(Owner::Workload(kind, owner.name)),
-                (Err(UnsupportedKind::ReplicaSet), Hop::Pod) => {
+            match (OwnerKind::of(&owner.api_version, &owner.kind), hop) {
+                (OwnerKind::Workload(kind), _) => return Ok(Owner::Workload(kind, owner.name)),
+                (OwnerKind::ReplicaSet, Hop::Pod) => {
                     hop = Hop::ReplicaSet;
                     object_name = owner.name;
                 }
-                _ => {
+                (OwnerKind::Foreign { kind, group }, _) => {
+                    return Ok(Owner::Foreign {
+                        kind,
+                        group,
+                        name: owner.name,
+                    });
+                }
+                (OwnerKind::ReplicaSet | OwnerKind::Builtin { .. }, _) => {
                     return Ok(Owner::DeadEnd(format!(
-                        "{} {object_name} is controlled by {} {}, which has no rollout history",
+                        "{} {object_name} is controlled by {} {} ({}), which has no rollout history",
                         hop.kind(),
                         owner.kind,
-                        owner.name
+                        owner.name,
+                        owner.api_version
                     )));
                 }
             }
@@ -525,6 +623,10 @@ impl Cluster {
                     message: status.message,
                 },
             },
+            kube::Error::BuildRequest(error) => ClusterError::Malformed(format!(
+                "cannot build the request to {} {}: {error}",
+                attempt.verb, attempt.resource
+            )),
             other => ClusterError::Unreachable {
                 server: self.server.clone(),
                 context: self.context.clone(),

@@ -9,5 +9,6 @@ pub mod config;
 pub mod follow;
 pub mod mcp;
 pub mod rollout;
+pub mod transport;
 pub mod undo;
 pub mod verify;

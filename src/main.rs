@@ -15,6 +15,7 @@ use k8s_rollout_mcp::cluster::Cluster;
 use k8s_rollout_mcp::config::{Cli, Settings};
 use k8s_rollout_mcp::mcp::RolloutServer;
 use rmcp::ServiceExt;
+use rmcp::service::ServerInitializeError;
 use tracing_subscriber::EnvFilter;
 
 /// The exit code for a configuration the server cannot start with (as clap uses for usage).
@@ -40,6 +41,8 @@ async fn terminated() {
 const UNDO_DRAIN: Duration = Duration::from_secs(30);
 /// How long the runtime waits for its blocking threads once the session is over.
 const BLOCKING_GRACE: Duration = Duration::from_millis(200);
+/// How long the last answers get to reach stdout after the session ends.
+const STDOUT_DRAIN: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -105,17 +108,20 @@ async fn serve(cli: Cli) -> ExitCode {
 
     let server = RolloutServer::new(settings, cluster, approvals, audit);
     let undos = server.undos_in_flight();
-    let running = match server.serve(rmcp::transport::stdio()).await {
-        Ok(running) => running,
-        Err(error) => {
-            tracing::error!(%error, "the MCP session could not start");
-            return ExitCode::FAILURE;
+    let (stdio, pump) = k8s_rollout_mcp::transport::stdio();
+    // A 2026-07-28 session has no handshake: rmcp answers its requests while `serve` still
+    // waits, and a host that closes stdin then ends it with `ConnectionClosed`.
+    let session = async {
+        match server.serve(stdio).await {
+            Ok(running) => running.waiting().await.map(drop).map_err(|e| e.to_string()),
+            Err(ServerInitializeError::ConnectionClosed(_)) => Ok(()),
+            Err(error) => Err(format!("the MCP session could not start: {error}")),
         }
     };
     // The session ends when the host closes stdin or, per the MCP stdio shutdown sequence,
     // sends SIGTERM; either way running undos get to finish and record their outcome.
     let ended = tokio::select! {
-        ended = running.waiting() => ended.map(drop),
+        ended = session => ended,
         () = terminated() => Ok(()),
     };
     if !undos.drained(UNDO_DRAIN).await {
@@ -123,6 +129,7 @@ async fn serve(cli: Cli) -> ExitCode {
             "exiting with an undo still running: its outcome may be missing from the audit log"
         );
     }
+    pump.finish(STDOUT_DRAIN).await;
     if let Err(error) = ended {
         tracing::error!(%error, "the MCP session ended with an error");
         return ExitCode::FAILURE;

@@ -313,6 +313,7 @@ async fn dispatch(
         subresource: route.subresource,
         namespace: route.namespace.clone(),
         name: route.name.clone(),
+        continued: query.get("continue").is_some_and(|token| !token.is_empty()),
     };
     if shared.faults().is_denied(&target) {
         return error(&ApiError::Forbidden {
@@ -366,6 +367,7 @@ async fn fault_response(fault: &Fault, kill: &Notify) -> Option<Response<Body>> 
             );
             Some(response)
         }
+        FaultAction::ExpireContinue => Some(error(&ApiError::ContinueExpired)),
         FaultAction::DropConnection => {
             kill.notify_one();
             // The connection task drops this future with the connection.

@@ -222,6 +222,11 @@ pub enum ApiError {
         /// The oldest version still available.
         oldest: u64,
     },
+    /// 410 for a `continue` token whose list revision has been compacted.
+    #[error(
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+    )]
+    ContinueExpired,
     /// 413.
     #[error("Request entity too large: limit is 3145728")]
     TooLarge,
@@ -291,7 +296,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => 403,
             ApiError::MethodNotAllowed => 405,
             ApiError::UnsupportedMediaType => 415,
-            ApiError::Gone { .. } => 410,
+            ApiError::Gone { .. } | ApiError::ContinueExpired => 410,
             ApiError::TooLarge => 413,
             ApiError::Injected { code, .. } => *code,
         }
@@ -308,7 +313,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType => "UnsupportedMediaType",
-            ApiError::Gone { .. } => "Expired",
+            ApiError::Gone { .. } | ApiError::ContinueExpired => "Expired",
             ApiError::TooLarge => "RequestEntityTooLarge",
             ApiError::Injected { code, .. } => reason_for_code(*code),
         }

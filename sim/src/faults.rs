@@ -62,6 +62,8 @@ pub struct Target {
     pub namespace: Option<String>,
     /// The object name, for requests naming one.
     pub name: Option<String>,
+    /// Whether a list request carries a `continue` token (asks for a later page).
+    pub continued: bool,
 }
 
 impl Target {
@@ -81,6 +83,7 @@ struct Matcher {
     resource: String,
     namespace: Option<String>,
     name: Option<String>,
+    continued: bool,
 }
 
 impl Matcher {
@@ -94,6 +97,7 @@ impl Matcher {
             resource,
             namespace: None,
             name: None,
+            continued: false,
         }
     }
 
@@ -108,6 +112,7 @@ impl Matcher {
                 .name
                 .as_ref()
                 .is_none_or(|n| target.name.as_ref() == Some(n))
+            && (!self.continued || target.continued)
     }
 }
 
@@ -124,6 +129,8 @@ pub enum FaultAction {
     Status(u16),
     /// Close the connection without an answer.
     DropConnection,
+    /// Answer a paged list's `continue` request with the API server's 410 `Expired`.
+    ExpireContinue,
     /// Only wait (see [`Fault::delay`]); then serve normally.
     None,
 }
@@ -182,6 +189,15 @@ impl Fault {
     /// Wait this long before answering (combined with the other actions, or alone).
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
+        self
+    }
+
+    /// Only list requests for a later page (carrying a `continue` token), answered with the
+    /// API server's 410 `Expired`, as it answers once etcd has compacted the revision the
+    /// list started at. Combine with [`Fault::once`] to expire one token.
+    pub fn expire_continue(mut self) -> Self {
+        self.matcher.continued = true;
+        self.action = FaultAction::ExpireContinue;
         self
     }
 
@@ -284,6 +300,7 @@ mod tests {
             subresource: Subresource::Main,
             namespace: Some("shop".into()),
             name: Some(name.into()),
+            continued: false,
         }
     }
 
@@ -305,6 +322,21 @@ mod tests {
         f.inject(Fault::on(Verb::Get, "*").drop_connection());
         assert!(f.take(&target(Verb::Get, "a")).is_some());
         assert!(f.take(&target(Verb::Get, "a")).is_some());
+    }
+
+    #[test]
+    fn continue_expiry_fires_only_on_later_pages() {
+        let mut f = Faults::default();
+        f.inject(Fault::on(Verb::List, "deploy").expire_continue().once());
+        let mut first = target(Verb::List, "");
+        first.name = None;
+        assert!(f.take(&first).is_none());
+        let later = Target {
+            continued: true,
+            ..first
+        };
+        assert_eq!(f.take(&later).unwrap().action, FaultAction::ExpireContinue);
+        assert!(f.take(&later).is_none());
     }
 
     #[test]

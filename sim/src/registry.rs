@@ -197,10 +197,33 @@ impl World {
         &mut self,
         kind: ResourceKind,
         namespace: &str,
-        mut body: Value,
+        body: Value,
         dry_run: bool,
     ) -> Result<Arc<Value>, ApiError> {
         validation::check_types(kind, &body)?;
+        self.insert_new(kind, namespace, body, dry_run, true)
+    }
+
+    /// CREATE without the API server's type checks and validation: an object as only
+    /// something that wrote around the API server (a direct etcd write, a restored backup, an
+    /// old version's data) leaves it. Metadata is still filled in (uid, creation time).
+    pub fn create_unchecked(
+        &mut self,
+        kind: ResourceKind,
+        namespace: &str,
+        body: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.insert_new(kind, namespace, body, false, false)
+    }
+
+    fn insert_new(
+        &mut self,
+        kind: ResourceKind,
+        namespace: &str,
+        mut body: Value,
+        dry_run: bool,
+        validate: bool,
+    ) -> Result<Arc<Value>, ApiError> {
         let namespace = ns_for(kind, namespace);
         let body_ns = json::str_at(&body, &["metadata", "namespace"]);
         if kind.namespaced() && !body_ns.is_empty() && body_ns != namespace {
@@ -277,7 +300,9 @@ impl World {
             _ => {}
         }
         defaults::apply(kind, &mut body);
-        validation::validate(kind, &body, None)?;
+        if validate {
+            validation::validate(kind, &body, None)?;
+        }
         if dry_run {
             return Ok(Arc::new(body));
         }

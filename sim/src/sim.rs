@@ -400,6 +400,22 @@ impl Sim {
         Ok((*created).clone())
     }
 
+    /// Stores an object that skipped the API server's validation (a ReplicaSet without a pod
+    /// template, a ControllerRevision with a string `revision`...), as only a write around the
+    /// API server leaves one; not recorded in the request log.
+    pub fn create_unchecked(
+        &self,
+        resource: &str,
+        namespace: &str,
+        object: Value,
+    ) -> Result<Value, ApiError> {
+        let kind = ResourceKind::parse(resource).ok_or(ApiError::NoRoute)?;
+        let mut world = self.shared.world();
+        let created = world.create_unchecked(kind, namespace, object)?;
+        self.shared.after_write(&mut world);
+        Ok((*created).clone())
+    }
+
     /// Deletes an object (and its dependents) as another client would.
     pub fn delete(&self, resource: &str, namespace: &str, name: &str) -> Result<(), ApiError> {
         let kind = ResourceKind::parse(resource).ok_or(ApiError::NoRoute)?;

@@ -9,7 +9,10 @@ use k8s_openapi::jiff::Timestamp;
 use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema};
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
 use super::{ApprovalDecision, ApprovalPath, Refusal};
+use crate::rollout::clip;
 use crate::rollout::history::human_duration;
 use crate::rollout::plan::RollbackPlan;
 use crate::rollout::template::ContainerImage;
@@ -90,7 +93,10 @@ pub fn message(
     lines.push(format!(
         "Revision {}: {age}; change-cause: {}",
         target.number,
-        target.change_cause.as_deref().unwrap_or("<none>")
+        clip::text(
+            target.change_cause.as_deref().unwrap_or("<none>"),
+            clip::VALUE
+        )
     ));
     lines.push(format!(
         "Images: {}",
@@ -114,34 +120,37 @@ pub fn message(
     lines.join("\n")
 }
 
-/// `app: a:1 -> a:2; sidecar: unchanged (p:1)`.
+/// `app: a:1 -> a:2; sidecar: unchanged (p:1)`, at most [`clip::ITEMS`] containers.
 fn image_changes(before: &[ContainerImage], after: &[ContainerImage]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for image in after {
-        let old = before
-            .iter()
-            .find(|b| b.container == image.container && b.init == image.init);
+    let key = |image: &ContainerImage| (image.init, image.container.clone());
+    let old: BTreeMap<_, &str> = before
+        .iter()
+        .map(|image| (key(image), image.image.as_str()))
+        .collect();
+    let new: BTreeMap<_, &str> = after
+        .iter()
+        .map(|image| (key(image), image.image.as_str()))
+        .collect();
+    let show = |image: &str| clip::text(image, clip::VALUE).into_owned();
+    let changed = after.iter().map(|image| {
         let label = if image.init {
             format!("{} (init)", image.container)
         } else {
             image.container.clone()
         };
-        parts.push(match old {
-            Some(old) if old.image == image.image => {
-                format!("{label}: unchanged ({})", image.image)
+        match old.get(&key(image)) {
+            Some(old) if *old == image.image => {
+                format!("{label}: unchanged ({})", show(&image.image))
             }
-            Some(old) => format!("{label}: {} -> {}", old.image, image.image),
-            None => format!("{label}: added {}", image.image),
-        });
-    }
-    for old in before.iter().filter(|b| {
-        !after
-            .iter()
-            .any(|a| a.container == b.container && a.init == b.init)
-    }) {
-        parts.push(format!("{}: removed ({})", old.container, old.image));
-    }
-    parts.join("; ")
+            Some(old) => format!("{label}: {} -> {}", show(old), show(&image.image)),
+            None => format!("{label}: added {}", show(&image.image)),
+        }
+    });
+    let removed = before
+        .iter()
+        .filter(|image| !new.contains_key(&key(image)))
+        .map(|old| format!("{}: removed ({})", old.container, show(&old.image)));
+    clip::list(changed.chain(removed), clip::ITEMS, "; ")
 }
 
 /// Reads an answer. Only `accept` with `approve: true` approves.
@@ -163,7 +172,8 @@ pub fn decide(answer: &ElicitResult, path: ApprovalPath) -> ApprovalDecision {
                 }
                 Some(other) => {
                     return ApprovalDecision::Refused(Refusal::Malformed(format!(
-                        "approver is {other}, not a string"
+                        "approver is {}, not a string",
+                        clip::text(&other.to_string(), clip::VALUE)
                     )));
                 }
             };
@@ -171,7 +181,8 @@ pub fn decide(answer: &ElicitResult, path: ApprovalPath) -> ApprovalDecision {
                 Some(Value::Bool(true)) => ApprovalDecision::Approved { approver, path },
                 Some(Value::Bool(false)) => ApprovalDecision::Refused(Refusal::NotApproved),
                 Some(other) => ApprovalDecision::Refused(Refusal::Malformed(format!(
-                    "approve is {other}, not a boolean"
+                    "approve is {}, not a boolean",
+                    clip::text(&other.to_string(), clip::VALUE)
                 ))),
                 None => ApprovalDecision::Refused(Refusal::Malformed("approve is missing".into())),
             }
@@ -190,7 +201,8 @@ pub fn decide_response(response: Option<&Value>) -> ApprovalDecision {
     match serde_json::from_value::<ElicitResult>(response.clone()) {
         Ok(answer) => decide(&answer, ApprovalPath::InputRequired),
         Err(error) => ApprovalDecision::Refused(Refusal::Malformed(format!(
-            "not an elicitation result: {error}"
+            "not an elicitation result: {}",
+            clip::text(&error.to_string(), clip::VALUE)
         ))),
     }
 }
@@ -202,6 +214,17 @@ mod tests {
 
     fn accept(content: Value) -> ElicitResult {
         ElicitResult::new(ElicitationAction::Accept).with_content(content)
+    }
+
+    #[test]
+    fn a_huge_malformed_answer_is_clipped_in_the_refusal() {
+        let answer = accept(json!({"approve": "x".repeat(1 << 20)}));
+        let ApprovalDecision::Refused(Refusal::Malformed(reason)) =
+            decide(&answer, ApprovalPath::Elicitation)
+        else {
+            panic!("refused as malformed")
+        };
+        assert!(reason.len() < 1024, "{} bytes", reason.len());
     }
 
     #[test]

@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::rollout::history::{self, HistoryQuery, HistoryReport, RevisionSummary};
-use crate::rollout::revisions;
 use crate::rollout::template::ContainerImage;
+use crate::rollout::{clip, revisions};
 
 use super::RolloutServer;
 use super::reply::ToolFailure;
@@ -44,28 +44,13 @@ impl RolloutServer {
         &self,
         args: HistoryArgs,
     ) -> Result<HistoryReport, ToolFailure> {
-        for (field, value) in [
-            ("revision", args.revision),
-            ("compare_with", args.compare_with),
-        ] {
-            if let Some(number) = value.filter(|number| *number < 1) {
-                return Err(ToolFailure(format!(
-                    "{field} must be a positive integer: {number}"
-                )));
-            }
-        }
-        if args.compare_with.is_some() && args.revision.is_none() {
-            return Err(ToolFailure(
-                "compare_with needs revision: name the revision to compare with it".into(),
-            ));
-        }
         let target = self
             .target(&args.resource_type, &args.name, args.namespace.as_deref())
             .await?;
         let workload = target.fetch(&self.cluster).await?;
         let set = self.cluster.revisions(&workload).await?;
         let query = HistoryQuery {
-            limit: args.limit.unwrap_or(DEFAULT_LIMIT).max(1) as usize,
+            limit: args.limit.unwrap_or(DEFAULT_LIMIT) as usize,
             revision: args.revision,
             compare_with: args.compare_with,
             show_env_values: self.settings.show_env_values,
@@ -107,7 +92,8 @@ pub fn render(report: &HistoryReport) -> String {
             "\nrevision {} ({}), env values {}:\n",
             detail.revision, detail.object, report.env_values
         ));
-        out.push_str(&serde_json::to_string_pretty(&detail.template).unwrap_or_default());
+        let template = serde_json::to_string_pretty(&detail.template).unwrap_or_default();
+        out.push_str(&clip::text(&template, clip::BLOCK));
         out.push_str(&format!(
             "\n\nchanges from {} to {}:\n",
             detail.diff.from, detail.diff.to
@@ -115,9 +101,7 @@ pub fn render(report: &HistoryReport) -> String {
         if detail.diff.changes.is_empty() {
             out.push_str("none: the templates are equal\n");
         }
-        for change in &detail.diff.changes {
-            out.push_str(&format!("- {}\n", change.describe()));
-        }
+        out.push_str(&detail.diff.describe_changes());
         out.push_str(&detail.diff.unified);
     }
     if !report.warnings.is_empty() {
@@ -137,7 +121,10 @@ fn line(revision: &RevisionSummary) -> String {
         revision.age.as_deref().unwrap_or("?"),
         revision.live_for_estimate.as_deref().unwrap_or("?"),
         images(&revision.images),
-        revision.change_cause.as_deref().unwrap_or("<none>"),
+        clip::text(
+            revision.change_cause.as_deref().unwrap_or("<none>"),
+            clip::VALUE
+        ),
     );
     if let Some(health) = &revision.health {
         line.push_str(&format!("  live: {health}\n"));
@@ -145,22 +132,27 @@ fn line(revision: &RevisionSummary) -> String {
     line
 }
 
-/// Images in one field: `img` for one container, `name=img,...` for several.
+/// Images in one field: `img` for one container, `name=img,...` for several (at most
+/// [`clip::ITEMS`], each at most [`clip::VALUE`] characters).
 fn images(images: &[ContainerImage]) -> String {
     match images {
         [] => "-".to_string(),
-        [only] if !only.init => only.image.clone(),
-        several => several
-            .iter()
-            .map(|image| {
-                format!(
-                    "{}{}={}",
-                    if image.init { "init:" } else { "" },
-                    image.container,
-                    image.image
+        [only] if !only.init => clip::text(&only.image, clip::VALUE).into_owned(),
+        several => clip::list(
+            several.iter().map(|image| {
+                clip::text(
+                    &format!(
+                        "{}{}={}",
+                        if image.init { "init:" } else { "" },
+                        image.container,
+                        image.image
+                    ),
+                    clip::VALUE,
                 )
-            })
-            .collect::<Vec<_>>()
-            .join(","),
+                .into_owned()
+            }),
+            clip::ITEMS,
+            ",",
+        ),
     }
 }

@@ -3,6 +3,7 @@
 //! workflow in `crate::undo`, the API calls in `crate::cluster`, the approval mechanics in
 //! `crate::approval`.
 
+pub mod arguments;
 pub mod history;
 pub mod reply;
 pub mod status;
@@ -160,7 +161,7 @@ impl RolloutServer {
         annotations(title = "Rollout history", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn k8s_rollout_history(&self, arguments: JsonObject) -> CallToolResult {
-        let args: HistoryArgs = match reply::arguments(arguments) {
+        let args: HistoryArgs = match arguments::decode(arguments) {
             Ok(args) => args,
             Err(failure) => return failure.into_result(),
         };
@@ -185,7 +186,7 @@ impl RolloutServer {
         RequestState(request_state): RequestState,
         ToolInputResponses(responses): ToolInputResponses,
     ) -> Result<CallToolResponse, ErrorData> {
-        let args: UndoArgs = match reply::arguments(arguments) {
+        let args: UndoArgs = match arguments::decode(arguments) {
             Ok(args) => args,
             Err(failure) => return Ok(failure.into_result().into()),
         };
@@ -209,7 +210,7 @@ impl RolloutServer {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let args: StatusArgs = match reply::arguments(arguments) {
+        let args: StatusArgs = match arguments::decode(arguments) {
             Ok(args) => args,
             Err(failure) => return failure.into_result(),
         };

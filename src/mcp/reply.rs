@@ -3,9 +3,8 @@
 //! `isError: true` result with one clear message and no structured content (hosts validate
 //! structured content against the output schema, so refusals carry none).
 
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 /// A refusal or failure shown to the agent: what went wrong and what to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,14 +35,4 @@ pub fn success<T: Serialize>(report: &T, text: String) -> CallToolResult {
         ))
         .into_result(),
     }
-}
-
-/// Parses tool arguments, reporting a bad one as a tool error the agent can correct (rather
-/// than a protocol error most hosts show opaquely).
-pub fn arguments<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, ToolFailure> {
-    serde_json::from_value(serde_json::Value::Object(arguments)).map_err(|error| {
-        ToolFailure(format!(
-            "invalid arguments: {error}; see the tool's input schema"
-        ))
-    })
 }

@@ -10,9 +10,7 @@ use serde::Deserialize;
 
 use crate::audit::{AuditEvent, CallFacts, Detail};
 use crate::rollout::status::{RolloutState, RolloutStatus};
-use crate::verify::{
-    self, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, ProgressSink, StatusQuery, StatusReport,
-};
+use crate::verify::{self, DEFAULT_WAIT_SECONDS, ProgressSink, StatusQuery, StatusReport};
 
 use super::RolloutServer;
 use super::reply::ToolFailure;
@@ -41,15 +39,10 @@ pub struct StatusArgs {
     pub timeout_seconds: Option<u64>,
 }
 
-/// The wait a call asked for, capped at [`MAX_WAIT_SECONDS`].
+/// The wait a call asked for (`timeout_seconds` is validated to 1..=[`MAX_WAIT_SECONDS`]
+/// with the arguments).
 pub fn wait_limit(wait: bool, timeout_seconds: Option<u64>) -> Option<Duration> {
-    wait.then(|| {
-        Duration::from_secs(
-            timeout_seconds
-                .unwrap_or(DEFAULT_WAIT_SECONDS)
-                .clamp(1, MAX_WAIT_SECONDS),
-        )
-    })
+    wait.then(|| Duration::from_secs(timeout_seconds.unwrap_or(DEFAULT_WAIT_SECONDS)))
 }
 
 /// Sends kubectl's message as an MCP progress notification when the client asked for them.
@@ -89,11 +82,6 @@ impl RolloutServer {
         args: StatusArgs,
         context: &RequestContext<RoleServer>,
     ) -> Result<StatusReport, ToolFailure> {
-        if let Some(revision) = args.revision.filter(|revision| *revision < 1) {
-            return Err(ToolFailure(format!(
-                "revision must be a positive integer: {revision}"
-            )));
-        }
         let target = self
             .target(&args.resource_type, &args.name, args.namespace.as_deref())
             .await?;
@@ -131,13 +119,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_wait_defaults_to_two_minutes_and_is_capped_at_ten() {
+    fn the_wait_defaults_to_two_minutes() {
         assert_eq!(wait_limit(false, Some(30)), None);
         assert_eq!(wait_limit(true, None), Some(Duration::from_secs(120)));
-        assert_eq!(
-            wait_limit(true, Some(1_000_000)),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(wait_limit(true, Some(0)), Some(Duration::from_secs(1)));
+        assert_eq!(wait_limit(true, Some(600)), Some(Duration::from_secs(600)));
     }
 }

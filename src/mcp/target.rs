@@ -5,8 +5,8 @@
 
 use crate::cluster::{Cluster, ClusterError, Owner};
 use crate::rollout::kind::{UnsupportedKind, WorkloadKind};
-use crate::rollout::names;
 use crate::rollout::workload::Workload;
+use crate::rollout::{clip, names};
 
 use super::RolloutServer;
 use super::reply::ToolFailure;
@@ -20,6 +20,34 @@ pub struct Target {
 }
 
 impl Target {
+    /// Checks `resource_type`, `name` and `namespace` (when given) without any request: what
+    /// the type names (a workload kind, or a ReplicaSet or Pod whose owners lead to one), or a
+    /// refusal naming the bad field.
+    pub fn check(
+        resource_type: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Result<WorkloadKind, UnsupportedKind>, ToolFailure> {
+        if let Some(namespace) = namespace {
+            names::validate_namespace(namespace).map_err(|reason| {
+                ToolFailure(format!(
+                    "invalid namespace {:?}: {reason}",
+                    clip::text(namespace, clip::VALUE)
+                ))
+            })?;
+        }
+        names::validate_name(name).map_err(|reason| {
+            ToolFailure(format!(
+                "invalid name {:?}: {reason}",
+                clip::text(name, clip::VALUE)
+            ))
+        })?;
+        match WorkloadKind::parse(resource_type) {
+            Err(UnsupportedKind::Other(given)) => Err(no_history(&given)),
+            parsed => Ok(parsed),
+        }
+    }
+
     /// Validates the arguments without any API request, except to follow a ReplicaSet's or
     /// Pod's owners when one was named.
     pub async fn resolve(
@@ -30,11 +58,7 @@ impl Target {
         namespace: Option<&str>,
     ) -> Result<Self, ToolFailure> {
         let namespace = namespace.unwrap_or(default_namespace).to_string();
-        names::validate_namespace(&namespace)
-            .map_err(|reason| ToolFailure(format!("invalid namespace {namespace:?}: {reason}")))?;
-        names::validate_name(name)
-            .map_err(|reason| ToolFailure(format!("invalid name {name:?}: {reason}")))?;
-        match WorkloadKind::parse(resource_type) {
+        match Self::check(resource_type, name, Some(&namespace))? {
             Ok(kind) => Ok(Self {
                 kind,
                 namespace,
@@ -78,6 +102,15 @@ impl Target {
     }
 }
 
+/// The refusal of a `resource_type` that is none of the rollout kinds.
+fn no_history(given: &str) -> ToolFailure {
+    ToolFailure(format!(
+        "resource_type {:?} has no rollout history; use {}",
+        clip::text(given, clip::VALUE),
+        WorkloadKind::ACCEPTED
+    ))
+}
+
 async fn unsupported_kind(
     cluster: &Cluster,
     kind: &UnsupportedKind,
@@ -86,9 +119,7 @@ async fn unsupported_kind(
 ) -> ToolFailure {
     let accepted = WorkloadKind::ACCEPTED;
     match kind {
-        UnsupportedKind::Other(given) => ToolFailure(format!(
-            "resource_type {given:?} has no rollout history; use {accepted}"
-        )),
+        UnsupportedKind::Other(given) => no_history(given),
         UnsupportedKind::ReplicaSet | UnsupportedKind::Pod => {
             let what = if *kind == UnsupportedKind::Pod {
                 "pod"
@@ -98,6 +129,13 @@ async fn unsupported_kind(
             match cluster.owning_workload(kind, namespace, name).await {
                 Ok(Owner::Workload(owner_kind, owner)) => ToolFailure(format!(
                     "{what} {namespace}/{name} has no rollout history of its own: roll back {owner_kind}/{owner} instead (resource_type \"{owner_kind}\", name \"{owner}\")"
+                )),
+                Ok(Owner::Foreign {
+                    kind: owner_kind,
+                    group,
+                    name: owner,
+                }) => ToolFailure(format!(
+                    "{what} {namespace}/{name} has no rollout history of its own: it is managed by {owner_kind}.{group} {owner}, which this server does not roll back; use its own tool"
                 )),
                 Ok(Owner::DeadEnd(dead_end)) => ToolFailure(format!(
                     "{what} {namespace}/{name} has no rollout history of its own, and {dead_end}; rollbacks work on {accepted}"

@@ -11,7 +11,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use similar::TextDiff;
 
+use super::clip;
 use super::template::{self, CONTAINER_LISTS, REDACTED};
+
+/// How long the unified diff may search for a minimal edit script before it settles for a
+/// coarser one: two large, unrelated templates would otherwise take time quadratic in their
+/// length.
+const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The part of the template a change touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
@@ -78,6 +84,23 @@ pub struct TemplateDiff {
     pub unified: String,
 }
 
+impl TemplateDiff {
+    /// One `- change` line per change, at most [`clip::ITEMS`] of them and a count of the rest.
+    pub fn describe_changes(&self) -> String {
+        let mut out = String::new();
+        for change in self.changes.iter().take(clip::ITEMS) {
+            out.push_str(&format!("- {}\n", change.describe()));
+        }
+        if self.changes.len() > clip::ITEMS {
+            out.push_str(&format!(
+                "- ... {} more changes\n",
+                self.changes.len() - clip::ITEMS
+            ));
+        }
+        out
+    }
+}
+
 /// Compares `before` (labelled `from`) with `after` (labelled `to`).
 pub fn diff(
     from: &str,
@@ -100,7 +123,9 @@ pub fn diff(
     };
     let left = serde_json::to_string_pretty(&left).unwrap_or_default();
     let right = serde_json::to_string_pretty(&right).unwrap_or_default();
-    let unified = TextDiff::from_lines(&left, &right)
+    let unified = TextDiff::configure()
+        .timeout(DIFF_TIMEOUT)
+        .diff_lines(&left, &right)
         .unified_diff()
         .context_radius(3)
         .header(from, to)
@@ -109,7 +134,7 @@ pub fn diff(
         from: from.to_string(),
         to: to.to_string(),
         changes: changes.list,
-        unified,
+        unified: clip::text(&unified, clip::BLOCK).into_owned(),
     }
 }
 
@@ -472,11 +497,12 @@ fn without(object: &Value, fields: &[&str]) -> Value {
     Value::Object(object)
 }
 
-/// A value in one line: strings bare, everything else compact JSON.
+/// A value in one line: strings bare, everything else compact JSON, at most
+/// [`clip::VALUE`] characters.
 fn render(value: &Value) -> String {
     match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
+        Value::String(text) => clip::text(text, clip::VALUE).into_owned(),
+        other => clip::text(&other.to_string(), clip::VALUE).into_owned(),
     }
 }
 

@@ -105,15 +105,19 @@ pub fn report(
         .map(|number| detail(workload, set, number, query, live_number))
         .transpose()?;
 
-    let stints = timeline(&set.revisions);
+    let live_index = live.and_then(|live| {
+        set.revisions
+            .iter()
+            .position(|revision| revision.object_name == live.object_name)
+    });
+    let live_times = live_times(&set.revisions, live_index, now);
     let mut summaries: Vec<RevisionSummary> = set
         .revisions
         .iter()
+        .zip(live_times)
         .enumerate()
-        .map(|(index, revision)| {
-            let is_live = live_number == Some(revision.number)
-                && live.is_some_and(|l| l.object_name == revision.object_name);
-            let live_for = live_for(&stints, index, is_live, revision.number, now);
+        .map(|(index, (revision, live_for))| {
+            let is_live = live_index == Some(index);
             RevisionSummary {
                 revision: revision.number,
                 live: is_live,
@@ -252,24 +256,24 @@ fn timeline(revisions: &[Revision]) -> Vec<Stint> {
     stints
 }
 
-/// How long revision object `object` was live in total: each of its stints lasted until the
-/// next number started (when that start is known) or, for the live one, until now. A stint
-/// whose start is only a lower bound makes the total an upper bound, written `<=`.
-fn live_for(
-    stints: &[Stint],
-    object: usize,
-    is_live: bool,
-    current_number: i64,
+/// How long each revision object was live in total: each of its stints lasted until the next
+/// number started (when that start is known) or, for the live object's current number, until
+/// now. A stint whose start is only a lower bound makes the total an upper bound, written
+/// `<=`; an unknown start or end makes it unknown. One pass over the stints, so the work grows
+/// with the numbers the objects carry, not with their count squared.
+fn live_times(
+    revisions: &[Revision],
+    live: Option<usize>,
     now: Timestamp,
-) -> Option<(String, i64)> {
-    let mut total = SignedDuration::ZERO;
-    let mut upper_bound = false;
-    for (index, stint) in stints
-        .iter()
-        .enumerate()
-        .filter(|(_, stint)| stint.object == object)
-    {
-        let end = if is_live && stint.number == current_number {
+) -> Vec<Option<(String, i64)>> {
+    let stints = timeline(revisions);
+    let mut totals: Vec<Option<(SignedDuration, bool)>> =
+        vec![Some((SignedDuration::ZERO, false)); revisions.len()];
+    for (index, stint) in stints.iter().enumerate() {
+        let Some((total, upper_bound)) = totals[stint.object].as_mut() else {
+            continue;
+        };
+        let end = if live == Some(stint.object) && stint.number == revisions[stint.object].number {
             Some(now)
         } else {
             stints
@@ -277,11 +281,22 @@ fn live_for(
                 .filter(|next| next.exact)
                 .and_then(|next| next.start)
         };
-        total += end?.duration_since(stint.start?);
-        upper_bound |= !stint.exact;
+        match (stint.start, end) {
+            (Some(start), Some(end)) => {
+                *total += end.duration_since(start);
+                *upper_bound |= !stint.exact;
+            }
+            _ => totals[stint.object] = None,
+        }
     }
-    let bound = if upper_bound { "<=" } else { "" };
-    Some((format!("{bound}{}", human_duration(total)), total.as_secs()))
+    totals
+        .into_iter()
+        .map(|total| {
+            let (total, upper_bound) = total?;
+            let bound = if upper_bound { "<=" } else { "" };
+            Some((format!("{bound}{}", human_duration(total)), total.as_secs()))
+        })
+        .collect()
 }
 
 /// The live revision's rollout health in one line.

@@ -31,6 +31,49 @@ pub enum UnsupportedKind {
     Other(String),
 }
 
+/// What a controller owner reference points at, judged by its API group and kind together:
+/// an OpenKruise `apps.kruise.io` StatefulSet is not an `apps/v1` StatefulSet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerKind {
+    /// An `apps/v1` Deployment, DaemonSet or StatefulSet: the workload with the history.
+    Workload(WorkloadKind),
+    /// An `apps/v1` ReplicaSet: its own owner is the next hop.
+    ReplicaSet,
+    /// A kind of another API group (OpenKruise, Argo Rollouts...): its controller rolls out
+    /// by its own rules, which this server does not follow.
+    Foreign { kind: String, group: String },
+    /// A built-in kind without a rollout history (a Job, a Node...), with its `apiVersion`.
+    Builtin { kind: String, api_version: String },
+}
+
+impl OwnerKind {
+    /// Classifies an owner reference's `apiVersion` and `kind`.
+    pub fn of(api_version: &str, kind: &str) -> Self {
+        let workload = [
+            WorkloadKind::Deployment,
+            WorkloadKind::DaemonSet,
+            WorkloadKind::StatefulSet,
+        ]
+        .into_iter()
+        .find(|workload| workload.kind() == kind);
+        match (api_version, workload) {
+            ("apps/v1", Some(workload)) => Self::Workload(workload),
+            ("apps/v1", None) if kind == "ReplicaSet" => Self::ReplicaSet,
+            _ => match api_version.rsplit_once('/') {
+                // Built-in groups have no dot (`apps`, `batch`); others are a domain name.
+                Some((group, _)) if group.contains('.') => Self::Foreign {
+                    kind: kind.to_string(),
+                    group: group.to_string(),
+                },
+                _ => Self::Builtin {
+                    kind: kind.to_string(),
+                    api_version: api_version.to_string(),
+                },
+            },
+        }
+    }
+}
+
 impl WorkloadKind {
     /// The spellings accepted for `resource_type`.
     pub const ACCEPTED: &'static str = "deployment (deploy), daemonset (ds) or statefulset (sts)";
@@ -191,6 +234,47 @@ mod tests {
                 "{spelling}"
             );
         }
+    }
+
+    #[test]
+    fn only_apps_v1_owners_are_workloads() {
+        assert_eq!(
+            OwnerKind::of("apps/v1", "StatefulSet"),
+            OwnerKind::Workload(WorkloadKind::StatefulSet)
+        );
+        assert_eq!(
+            OwnerKind::of("apps/v1", "ReplicaSet"),
+            OwnerKind::ReplicaSet
+        );
+        assert_eq!(
+            OwnerKind::of("apps.kruise.io/v1beta1", "StatefulSet"),
+            OwnerKind::Foreign {
+                kind: "StatefulSet".into(),
+                group: "apps.kruise.io".into()
+            }
+        );
+        assert_eq!(
+            OwnerKind::of("argoproj.io/v1alpha1", "Rollout"),
+            OwnerKind::Foreign {
+                kind: "Rollout".into(),
+                group: "argoproj.io".into()
+            }
+        );
+        assert_eq!(
+            OwnerKind::of("batch/v1", "Job"),
+            OwnerKind::Builtin {
+                kind: "Job".into(),
+                api_version: "batch/v1".into()
+            }
+        );
+        assert!(matches!(
+            OwnerKind::of("apps/v1beta2", "Deployment"),
+            OwnerKind::Builtin { .. }
+        ));
+        assert!(matches!(
+            OwnerKind::of("apps/v1", "deployment"),
+            OwnerKind::Builtin { .. }
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Functions here take API objects and return decisions, so they are unit-tested without a
 //! cluster; `crate::cluster` fetches the objects and `crate::mcp` presents the results.
 
+pub mod clip;
 pub mod diff;
 pub mod history;
 pub mod kind;

@@ -13,6 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::clip;
 use super::kind::RevisionStore;
 use super::template::{self, ContainerImage};
 use super::workload::{CHANGE_CAUSE, Workload};
@@ -22,14 +23,19 @@ pub const REVISION: &str = "deployment.kubernetes.io/revision";
 /// Earlier numbers a reused ReplicaSet carried, comma separated.
 pub const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
 
-/// Revision numbers for a message: `1, 3, 4`, or `none`.
+/// Revision numbers for a message: `1, 3, 4`, or `none`; a long history shows its newest
+/// numbers after a count of the rest (`... 980 more, 981, 982, ...`).
 pub fn describe_numbers(numbers: &[i64]) -> String {
     if numbers.is_empty() {
         return "none".to_string();
     }
-    numbers
-        .iter()
-        .map(i64::to_string)
+    let older = numbers.len().saturating_sub(clip::ITEMS);
+    let newest = numbers[older..].iter().map(i64::to_string);
+    if older == 0 {
+        return newest.collect::<Vec<_>>().join(", ");
+    }
+    std::iter::once(format!("{older} older not shown"))
+        .chain(newest)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -104,6 +110,9 @@ pub struct Revision {
     data_json: Option<String>,
     /// Numbers this ReplicaSet carried before it was reused.
     pub earlier_numbers: Vec<i64>,
+    /// Why this revision cannot be shown in full or restored (no pod template, or a
+    /// ControllerRevision whose `data` is not a template snapshot); kubectl still lists it.
+    pub broken: Option<String>,
 }
 
 impl Revision {
@@ -124,8 +133,16 @@ impl Revision {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RevisionSet {
     pub revisions: Vec<Revision>,
-    /// Objects skipped, as kubectl skips them (with a warning): unparsable numbers.
+    /// Objects skipped, as kubectl skips them (with a warning): unparsable numbers; and
+    /// objects kept but unusable (negative numbers, broken templates).
     pub warnings: Vec<String>,
+}
+
+/// One revision number carried by several objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate<'a> {
+    pub number: i64,
+    pub objects: Vec<&'a str>,
 }
 
 /// Why a requested revision cannot be used.
@@ -137,25 +154,52 @@ pub enum RevisionLookupError {
         "revision {number} is carried by more than one object ({objects}); kubectl would pick one arbitrarily"
     )]
     Ambiguous { number: i64, objects: String },
+    #[error("revision {number} cannot be used: {reason}")]
+    Broken { number: i64, reason: String },
 }
 
 impl RevisionSet {
     /// Builds the set from everything the selector listed, keeping only what the workload
     /// controls.
     pub fn owned_by(workload: &Workload, listed: Vec<RevisionObject>) -> Self {
-        let store = workload.kind.revision_store();
         let mut set = RevisionSet::default();
-        for object in listed
+        set.add_owned(workload, listed);
+        set.sort();
+        set
+    }
+
+    /// Adds what the workload controls from one page of a list; [`RevisionSet::sort`] after
+    /// the last page.
+    pub fn add_owned(&mut self, workload: &Workload, page: Vec<RevisionObject>) {
+        let store = workload.kind.revision_store();
+        for object in page
             .into_iter()
             .filter(|object| is_controlled_by(object, workload))
         {
             match revision_from(store, object) {
-                Ok(revision) => set.revisions.push(revision),
-                Err(warning) => set.warnings.push(warning),
+                Ok(revision) => {
+                    if revision.number < 0 {
+                        self.warnings.push(format!(
+                            "revision {} ({}) is negative: kubectl lists it, but no undo can name it",
+                            revision.number, revision.object_name
+                        ));
+                    }
+                    if let Some(reason) = &revision.broken {
+                        self.warnings.push(format!(
+                            "revision {} cannot be shown in full or restored: {reason}",
+                            revision.number
+                        ));
+                    }
+                    self.revisions.push(revision);
+                }
+                Err(warning) => self.warnings.push(warning),
             }
         }
-        set.revisions.sort_by_key(|revision| revision.number);
-        set
+    }
+
+    /// Orders the revisions by number, as kubectl prints them.
+    pub fn sort(&mut self) {
+        self.revisions.sort_by_key(|revision| revision.number);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -169,24 +213,16 @@ impl RevisionSet {
         numbers
     }
 
-    /// Numbers carried by more than one object.
-    pub fn duplicate_numbers(&self) -> Vec<i64> {
-        let mut duplicates: Vec<i64> = self
-            .revisions
-            .windows(2)
-            .filter(|pair| pair[0].number == pair[1].number)
-            .map(|pair| pair[0].number)
-            .collect();
-        duplicates.dedup();
-        duplicates
-    }
-
-    /// The names of the objects carrying a number.
-    pub fn objects_numbered(&self, number: i64) -> Vec<&str> {
+    /// Numbers carried by more than one object, with those objects (one pass over the
+    /// sorted revisions).
+    pub fn duplicates(&self) -> Vec<Duplicate<'_>> {
         self.revisions
-            .iter()
-            .filter(|revision| revision.number == number)
-            .map(|revision| revision.object_name.as_str())
+            .chunk_by(|a, b| a.number == b.number)
+            .filter(|same| same.len() > 1)
+            .map(|same| Duplicate {
+                number: same[0].number,
+                objects: same.iter().map(|r| r.object_name.as_str()).collect(),
+            })
             .collect()
     }
 
@@ -196,20 +232,26 @@ impl RevisionSet {
     }
 
     /// The revision with this number; an error names the numbers that do exist.
+    /// A broken one (no template to restore) says why.
     pub fn find(&self, number: i64) -> Result<&Revision, RevisionLookupError> {
-        let mut matching = self
-            .revisions
-            .iter()
-            .filter(|revision| revision.number == number);
-        match (matching.next(), matching.next()) {
-            (None, _) => Err(RevisionLookupError::NotFound {
+        let start = self.revisions.partition_point(|r| r.number < number);
+        let matching = &self.revisions[start..];
+        let end = matching.partition_point(|r| r.number == number);
+        match &matching[..end] {
+            [] => Err(RevisionLookupError::NotFound {
                 requested: number,
                 available: self.numbers(),
             }),
-            (Some(revision), None) => Ok(revision),
-            (Some(_), Some(_)) => Err(RevisionLookupError::Ambiguous {
+            [revision] => match &revision.broken {
+                None => Ok(revision),
+                Some(reason) => Err(RevisionLookupError::Broken {
+                    number,
+                    reason: reason.clone(),
+                }),
+            },
+            several => Err(RevisionLookupError::Ambiguous {
                 number,
-                objects: self.objects_numbered(number).join(", "),
+                objects: clip::list(several.iter().map(|r| &r.object_name), clip::ITEMS, ", "),
             }),
         }
     }
@@ -222,7 +264,7 @@ impl RevisionSet {
         let matching = self
             .revisions
             .iter()
-            .filter(|revision| revision.template_digest == live);
+            .filter(|revision| revision.broken.is_none() && revision.template_digest == live);
         match workload.kind.revision_store() {
             RevisionStore::ReplicaSets => matching.min_by_key(|revision| revision.created),
             RevisionStore::ControllerRevisions => matching.max_by_key(|revision| revision.number),
@@ -239,7 +281,8 @@ fn is_controlled_by(object: &RevisionObject, workload: &Workload) -> bool {
         .any(|owner| owner.controller == Some(true) && owner.uid == workload.uid())
 }
 
-/// Reads one object's revision, moving its fields rather than copying them.
+/// Reads one object's revision, moving its fields rather than copying them. An unreadable
+/// number skips the object (kubectl skips it too); an unusable template keeps it, broken.
 fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revision, String> {
     let RevisionObject {
         metadata,
@@ -248,38 +291,40 @@ fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revisio
         data,
     } = object;
     let name = metadata.name;
-    let (number, template, data) = match store {
+    let (number, template, data, broken) = match store {
         RevisionStore::ReplicaSets => {
             let number = match metadata.annotations.get(REVISION) {
                 None => 0,
                 Some(text) => text.parse::<i64>().map_err(|error| {
-                    format!("unable to get revision from replicaset {name}: {REVISION}={text:?}: {error}")
+                    format!(
+                        "unable to get revision from replicaset {name}: {REVISION}={:?}: {error}",
+                        clip::text(text, clip::VALUE)
+                    )
                 })?,
             };
-            (
-                number,
-                template::without_hash_label(parse(spec.template.as_deref())),
-                None,
-            )
+            let template = template::without_hash_label(parse(spec.template.as_deref()));
+            let broken =
+                template_problem(&template).map(|problem| format!("replicaset {name} {problem}"));
+            (number, template, None, broken)
         }
         RevisionStore::ControllerRevisions => {
             let number = match &revision {
                 Value::Null => 0,
                 value => value.as_i64().ok_or_else(|| {
                     format!(
-                        "unable to get revision from controllerrevision {name}: revision is {value}"
+                        "unable to get revision from controllerrevision {name}: revision is {}",
+                        clip::text(&value.to_string(), clip::VALUE)
                     )
                 })?,
             };
             let data = parse(data.as_deref());
-            let mut template = data["spec"]["template"].clone();
-            let Some(fields) = template.as_object_mut() else {
-                return Err(format!(
-                    "unable to parse history {name}: data has no spec.template"
-                ));
-            };
-            fields.remove("$patch");
-            (number, template, Some(data))
+            let mut template = data.pointer("/spec/template").cloned().unwrap_or_default();
+            if let Some(fields) = template.as_object_mut() {
+                fields.remove("$patch");
+            }
+            let broken = template_problem(&template)
+                .map(|problem| format!("unable to parse history {name}: its data {problem}"));
+            (number, template, Some(data), broken)
         }
     };
     Ok(Revision {
@@ -302,7 +347,23 @@ fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revisio
             .unwrap_or_default(),
         object_name: name,
         annotations: metadata.annotations,
+        broken,
     })
+}
+
+/// What keeps a revision's pod template from being restored: the API server refuses a
+/// template that is not an object or has no containers.
+fn template_problem(template: &Value) -> Option<&'static str> {
+    if !template.is_object() {
+        return Some("has no pod template");
+    }
+    match template
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+    {
+        Some(containers) if !containers.is_empty() => None,
+        _ => Some("has a pod template without containers"),
+    }
 }
 
 #[cfg(test)]
@@ -447,11 +508,55 @@ pub(crate) mod tests {
                 ),
             ],
         );
-        assert_eq!(set.duplicate_numbers(), vec![2]);
+        assert_eq!(
+            set.duplicates(),
+            vec![Duplicate {
+                number: 2,
+                objects: vec!["web-aaa", "web-bbb"]
+            }]
+        );
         assert!(matches!(
             set.find(2),
             Err(RevisionLookupError::Ambiguous { number: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_replica_set_without_a_template_is_listed_but_cannot_be_used() {
+        let mut hollow = replica_set(
+            "web-ccc",
+            "uid-web",
+            Some("3"),
+            "app:3",
+            "2026-01-03T00:00:00Z",
+        );
+        hollow.spec.template = None;
+        let set = RevisionSet::owned_by(&deployment("app:1"), vec![hollow]);
+        assert_eq!(set.numbers(), vec![3]);
+        assert_eq!(
+            set.find(3),
+            Err(RevisionLookupError::Broken {
+                number: 3,
+                reason: "replicaset web-ccc has no pod template".into()
+            })
+        );
+        assert_eq!(set.live(&deployment("app:1")), None);
+        assert_eq!(
+            set.warnings,
+            vec![
+                "revision 3 cannot be shown in full or restored: replicaset web-ccc has no pod template"
+            ]
+        );
+    }
+
+    #[test]
+    fn long_number_lists_show_the_newest_after_a_count() {
+        assert_eq!(describe_numbers(&[]), "none");
+        assert_eq!(describe_numbers(&[1, 3]), "1, 3");
+        let many: Vec<i64> = (1..=1000).collect();
+        let text = describe_numbers(&many);
+        assert!(text.starts_with("980 older not shown, 981, "), "{text}");
+        assert!(text.ends_with(", 1000"), "{text}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! controllers that will revert it, `kubectl apply` state that may undo it, a paused
 //! Deployment, an update strategy that will not replace pods, and gaps in the history.
 
+use super::clip;
 use super::revisions::RevisionSet;
 use super::workload::{LAST_APPLIED, Workload};
 
@@ -41,10 +42,18 @@ pub fn for_workload(workload: &Workload) -> Vec<String> {
 pub fn for_history(workload: &Workload, set: &RevisionSet, live: Option<i64>) -> Vec<String> {
     let mut warnings = for_workload(workload);
     warnings.extend(set.warnings.iter().cloned());
-    for number in set.duplicate_numbers() {
+    let duplicates = set.duplicates();
+    for duplicate in duplicates.iter().take(clip::ITEMS) {
         warnings.push(format!(
-            "revision {number} is carried by more than one object ({}); kubectl shows only one of them",
-            set.objects_numbered(number).join(", ")
+            "revision {} is carried by more than one object ({}); kubectl shows only one of them",
+            duplicate.number,
+            clip::list(&duplicate.objects, clip::ITEMS, ", ")
+        ));
+    }
+    if duplicates.len() > clip::ITEMS {
+        warnings.push(format!(
+            "... {} more revision numbers are carried by more than one object",
+            duplicates.len() - clip::ITEMS
         ));
     }
     if let Some(gone) = deleted_revisions(set) {
@@ -72,43 +81,43 @@ pub fn for_history(workload: &Workload, set: &RevisionSet, live: Option<i64>) ->
     warnings
 }
 
-/// Revision numbers below the highest that no object carries now or carried before being
-/// reused, as a compact list (`1-3, 5`); None when nothing is missing.
+/// Revision numbers from 1 to the highest that no object carries now or carried before being
+/// reused, as compact ranges (`1-3, 5`); None when nothing is missing. The work is in the
+/// numbers known, not in their size: a revision numbered 2,000,000,000 is one range.
 fn deleted_revisions(set: &RevisionSet) -> Option<String> {
-    let highest = *set.numbers().last()?;
-    let known: std::collections::BTreeSet<i64> = set
+    let mut known: Vec<i64> = set
         .revisions
         .iter()
         .flat_map(|revision| {
             std::iter::once(revision.number).chain(revision.earlier_numbers.iter().copied())
         })
+        .filter(|number| *number > 0)
         .collect();
-    let missing: Vec<i64> = (1..highest)
-        .filter(|number| !known.contains(number))
-        .collect();
-    if missing.is_empty() {
+    known.sort_unstable();
+    known.dedup();
+    let highest = *set.numbers().last()?;
+    let mut next = 1i64;
+    let mut gaps: Vec<(i64, i64)> = Vec::new();
+    for &number in known.iter().take_while(|number| **number < highest) {
+        if number > next {
+            gaps.push((next, number - 1));
+        }
+        next = number.saturating_add(1);
+    }
+    if highest > next {
+        gaps.push((next, highest - 1));
+    }
+    if gaps.is_empty() {
         return None;
     }
-    let mut ranges: Vec<(i64, i64)> = Vec::new();
-    for number in missing {
-        match ranges.last_mut() {
-            Some((_, end)) if *end + 1 == number => *end = number,
-            _ => ranges.push((number, number)),
+    let ranges = gaps.iter().map(|(start, end)| {
+        if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
         }
-    }
-    Some(
-        ranges
-            .iter()
-            .map(|(start, end)| {
-                if start == end {
-                    start.to_string()
-                } else {
-                    format!("{start}-{end}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
+    });
+    Some(clip::list(ranges, clip::ITEMS, ", "))
 }
 
 #[cfg(test)]
@@ -154,6 +163,97 @@ mod tests {
                 .any(|w| w.starts_with("no revision matches the live template yet")),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn a_huge_revision_number_is_one_gap_not_two_billion() {
+        let owner = deployment("app:9");
+        let set = RevisionSet::owned_by(
+            &owner,
+            vec![
+                replica_set(
+                    "web-a",
+                    "uid-web",
+                    Some("1"),
+                    "app:1",
+                    "2026-01-01T00:00:00Z",
+                ),
+                replica_set(
+                    "web-b",
+                    "uid-web",
+                    Some("2000000000"),
+                    "app:2",
+                    "2026-01-02T00:00:00Z",
+                ),
+                replica_set(
+                    "web-c",
+                    "uid-web",
+                    Some("-7"),
+                    "app:3",
+                    "2026-01-03T00:00:00Z",
+                ),
+            ],
+        );
+        let warnings = for_history(&owner, &set, None);
+        assert!(
+            warnings.contains(
+                &"revisions 2-1999999999 are not in the history: they were deleted".to_string()
+            ),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("revision -7 (web-c) is negative")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn many_gaps_and_duplicates_are_listed_with_a_count_of_the_rest() {
+        let owner = deployment("app:9");
+        let listed = (0..100)
+            .flat_map(|i| {
+                let number = (i * 2 + 2).to_string();
+                [
+                    replica_set(
+                        &format!("web-a{i}"),
+                        "uid-web",
+                        Some(&number),
+                        "app:1",
+                        "2026-01-01T00:00:00Z",
+                    ),
+                    replica_set(
+                        &format!("web-b{i}"),
+                        "uid-web",
+                        Some(&number),
+                        "app:2",
+                        "2026-01-01T00:00:00Z",
+                    ),
+                ]
+            })
+            .collect();
+        let set = RevisionSet::owned_by(&owner, listed);
+        let warnings = for_history(&owner, &set, None);
+        let gaps = warnings
+            .iter()
+            .find(|w| w.starts_with("revisions 1, 3, 5"))
+            .unwrap();
+        assert!(
+            gaps.contains(", ... 80 more are not in the history"),
+            "{gaps}"
+        );
+        assert_eq!(
+            warnings
+                .iter()
+                .filter(|w| w.contains("is carried by more than one object"))
+                .count(),
+            20,
+            "{warnings:?}"
+        );
+        assert!(warnings.contains(
+            &"... 80 more revision numbers are carried by more than one object".to_string()
+        ));
     }
 
     #[test]

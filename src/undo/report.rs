@@ -190,9 +190,7 @@ pub fn render(report: &UndoReport) -> String {
     if let Some(patch) = &report.patch {
         out.push_str(&format!("patch sent (dry run): {patch}\n"));
     }
-    for change in &report.diff.changes {
-        out.push_str(&format!("- {}\n", change.describe()));
-    }
+    out.push_str(&report.diff.describe_changes());
     for warning in &report.warnings {
         out.push_str(&format!("warning: {warning}\n"));
     }

@@ -26,7 +26,9 @@ macro_rules! on_both_backends {
 mod backend;
 mod host;
 mod kubectl;
+mod raw;
 
+mod arguments;
 mod audit;
 mod cli;
 mod differential;
@@ -34,6 +36,9 @@ mod dry_run;
 mod faults;
 mod fidelity;
 mod history;
+mod hostile;
+mod load;
+mod protocol;
 mod signals;
 mod stale_deadline;
 mod status;

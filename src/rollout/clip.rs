@@ -1,0 +1,61 @@
+//! Display caps. Text that comes from the cluster (annotations, change-causes, templates,
+//! object names) or from the client can be of any length, and lists (objects sharing a number,
+//! revisions deleted) can be as long as the history; what a message or a rendering shows of
+//! them is bounded here, and always says how much it left out (`... N more`).
+
+use std::borrow::Cow;
+use std::fmt::Display;
+
+/// Characters shown of one value inside a line (a change-cause, an annotation, an image).
+pub const VALUE: usize = 256;
+/// Items shown of a list inside a line.
+pub const ITEMS: usize = 20;
+/// Characters shown of a whole block of text (a template, a unified diff).
+pub const BLOCK: usize = 64 * 1024;
+
+/// `text` itself, or its first `max` characters followed by `... (N more characters)`.
+pub fn text(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => {
+            let rest = text[cut..].chars().count();
+            Cow::Owned(format!("{}... ({rest} more characters)", &text[..cut]))
+        }
+    }
+}
+
+/// At most `max` of `items` joined with `separator`, then `... N more` for the rest.
+pub fn list<T: Display>(items: impl IntoIterator<Item = T>, max: usize, separator: &str) -> String {
+    let mut shown = Vec::new();
+    let mut more = 0usize;
+    for item in items {
+        if shown.len() < max {
+            shown.push(item.to_string());
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        shown.push(format!("... {more} more"));
+    }
+    shown.join(separator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_borrowed_and_long_text_says_what_it_left_out() {
+        assert!(matches!(text("abc", 3), Cow::Borrowed("abc")));
+        assert_eq!(text("abcdef", 3), "abc... (3 more characters)");
+        assert_eq!(text("ééééé", 2), "éé... (3 more characters)");
+    }
+
+    #[test]
+    fn long_lists_end_with_a_count() {
+        assert_eq!(list([1, 2, 3], 3, ", "), "1, 2, 3");
+        assert_eq!(list(1..=10, 2, ", "), "1, 2, ... 8 more");
+        assert_eq!(list(Vec::<i64>::new(), 2, ", "), "");
+    }
+}
