@@ -86,7 +86,7 @@ fn numbers(report: &Value) -> Vec<i64> {
 async fn hostile_revision_annotations_degrade_to_warnings_and_undo_refuses_them() {
     let host = Host::start(web(), Lifecycle::Handshake).await;
     host.answer(Answer::approve("alice"));
-    let uid = uid(&host.sim(), "deployments", "web");
+    let uid = uid(host.sim(), "deployments", "web");
     let revision = |value: &str| json!({"deployment.kubernetes.io/revision": value});
     let hostile = [
         replica_set(
@@ -197,7 +197,7 @@ async fn hostile_revision_annotations_degrade_to_warnings_and_undo_refuses_them(
 async fn revisions_without_a_usable_template_are_listed_but_not_restored() {
     let host = Host::start(web(), Lifecycle::Handshake).await;
     host.answer(Answer::approve("alice"));
-    let uid = uid(&host.sim(), "deployments", "web");
+    let uid = uid(host.sim(), "deployments", "web");
     let revision = |value: &str| json!({"deployment.kubernetes.io/revision": value});
     host.sim()
         .create_unchecked(
@@ -266,7 +266,7 @@ async fn revisions_without_a_usable_template_are_listed_but_not_restored() {
 async fn controller_revision_data_of_the_wrong_shape_is_a_broken_revision() {
     let host = Host::start(agent(), Lifecycle::Handshake).await;
     host.answer(Answer::approve("alice"));
-    let uid = uid(&host.sim(), "daemonsets", "agent");
+    let uid = uid(host.sim(), "daemonsets", "agent");
     let broken = |name: &str, revision: Value, data: Value| {
         json!({"apiVersion": "apps/v1", "kind": "ControllerRevision",
                "metadata": {"name": name, "namespace": NS, "labels": {"app": "agent"},
@@ -343,7 +343,7 @@ async fn controller_revision_data_of_the_wrong_shape_is_a_broken_revision() {
 async fn a_one_mebibyte_template_is_shown_clipped_and_restored_whole() {
     let host = Host::start(web(), Lifecycle::Handshake).await;
     host.answer(Answer::approve("alice"));
-    let uid = uid(&host.sim(), "deployments", "web");
+    let uid = uid(host.sim(), "deployments", "web");
     let big = "x".repeat(1 << 20);
     let mut heavy = template("web:big");
     heavy["spec"]["containers"][0]["env"] = json!([{"name": "BLOB", "value": big}]);
