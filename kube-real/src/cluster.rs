@@ -372,6 +372,11 @@ fn start_all(
             format!("--audit-policy-file={}", policy.display()),
             format!("--audit-log-path={}", audit_log.display()),
             "--profiling=false".into(),
+            // Dozens of test namespaces roll out at once: no request limits (kwokctl's
+            // DisableQPSLimits does the same).
+            "--max-requests-inflight=0".into(),
+            "--max-mutating-requests-inflight=0".into(),
+            "--enable-priority-and-fairness=false".into(),
         ],
         dir,
     )?);
@@ -416,6 +421,13 @@ fn start_all(
             "--node-monitor-period=5s".into(),
             "--node-monitor-grace-period=40s".into(),
             "--profiling=false".into(),
+            // The defaults (20 requests a second, 5 workers) throttle a test suite, not a cluster.
+            "--kube-api-qps=5000".into(),
+            "--kube-api-burst=10000".into(),
+            "--concurrent-deployment-syncs=10".into(),
+            "--concurrent-replicaset-syncs=10".into(),
+            "--concurrent-daemonset-syncs=10".into(),
+            "--concurrent-statefulset-syncs=10".into(),
         ],
         dir,
     )?);
@@ -430,6 +442,8 @@ fn start_all(
             format!("--secure-port={}", free_port()),
             format!("--cert-dir={}", dir.join("scheduler-certs").display()),
             "--profiling=false".into(),
+            "--kube-api-qps=5000".into(),
+            "--kube-api-burst=10000".into(),
         ],
         dir,
     )?);

@@ -317,9 +317,11 @@ fn settled(kind: ResourceKind, object: &Value) -> bool {
                 return true;
             }
             let replicas = spec["replicas"].as_i64().unwrap_or(1);
+            // Old pods gone too (kube-sim deletes them at once; a real kubelet takes a moment).
             let complete = int(&status["updatedReplicas"]) == replicas
                 && int(&status["replicas"]) == replicas
-                && int(&status["availableReplicas"]) == replicas;
+                && int(&status["availableReplicas"]) == replicas
+                && int(&status["terminatingReplicas"]) == 0;
             let exceeded = status["conditions"]
                 .as_array()
                 .into_iter()

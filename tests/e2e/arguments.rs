@@ -6,6 +6,9 @@
 //! The bulk (10,000 cases per tool) drives the server's argument decoding directly; a sample of
 //! a few hundred goes through the real binary over stdio against kube-sim, which must see no
 //! request at all. `ARGUMENTS_SEED=<u64>` replays another seed.
+//!
+//! kube-sim only: a refusal before any request is about the server, and counting that no
+//! request was sent needs the sim's exact log.
 
 use k8s_rollout_mcp::mcp::arguments::{self, MAX_REASON_CHARACTERS};
 use k8s_rollout_mcp::mcp::history::HistoryArgs;

@@ -1,5 +1,7 @@
 //! The binary's command line: kubeconfig problems end the process before serving (one line on
 //! stderr naming the file or context, exit 2), and stdout carries nothing but JSON-RPC.
+//!
+//! No cluster needed beyond a sim to point at: these are about start-up and the command line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -264,14 +264,18 @@ async fn state(cluster: &TestCluster, resource: &str, name: &str) -> (Value, Val
 
 on_both_backends!(an_approved_undo_leaves_what_kubectls_undo_leaves);
 async fn an_approved_undo_leaves_what_kubectls_undo_leaves(backend: Backend) {
-    for (resource_type, name, target) in [
+    // The three kinds side by side, each on clusters of its own.
+    let kinds = [
         ("deployment", "api-server", 2),
         ("daemonset", "node-agent", 1),
         ("statefulset", "orders-db", 2),
-    ] {
+    ];
+    futures::future::join_all(kinds.map(|(resource_type, name, target)| async move {
         let resource = format!("{resource_type}s");
-        let ours = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
-        let theirs = TestCluster::seed(backend, Scenario::demo(), SimOptions::new()).await;
+        let (ours, theirs) = tokio::join!(
+            Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake),
+            TestCluster::seed(backend, Scenario::demo(), SimOptions::new())
+        );
         let Some(kubectl) = Kubectl::for_cluster(&theirs) else {
             return;
         };
@@ -332,7 +336,8 @@ async fn an_approved_undo_leaves_what_kubectls_undo_leaves(backend: Backend) {
                 "{resource_type}: the reused ControllerRevision keeps its change-cause"
             );
         }
-    }
+    }))
+    .await;
 }
 
 on_both_backends!(undo_refusals_use_kubectls_words);
@@ -518,4 +523,27 @@ async fn status_messages_are_kubectls(backend: Backend) {
             "no case covered {situation:?}: {compared:#?}"
         );
     }
+}
+
+// kube-real only: the release it was built at is what kubectl must see (the sim's /version is a
+// setting of its own).
+#[tokio::test]
+async fn kubectl_sees_the_kubernetes_release_kube_real_was_built_at() {
+    let Some(super::backend::RealCluster::Local(cluster)) = super::backend::real() else {
+        return;
+    };
+    let host = Host::start_on(Backend::Real, Scenario::empty(), Lifecycle::Handshake).await;
+    let Some(kubectl) = Kubectl::for_cluster(&host.cluster) else {
+        return;
+    };
+    let version: Value = serde_json::from_str(&kubectl.ok(&["version", "-o", "json"]))
+        .expect("kubectl version -o json");
+    assert_eq!(
+        version["serverVersion"]["gitVersion"],
+        cluster.endpoint().version.as_str()
+    );
+    assert_eq!(
+        cluster.endpoint().version,
+        kube_real::build::KUBERNETES_VERSION
+    );
 }

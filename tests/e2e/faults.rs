@@ -9,6 +9,8 @@
 //!
 //! One server per tool serves all its cases; undo cases each roll back a deployment of their
 //! own, so no case sees another's write.
+//!
+//! kube-sim only: every failure here is injected.
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ use kube_sim::{Fault, Scenario, Verb};
 use serde_json::{Value, json};
 
 use super::backend::Backend;
-use super::host::{Host, HostOptions, LIFECYCLES, Lifecycle, refusal, structured, text};
+use super::host::{Host, HostOptions, Lifecycle, for_each_lifecycle, refusal, structured, text};
 
 const API_SERVER: &str = "ghcr.io/example/api-server";
 
@@ -32,7 +32,7 @@ fn numbers(report: &Value) -> Vec<i64> {
 
 on_both_backends!(history_numbers_revisions_like_kubectl_and_marks_the_live_one);
 async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one(backend: Backend) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         let result = host
             .call("k8s_rollout_history", history("api-server"))
@@ -69,7 +69,8 @@ async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one(backend: 
             assert_eq!(report["revisions"][0]["age"], "30d");
             assert!(text(&result).contains("4* 3h"), "{}", text(&result));
         }
-    }
+    })
+    .await;
 }
 
 on_both_backends!(a_history_call_makes_exactly_two_api_requests_even_with_a_diff);
@@ -240,7 +241,7 @@ async fn limit_keeps_the_newest_revisions_and_counts_the_rest(backend: Backend) 
 
 on_both_backends!(daemon_set_and_stateful_set_history_come_from_controller_revisions);
 async fn daemon_set_and_stateful_set_history_come_from_controller_revisions(backend: Backend) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         for (resource_type, name, image) in [
             ("ds", "node-agent", "ghcr.io/example/node-agent:2.5.1"),
@@ -274,7 +275,8 @@ async fn daemon_set_and_stateful_set_history_come_from_controller_revisions(back
                     .is_none()
             );
         }
-    }
+    })
+    .await;
 }
 
 on_both_backends!(the_namespace_defaults_to_the_flag_then_the_context_then_default);

@@ -43,6 +43,14 @@ pub enum Lifecycle {
 
 pub const LIFECYCLES: [Lifecycle; 2] = [Lifecycle::Handshake, Lifecycle::Stateless];
 
+/// Runs `body` once per lifecycle, side by side, each on a host of its own: on kube-real a test
+/// then waits for one scenario to seed instead of two.
+pub async fn for_each_lifecycle<Fut: std::future::Future<Output = ()>>(
+    body: impl Fn(Lifecycle) -> Fut,
+) {
+    futures::future::join_all(LIFECYCLES.map(body)).await;
+}
+
 /// How the scripted human answers an approval request.
 #[derive(Clone)]
 pub enum Answer {

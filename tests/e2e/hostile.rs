@@ -2,6 +2,9 @@
 //! around the API server. History degrades to warnings, undo refuses a broken target with a
 //! reason, nothing panics, nothing is written, and memory stays bounded however large the
 //! numbers in the objects are.
+//!
+//! kube-sim only: most of these objects are written around the API server (a real one refuses
+//! them) and a real garbage collector deletes those with foreign owners.
 
 use kube_sim::{Fault, Scenario, SimOptions, Verb};
 use serde_json::{Value, json};

@@ -2,6 +2,8 @@
 //! malformed JSON, unknown methods and tools, calls before the handshake, a 10 MiB line, EOF in
 //! the middle of a call, `server/discover` from a 2025-11-25 client. Every answer is JSON-RPC,
 //! the server keeps serving (or exits cleanly on EOF), and stdout carries nothing else.
+//!
+//! kube-sim only: it is about stdio, not the cluster; any cluster serves it.
 
 use kube_sim::Scenario;
 use serde_json::{Value, json};

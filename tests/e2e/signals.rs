@@ -1,6 +1,8 @@
 //! Signals: SIGTERM or SIGINT stop an idle server promptly although the host keeps stdin open,
 //! and an approved undo still writes and records its outcome before the process exits. The
 //! server is driven with raw JSON-RPC lines here, so the test owns the process and its stdin.
+//!
+//! kube-sim only: the undo in flight is held by an injected delay.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -8,7 +8,9 @@ use kube_sim::{Pace, Scenario, Sim, SimOptions};
 use serde_json::{Value, json};
 
 use super::backend::Backend;
-use super::host::{Host, HostOptions, LIFECYCLES, Lifecycle, params, refusal, structured, text};
+use super::host::{
+    Host, HostOptions, Lifecycle, for_each_lifecycle, params, refusal, structured, text,
+};
 
 fn status(resource_type: &str, name: &str) -> Value {
     json!({"resource_type": resource_type, "name": name, "namespace": "shop"})
@@ -89,7 +91,7 @@ impl Drop for Ticker {
 
 on_both_backends!(each_kind_gets_kubectls_verdict_and_the_live_revision);
 async fn each_kind_gets_kubectls_verdict_and_the_live_revision(backend: Backend) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         let stuck = host
             .call("k8s_rollout_status", status("deployment", "api-server"))
@@ -141,7 +143,8 @@ async fn each_kind_gets_kubectls_verdict_and_the_live_revision(backend: Backend)
             structured(&staging)["message"],
             "deployment \"api-server\" successfully rolled out"
         );
-    }
+    })
+    .await;
 }
 
 on_both_backends!(a_revision_other_than_the_live_one_is_a_failure);
@@ -224,7 +227,7 @@ async fn a_paused_deployment_is_in_progress_with_a_hint_to_resume(backend: Backe
 // kube-sim only: pods become ready one per tick, so every step of the rollout is seen in order.
 #[tokio::test]
 async fn waiting_follows_the_rollout_and_reports_progress_in_order() {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let host = rolling(lifecycle).await;
         let first = structured(
             &host
@@ -306,7 +309,8 @@ async fn waiting_follows_the_rollout_and_reports_progress_in_order() {
                 <= 2,
             "no busy polling: {requests:?}"
         );
-    }
+    })
+    .await;
 }
 
 on_both_backends!(waiting_stops_at_the_time_limit_with_the_last_message);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::backend::Backend;
 use super::host::{
-    Answer, Host, HostOptions, LIFECYCLES, Lifecycle, params, refusal, structured, text,
+    Answer, Host, HostOptions, Lifecycle, for_each_lifecycle, params, refusal, structured, text,
 };
 
 const REASON: &str = "1.3.0 never became available";
@@ -101,7 +101,7 @@ fn deploy_meanwhile(
 
 on_both_backends!(an_approved_deployment_undo_writes_kubectls_patch_with_the_precondition);
 async fn an_approved_deployment_undo_writes_kubectls_patch_with_the_precondition(backend: Backend) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         let before = host
             .cluster
@@ -196,12 +196,13 @@ async fn an_approved_deployment_undo_writes_kubectls_patch_with_the_precondition
                 asked[0]
             );
         }
-    }
+    })
+    .await;
 }
 
 on_both_backends!(declined_cancelled_not_approved_and_malformed_answers_write_nothing);
 async fn declined_cancelled_not_approved_and_malformed_answers_write_nothing(backend: Backend) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         let answers = [
             (Answer::Decline, "the approver declined"),
@@ -234,7 +235,8 @@ async fn declined_cancelled_not_approved_and_malformed_answers_write_nothing(bac
             live_image(&host, "deployments", "api-server").await,
             kube_sim::DEMO_BAD_IMAGE
         );
-    }
+    })
+    .await;
 }
 
 on_both_backends!(no_answer_within_the_approval_timeout_writes_nothing);
@@ -513,7 +515,7 @@ on_both_backends!(a_client_without_elicitation_is_refused_unless_the_operator_tr
 async fn a_client_without_elicitation_is_refused_unless_the_operator_trusts_the_host(
     backend: Backend,
 ) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let mut options = HostOptions::new(lifecycle).on(backend);
         options.elicitation = false;
         let host = Host::start_with(Scenario::demo(), options).await;
@@ -550,12 +552,13 @@ async fn a_client_without_elicitation_is_refused_unless_the_operator_trusts_the_
         );
         assert!(trusting.asked().is_empty());
         assert_eq!(applied(&trusting).await.len(), 1);
-    }
+    })
+    .await;
 }
 
 on_both_backends!(kubectls_refusals_come_before_asking_anyone);
 async fn kubectls_refusals_come_before_asking_anyone(backend: Backend) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         let host = Host::start_on(backend, Scenario::demo(), lifecycle).await;
         host.answer(Answer::approve("alice"));
         let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(9)).await);
@@ -592,7 +595,8 @@ async fn kubectls_refusals_come_before_asking_anyone(backend: Backend) {
             host.asked().is_empty(),
             "nobody is asked about a plan kubectl would refuse"
         );
-    }
+    })
+    .await;
 }
 
 on_both_backends!(a_dry_run_asks_nobody_and_only_sends_a_server_dry_run);
@@ -627,7 +631,7 @@ async fn a_dry_run_asks_nobody_and_only_sends_a_server_dry_run(backend: Backend)
 
 on_both_backends!(daemon_set_and_stateful_set_undos_patch_with_the_controller_revision);
 async fn daemon_set_and_stateful_set_undos_patch_with_the_controller_revision(backend: Backend) {
-    for lifecycle in LIFECYCLES {
+    for_each_lifecycle(|lifecycle| async move {
         for (resource_type, resource, name, target, image) in [
             (
                 "daemonset",
@@ -699,7 +703,8 @@ async fn daemon_set_and_stateful_set_undos_patch_with_the_controller_revision(ba
                     .any(|w| w.as_str().unwrap().contains("original change-cause"))
             );
         }
-    }
+    })
+    .await;
 }
 
 on_both_backends!(the_new_revision_is_read_back_when_controllers_lag_behind_the_write);
