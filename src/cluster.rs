@@ -22,6 +22,7 @@ use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
 
 use crate::config::Settings;
+use crate::rollout::evidence::{self, EventObject, PodObject};
 use crate::rollout::kind::{OwnerKind, RevisionStore, UnsupportedKind, WorkloadKind};
 use crate::rollout::plan::RollbackPatch;
 use crate::rollout::revisions::{RevisionObject, RevisionSet};
@@ -42,6 +43,20 @@ pub struct Cluster {
     /// The API server URL.
     pub server: String,
     request_timeout: Duration,
+}
+
+/// The workload's selector, for LISTs of what it owns.
+fn selector(workload: &Workload) -> Result<Selector, ClusterError> {
+    let selector = workload
+        .selector()
+        .map_err(|error| ClusterError::Malformed(error.to_string()))?;
+    Selector::try_from(selector).map_err(|error| {
+        ClusterError::Malformed(
+            workload
+                .malformed(&format!("spec.selector: {error}"))
+                .to_string(),
+        )
+    })
 }
 
 /// What a request was trying to do, for error messages.
@@ -119,11 +134,11 @@ pub enum ClusterError {
 /// reduced to what the workflow keeps before the next is requested.
 pub const PAGE_SIZE: u32 = 500;
 
-/// One page of a LIST response of revision objects.
+/// One page of a LIST response, its items parsed into a lean type.
 #[derive(serde::Deserialize)]
-struct RevisionPage {
-    #[serde(default)]
-    items: Vec<RevisionObject>,
+struct ListPage<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
     #[serde(default)]
     metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
 }
@@ -283,16 +298,6 @@ impl Cluster {
     /// only what the workload controls is kept.
     pub async fn revisions(&self, workload: &Workload) -> Result<RevisionSet, ClusterError> {
         let store = workload.kind.revision_store();
-        let selector = workload
-            .selector()
-            .map_err(|error| ClusterError::Malformed(error.to_string()))?;
-        let selector = Selector::try_from(selector).map_err(|error| {
-            ClusterError::Malformed(
-                workload
-                    .malformed(&format!("spec.selector: {error}"))
-                    .to_string(),
-            )
-        })?;
         let attempt = Attempt {
             verb: "list",
             resource: store.plural(),
@@ -301,25 +306,8 @@ impl Cluster {
             name: None,
         };
         let path = DynamicObject::url_path(&store.api_resource(), Some(workload.namespace()));
-        let params = ListParams::default().labels_from(&selector);
-        let page = |params: ListParams| {
-            let path = path.clone();
-            async move {
-                let request = kube::core::Request::new(path)
-                    .list(&params)
-                    .map_err(kube::Error::BuildRequest)?;
-                // Read the body once and parse it in place (`Client::request` holds two copies).
-                let mut body = Vec::new();
-                let mut stream = self.reads.request_stream(request).await?;
-                stream
-                    .read_to_end(&mut body)
-                    .await
-                    .map_err(kube::Error::ReadEvents)?;
-                let page = serde_json::from_slice::<RevisionPage>(&body)
-                    .map_err(kube::Error::SerdeError)?;
-                Ok(Page::new(page.items, page.metadata.continue_))
-            }
-        };
+        let params = ListParams::default().labels_from(&selector(workload)?);
+        let page = |params: ListParams| self.lean_page::<RevisionObject>(path.clone(), params);
         let mut set = self
             .paginated(attempt, params, page, RevisionSet::default, |set, items| {
                 set.add_owned(workload, items)
@@ -327,6 +315,65 @@ impl Cluster {
             .await?;
         set.sort();
         Ok(set)
+    }
+
+    /// LIST the first [`evidence::PODS_READ`] pods matching the workload's selector, and
+    /// whether it has more.
+    pub async fn pods(&self, workload: &Workload) -> Result<(Vec<PodObject>, bool), ClusterError> {
+        let attempt = Attempt {
+            verb: "list",
+            resource: "pods",
+            group: "",
+            namespace: workload.namespace(),
+            name: None,
+        };
+        let path = format!("/api/v1/namespaces/{}/pods", workload.namespace());
+        let params = ListParams::default()
+            .labels_from(&selector(workload)?)
+            .limit(evidence::PODS_READ);
+        let page = self.run(attempt, self.lean_page(path, params)).await?;
+        Ok((page.items, page.next.is_some()))
+    }
+
+    /// LIST the first [`evidence::EVENTS_READ`] Warning events (core/v1) of a namespace, and
+    /// whether it has more.
+    pub async fn warning_events(
+        &self,
+        namespace: &str,
+    ) -> Result<(Vec<EventObject>, bool), ClusterError> {
+        let attempt = Attempt {
+            verb: "list",
+            resource: "events",
+            group: "",
+            namespace,
+            name: None,
+        };
+        let path = format!("/api/v1/namespaces/{namespace}/events");
+        let params = ListParams::default()
+            .fields("type=Warning")
+            .limit(evidence::EVENTS_READ);
+        let page = self.run(attempt, self.lean_page(path, params)).await?;
+        Ok((page.items, page.next.is_some()))
+    }
+
+    /// One page of a LIST at `path`, its body read once and its items parsed in place into a
+    /// lean type (`Client::request` would hold two copies, and a full object model).
+    async fn lean_page<T: serde::de::DeserializeOwned>(
+        &self,
+        path: String,
+        params: ListParams,
+    ) -> Result<Page<T>, kube::Error> {
+        let request = kube::core::Request::new(path)
+            .list(&params)
+            .map_err(kube::Error::BuildRequest)?;
+        let mut body = Vec::new();
+        let mut stream = self.reads.request_stream(request).await?;
+        stream
+            .read_to_end(&mut body)
+            .await
+            .map_err(kube::Error::ReadEvents)?;
+        let page = serde_json::from_slice::<ListPage<T>>(&body).map_err(kube::Error::SerdeError)?;
+        Ok(Page::new(page.items, page.metadata.continue_))
     }
 
     /// The names of all workloads of a kind in a namespace (for "did you mean").

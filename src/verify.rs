@@ -2,7 +2,8 @@
 //! poll, resumed across 410 Gone: `crate::follow`) until the rollout is done, fails, or the
 //! time limit passes.
 //!
-//! Beyond kubectl: the status names the live revision and the ReplicaSet or ControllerRevision
+//! Beyond kubectl: the status says why the rollout stands where it does ([`evidence`]: pods by
+//! revision and state, Warning events), names the live revision and the ReplicaSet or ControllerRevision
 //! carrying it, and `revision` is checked for DaemonSets and StatefulSets too (kubectl ignores
 //! it for them), against the revision whose template is live. After an undo, a progress
 //! deadline condition left over from before the write is not taken for a failure
@@ -16,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::follow::Follow;
+use crate::rollout::evidence::{self, Evidence};
 use crate::rollout::kind::WorkloadKind;
+use crate::rollout::revisions::RevisionSet;
 use crate::rollout::status::{self, ReplicaCounts, RolloutState, RolloutStatus};
 use crate::rollout::workload::Workload;
 
@@ -62,6 +65,8 @@ pub struct StatusReport {
     pub timed_out: bool,
     /// Seconds spent waiting (0 without `wait`).
     pub waited_seconds: u64,
+    /// Why it stands there: pods by revision and state, Warning events.
+    pub evidence: Evidence,
 }
 
 /// How to check.
@@ -97,8 +102,8 @@ pub async fn check(
     // its live ControllerRevision, before any waiting.
     let checks_live =
         query.expected_revision.is_some() && !current.kind.kubectl_checks_expected_revision();
-    let mut live = if checks_live {
-        live_revision(cluster, &current).await?
+    let mut set = if checks_live {
+        Some(cluster.revisions(&current).await?)
     } else {
         None
     };
@@ -106,7 +111,7 @@ pub async fn check(
         &mut status,
         &current,
         query.expected_revision,
-        live.as_ref(),
+        set.as_ref().and_then(|set| live(set, &current)).as_ref(),
     );
     let mut timed_out = false;
     if let Some(limit) = query.wait.filter(|_| !status.is_final()) {
@@ -120,18 +125,55 @@ pub async fn check(
             progress,
         )
         .await?;
-        live = None;
+        set = None;
     }
-    if live.is_none() {
-        live = live_revision(cluster, &current).await?;
-    }
+    let set = match set {
+        Some(set) => set,
+        None => cluster.revisions(&current).await?,
+    };
+    let live = live(&set, &current);
     expect_revision(
         &mut status,
         &current,
         query.expected_revision,
         live.as_ref(),
     );
-    Ok(report(&current, status, live, timed_out, started.elapsed()))
+    let evidence = evidence(cluster, &current, &set).await;
+    let mut report = report(&current, status, live, timed_out, started.elapsed());
+    report.evidence = evidence;
+    Ok(report)
+}
+
+/// Why the rollout stands where it does: the workload's pods and its namespace's Warning
+/// events (two LISTs, sent together), summarised by `rollout::evidence`. Never a reason to
+/// fail the call: what cannot be read is one line in `unavailable`.
+pub async fn evidence(cluster: &Cluster, workload: &Workload, set: &RevisionSet) -> Evidence {
+    let (pods, events) = tokio::join!(
+        cluster.pods(workload),
+        cluster.warning_events(workload.namespace())
+    );
+    let mut unavailable = Vec::new();
+    let (pods, pods_sampled) = pods.unwrap_or_else(|error| {
+        unavailable.push(format!("pods could not be read: {error}"));
+        (Vec::new(), false)
+    });
+    let (events, events_sampled) = events.unwrap_or_else(|error| {
+        unavailable.push(format!("events could not be read: {error}"));
+        (Vec::new(), false)
+    });
+    if events_sampled {
+        unavailable.push(format!(
+            "only the first {} Warning events of namespace \"{}\" were read",
+            evidence::EVENTS_READ,
+            workload.namespace()
+        ));
+    }
+    Evidence {
+        warning_events: evidence::warning_events(workload, set, &pods, &events),
+        pods: evidence::pods(workload, set, &pods),
+        pods_sampled,
+        unavailable,
+    }
 }
 
 /// Follows the workload until the verdict is final, the deadline passes (returns true) or the
@@ -183,14 +225,12 @@ fn expect_revision(
     }
 }
 
-/// The live revision, as history finds it (one LIST): the revision whose template is the live
-/// one, so status and history never disagree. None while the controller has not recorded the
-/// live template (or a paused Deployment holds an edited one).
-async fn live_revision(cluster: &Cluster, workload: &Workload) -> Result<Live, ClusterError> {
-    let set = cluster.revisions(workload).await?;
-    Ok(set
-        .live(workload)
-        .map(|revision| (revision.number, revision.object_name.clone())))
+/// The live revision, as history finds it: the revision whose template is the live one, so
+/// status and history never disagree. None while the controller has not recorded the live
+/// template (or a paused Deployment holds an edited one).
+fn live(set: &RevisionSet, workload: &Workload) -> Live {
+    set.live(workload)
+        .map(|revision| (revision.number, revision.object_name.clone()))
 }
 
 fn report(
@@ -249,6 +289,7 @@ fn report(
         hint,
         timed_out,
         waited_seconds: waited.as_secs(),
+        evidence: Evidence::default(),
     }
 }
 
@@ -277,9 +318,10 @@ pub fn render(report: &StatusReport) -> String {
             report.waited_seconds
         ));
     }
-    if let Some(hint) = &report.hint {
-        out.push_str(&format!("\nnext: {hint}"));
-    }
     out.push('\n');
+    out.push_str(&report.evidence.render());
+    if let Some(hint) = &report.hint {
+        out.push_str(&format!("next: {hint}\n"));
+    }
     out
 }

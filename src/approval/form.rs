@@ -1,9 +1,11 @@
 //! The approval question and how its answer is read.
 //!
 //! The message shows what a human must see to decide: cluster and context, namespace,
-//! kind/name, live revision -> target revision, images before -> after, the target's age and
-//! change-cause, the reason given, and the warnings. The form asks for `approve` (required)
-//! and `approver` (optional, for the audit trail).
+//! kind/name, live revision -> target revision, the live revision's state and why it fails,
+//! the target's age, live time and change-cause, every template change (the first
+//! [`CHANGES_SHOWN`]), the server's dry run, the agent's reason (quoted), the warnings, and
+//! what an undo does not restore. The form asks for `approve` (required) and `approver`
+//! (optional, for the audit trail), both of which hosts can render.
 
 use k8s_openapi::jiff::Timestamp;
 use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema};
@@ -13,8 +15,11 @@ use std::collections::BTreeMap;
 
 use super::{ApprovalDecision, ApprovalPath, Refusal};
 use crate::rollout::clip;
-use crate::rollout::history::human_duration;
+use crate::rollout::diff::{Change, ChangeArea};
+use crate::rollout::evidence::Evidence;
+use crate::rollout::history::{RevisionSummary, human_duration};
 use crate::rollout::plan::RollbackPlan;
+use crate::rollout::status::RolloutStatus;
 use crate::rollout::template::ContainerImage;
 
 /// The key of the approval in an `InputRequiredResult`'s requests and the retry's responses.
@@ -26,6 +31,10 @@ pub struct ClusterIdentity<'a> {
     pub context: &'a str,
     pub server: &'a str,
 }
+
+/// Characters of the approver's name kept (the form says so too); control characters are
+/// escaped ([`clip::untrusted`]).
+pub const APPROVER_CHARACTERS: usize = 128;
 
 /// The form: `approve` (boolean, required) and `approver` (string, optional).
 pub fn schema() -> ElicitationSchema {
@@ -39,7 +48,7 @@ pub fn schema() -> ElicitationSchema {
             field
                 .title("Your name")
                 .description("Recorded in the audit trail and the workload's change-cause")
-                .max_length(128)
+                .max_length(APPROVER_CHARACTERS as u32)
         })
         .description("Approve a Kubernetes rollback")
         .build()
@@ -55,21 +64,49 @@ pub fn request(message: String) -> ElicitRequestParams {
     }
 }
 
-/// The question, with everything the approver must see.
+/// Changes of the template listed in the question; the rest are counted.
+pub const CHANGES_SHOWN: usize = 15;
+/// Characters of the agent's reason shown in the question.
+pub const REASON_SHOWN: usize = 500;
+
+/// What the approver is shown beside the plan, read before asking.
+#[derive(Debug, Clone)]
+pub struct Briefing<'a> {
+    /// kubectl's verdict on the live revision's rollout.
+    pub live: &'a RolloutStatus,
+    /// Why it stands there (pods, events).
+    pub evidence: &'a Evidence,
+    /// The target revision's line of history (age, live time, replaced, short-lived).
+    pub target: Option<&'a RevisionSummary>,
+    /// The server-side dry run of the very patch, which the API server accepted.
+    pub dry_run: &'a str,
+    /// The ConfigMaps and Secrets the target template uses, which an undo does not restore.
+    pub config_references: &'a [String],
+}
+
+/// The question, with everything the approver must see. Text that comes from the agent (the
+/// reason) or the cluster (change-causes, template values, pod and event messages) is escaped
+/// and clipped ([`clip::untrusted`]), so it cannot start a line of its own: every line of the
+/// question starts with this server's words.
 pub fn message(
     plan: &RollbackPlan,
     cluster: &ClusterIdentity<'_>,
+    briefing: &Briefing<'_>,
     reason: Option<&str>,
     now: Timestamp,
 ) -> String {
+    let show = |text: &str| clip::untrusted(text, clip::VALUE);
     let mut lines = vec![
         format!(
             "Approve rolling back {} {}/{}?",
-            plan.kind, plan.namespace, plan.name
+            plan.kind,
+            show(&plan.namespace),
+            show(&plan.name)
         ),
         format!(
             "Cluster: context \"{}\" ({})",
-            cluster.context, cluster.server
+            show(cluster.context),
+            show(cluster.server)
         ),
         format!(
             "Revision: {} -> {} (the template of revision {} becomes the live one)",
@@ -79,6 +116,22 @@ pub fn message(
             plan.target_revision()
         ),
     ];
+    let live = briefing.live;
+    let failure = briefing
+        .evidence
+        .top_failure()
+        .map_or(String::new(), |failure| format!("; top failure: {failure}"));
+    lines.push(format!(
+        "Live revision now: {} ({}){failure}",
+        live.state.as_str(),
+        show(&live.message)
+    ));
+    if let Some(event) = briefing.evidence.warning_events.first() {
+        lines.push(format!(
+            "Newest warning event: {} x{} on {}: \"{}\"",
+            event.reason, event.count, event.object, event.message
+        ));
+    }
     let target = &plan.target;
     let age = target
         .created
@@ -90,34 +143,88 @@ pub fn message(
             )
         })
         .unwrap_or_else(|| "creation time unknown".to_string());
+    let live_for = briefing
+        .target
+        .and_then(|summary| summary.live_for_estimate.as_deref())
+        .map_or("unknown".to_string(), str::to_string);
     lines.push(format!(
-        "Revision {}: {age}; change-cause: {}",
+        "Revision {} (target): {age}; was live for {live_for} (an estimate from the API's timestamps); change-cause: \"{}\"",
         target.number,
-        clip::text(
-            target.change_cause.as_deref().unwrap_or("<none>"),
-            clip::VALUE
-        )
+        show(target.change_cause.as_deref().unwrap_or("<none>"))
     ));
+    if let Some(short) = briefing
+        .target
+        .and_then(|summary| summary.short_lived.as_deref())
+    {
+        lines.push(format!("Caution: revision {} was {short}", target.number));
+    }
     lines.push(format!(
         "Images: {}",
         image_changes(&plan.images_before, &plan.images_after)
     ));
-    let other_changes = plan.diff.changes.len();
-    lines.push(format!(
-        "Template changes: {other_changes} (images, env, resources... see the diff in history)"
-    ));
-    lines.push(format!("Reason: {}", reason.unwrap_or("<none given>")));
+    let changes = &plan.diff.changes;
+    lines.push(format!("Template changes ({}):", changes.len()));
+    lines.extend(
+        changes
+            .iter()
+            .take(CHANGES_SHOWN)
+            .map(|change| format!("  - {}", show(&change_line(change)))),
+    );
+    if changes.len() > CHANGES_SHOWN {
+        lines.push(format!(
+            "  - and {} more, see the diff (k8s_rollout_history with revision {})",
+            changes.len() - CHANGES_SHOWN,
+            target.number
+        ));
+    }
+    lines.push(format!("Server dry run: {}", briefing.dry_run));
+    lines.push(match reason {
+        Some(reason) => format!(
+            "The agent's reason (its words, unverified): \"{}\"",
+            clip::untrusted(reason, REASON_SHOWN)
+        ),
+        None => "The agent's reason: none given".to_string(),
+    });
     if plan.warnings.is_empty() {
         lines.push("Warnings: none".to_string());
     } else {
         lines.push("Warnings:".to_string());
-        lines.extend(plan.warnings.iter().map(|warning| format!("  - {warning}")));
+        lines.extend(
+            plan.warnings
+                .iter()
+                .map(|warning| format!("  - {}", clip::untrusted(warning, 2 * clip::VALUE))),
+        );
     }
+    let references = if briefing.config_references.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (this template uses {})",
+            show(&clip::list(briefing.config_references, clip::ITEMS, ", "))
+        )
+    };
+    lines.push(format!(
+        "Not restored by an undo: the contents of ConfigMaps and Secrets{references}, the replica count, and every other object; only the pod template changes."
+    ));
     lines.push(format!(
         "Nothing is written unless you approve. The write applies only if {}/{} is unchanged since this request (resourceVersion {}) apart from its status and replica count.",
-        plan.namespace, plan.name, plan.resource_version
+        show(&plan.namespace),
+        show(&plan.name),
+        show(&plan.resource_version)
     ));
     lines.join("\n")
+}
+
+/// One change as the question lists it: what part of the container it is when the subject
+/// only names the container (`image of container app: a:2 -> a:1`).
+fn change_line(change: &Change) -> String {
+    let part = match change.area {
+        ChangeArea::Image => "image",
+        ChangeArea::Command => "command",
+        ChangeArea::Args => "args",
+        _ => return change.describe(),
+    };
+    format!("{part} of {}", change.describe())
 }
 
 /// `app: a:1 -> a:2; sidecar: unchanged (p:1)`, at most [`clip::ITEMS`] containers.
@@ -168,7 +275,7 @@ pub fn decide(answer: &ElicitResult, path: ApprovalPath) -> ApprovalDecision {
                 None | Some(Value::Null) => None,
                 Some(Value::String(name)) => {
                     let name = name.trim();
-                    (!name.is_empty()).then(|| name.chars().take(128).collect())
+                    (!name.is_empty()).then(|| clip::untrusted(name, APPROVER_CHARACTERS))
                 }
                 Some(other) => {
                     return ApprovalDecision::Refused(Refusal::Malformed(format!(

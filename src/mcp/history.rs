@@ -1,5 +1,6 @@
 //! `k8s_rollout_history`: the read-only first step. Two API requests per call (GET the
-//! workload, LIST its revisions); showing one revision in full or diffing two adds none.
+//! workload, LIST its revisions); showing one revision in full or diffing two adds none. When
+//! the live revision is not healthy, two more (its pods and Warning events) say why.
 
 use k8s_openapi::jiff::Timestamp;
 use schemars::JsonSchema;
@@ -8,6 +9,8 @@ use serde::Deserialize;
 use crate::rollout::history::{self, HistoryQuery, HistoryReport, RevisionSummary};
 use crate::rollout::template::ContainerImage;
 use crate::rollout::{clip, revisions};
+
+use crate::verify;
 
 use super::RolloutServer;
 use super::reply::ToolFailure;
@@ -55,15 +58,20 @@ impl RolloutServer {
             compare_with: args.compare_with,
             show_env_values: self.settings.show_env_values,
         };
-        history::report(&workload, &set, query, Timestamp::now()).map_err(|error| {
-            ToolFailure(format!(
-                "{error} of {} {}/{}: revisions are {}",
-                target.kind,
-                target.namespace,
-                target.name,
-                revisions::describe_numbers(&set.numbers())
-            ))
-        })
+        let mut report =
+            history::report(&workload, &set, query, Timestamp::now()).map_err(|error| {
+                ToolFailure(format!(
+                    "{error} of {} {}/{}: revisions are {}",
+                    target.kind,
+                    target.namespace,
+                    target.name,
+                    revisions::describe_numbers(&set.numbers())
+                ))
+            })?;
+        if !history::healthy(&workload) {
+            report.evidence = Some(verify::evidence(&self.cluster, &workload, &set).await);
+        }
+        Ok(report)
     }
 }
 
@@ -86,6 +94,9 @@ pub fn render(report: &HistoryReport) -> String {
             "({} older revisions not shown; raise limit to see them)\n",
             report.omitted_older
         ));
+    }
+    if let Some(evidence) = &report.evidence {
+        out.push_str(&evidence.render());
     }
     if let Some(detail) = &report.detail {
         out.push_str(&format!(
@@ -128,6 +139,9 @@ fn line(revision: &RevisionSummary) -> String {
     );
     if let Some(health) = &revision.health {
         line.push_str(&format!("  live: {health}\n"));
+    }
+    if let Some(short) = &revision.short_lived {
+        line.push_str(&format!("  note: {short}\n"));
     }
     line
 }

@@ -14,7 +14,7 @@ use crate::audit::{AuditEvent, CallFacts, Detail};
 use crate::config::ApprovalMode;
 use crate::rollout::plan::RollbackPlan;
 use crate::undo::report::{self, ApprovalSummary};
-use crate::undo::{self, UndoCall};
+use crate::undo::{self, Briefing, UndoCall};
 
 use super::RolloutServer;
 use super::reply::{self, ToolFailure};
@@ -63,7 +63,7 @@ impl RolloutServer {
             .target(&args.resource_type, &args.name, args.namespace.as_deref())
             .await?;
         let workload = target.fetch(&self.cluster).await?;
-        let plan = undo::plan(
+        let (plan, set) = undo::plan(
             &self.cluster,
             &workload,
             args.to_revision,
@@ -95,7 +95,10 @@ impl RolloutServer {
                 Err(rejection) => ApprovalDecision::Refused(Refusal::StateRejected(rejection)),
             },
             (None, Some(path @ (ApprovalPath::Elicitation | ApprovalPath::InputRequired))) => {
-                let message = self.approval_message(&plan, args.reason.as_deref());
+                // The dry run and the evidence come first: a patch the API server refuses is
+                // refused here, before anyone is asked.
+                let briefing = call.brief(&workload, &set, &plan, path).await?;
+                let message = self.approval_message(&plan, &briefing, args.reason.as_deref());
                 call.record(
                     AuditEvent::ApprovalRequested,
                     Detail {
@@ -181,12 +184,23 @@ impl RolloutServer {
         }
     }
 
-    fn approval_message(&self, plan: &RollbackPlan, reason: Option<&str>) -> String {
+    fn approval_message(
+        &self,
+        plan: &RollbackPlan,
+        briefing: &Briefing,
+        reason: Option<&str>,
+    ) -> String {
         let cluster = ClusterIdentity {
             context: &self.cluster.context,
             server: &self.cluster.server,
         };
-        form::message(plan, &cluster, reason, Timestamp::now())
+        form::message(
+            plan,
+            &cluster,
+            &briefing.for_question(),
+            reason,
+            Timestamp::now(),
+        )
     }
 }
 

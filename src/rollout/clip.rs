@@ -24,6 +24,33 @@ pub fn text(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// Text from the agent or the cluster made safe to show a human inside one line: control
+/// characters (newlines, ANSI escapes, bidi overrides and other format characters) are
+/// written as escapes (`\n`, `\u{1b}`), so they can neither start a line of their own nor
+/// restyle the text, and the result is clipped to `max` characters ([`text`]).
+pub fn untrusted(raw: &str, max: usize) -> String {
+    let clipped = text(raw, max);
+    let mut out = String::with_capacity(clipped.len());
+    for ch in clipped.chars() {
+        match ch {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ch if ch.is_control() || is_format(ch) => {
+                out.push_str(&format!("\\u{{{:x}}}", ch as u32));
+            }
+            ch => out.push(ch),
+        }
+    }
+    out
+}
+
+/// Unicode format characters that change how text around them is shown: bidi embeddings,
+/// overrides and isolates, zero-width joiners and marks, line and paragraph separators.
+fn is_format(ch: char) -> bool {
+    matches!(ch, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 /// At most `max` of `items` joined with `separator`, then `... N more` for the rest.
 pub fn list<T: Display>(items: impl IntoIterator<Item = T>, max: usize, separator: &str) -> String {
     let mut shown = Vec::new();
@@ -50,6 +77,17 @@ mod tests {
         assert!(matches!(text("abc", 3), Cow::Borrowed("abc")));
         assert_eq!(text("abcdef", 3), "abc... (3 more characters)");
         assert_eq!(text("ééééé", 2), "éé... (3 more characters)");
+    }
+
+    #[test]
+    fn untrusted_text_cannot_break_the_line_or_restyle_it() {
+        assert_eq!(untrusted("ok", 10), "ok");
+        assert_eq!(
+            untrusted("a\nWarnings: none\r\x1b[31mred\u{202e}x", 100),
+            "a\\nWarnings: none\\r\\u{1b}[31mred\\u{202e}x"
+        );
+        let long = untrusted(&"y".repeat(10_000), 20);
+        assert!(long.starts_with(&"y".repeat(20)) && long.ends_with("(9980 more characters)"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::diff::{self, TemplateDiff};
+use super::evidence::Evidence;
 use super::kind::WorkloadKind;
 use super::revisions::{Revision, RevisionLookupError, RevisionSet};
 use super::status;
@@ -48,6 +49,14 @@ pub struct RevisionSummary {
     /// no record of when a reused revision became live again.
     pub live_for_estimate: Option<String>,
     pub live_for_estimate_seconds: Option<i64>,
+    /// When it stopped being live (RFC 3339): when the next revision was made. An estimate,
+    /// like the live time; None for the live revision or when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_estimate: Option<String>,
+    /// Set when it was live for less than the Deployment's progress deadline: it may never
+    /// have finished rolling out, so its being replaced says nothing about its health.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short_lived: Option<String>,
     pub change_cause: Option<String>,
     pub images: Vec<ContainerImage>,
     /// For the live revision: its rollout health in one line.
@@ -89,6 +98,10 @@ pub struct HistoryReport {
     /// `redacted` or `shown`.
     pub env_values: &'static str,
     pub warnings: Vec<String>,
+    /// When the live revision is not healthy: why (pods by revision and state, Warning
+    /// events). Read only then, so a healthy history costs two requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// Builds the report, or says which requested revision does not exist.
@@ -111,13 +124,23 @@ pub fn report(
             .position(|revision| revision.object_name == live.object_name)
     });
     let live_times = live_times(&set.revisions, live_index, now);
+    let deadline = workload.progress_deadline_seconds();
     let mut summaries: Vec<RevisionSummary> = set
         .revisions
         .iter()
         .zip(live_times)
         .enumerate()
-        .map(|(index, (revision, live_for))| {
+        .map(|(index, (revision, live_time))| {
             let is_live = live_index == Some(index);
+            let LiveTime { live_for, replaced } = live_time;
+            let short_lived = deadline
+                .zip(live_for.as_ref())
+                .filter(|(deadline, (_, seconds))| !is_live && seconds < deadline)
+                .map(|(deadline, (text, _))| {
+                    format!(
+                        "live for {text}, less than its progress deadline ({deadline}s): it may never have finished rolling out"
+                    )
+                });
             RevisionSummary {
                 revision: revision.number,
                 live: is_live,
@@ -128,6 +151,8 @@ pub fn report(
                     .map(|time| human_duration(now.duration_since(time))),
                 live_for_estimate_seconds: live_for.as_ref().map(|(_, seconds)| *seconds),
                 live_for_estimate: live_for.map(|(text, _)| text),
+                replaced_estimate: replaced.filter(|_| !is_live).map(|time| time.to_string()),
+                short_lived,
                 change_cause: revision.change_cause.clone(),
                 images: revision.images.clone(),
                 health: is_live.then(|| health(workload)),
@@ -154,6 +179,7 @@ pub fn report(
             "redacted"
         },
         warnings: warnings::for_history(workload, set, live_number),
+        evidence: None,
     })
 }
 
@@ -256,19 +282,25 @@ fn timeline(revisions: &[Revision]) -> Vec<Stint> {
     stints
 }
 
+/// How long one revision object was live, and when it last stopped being live.
+#[derive(Debug, Clone, Default)]
+struct LiveTime {
+    /// `2d5h` (or `<=2d5h`) and the seconds.
+    live_for: Option<(String, i64)>,
+    /// The end of its last stint: when the next number started.
+    replaced: Option<Timestamp>,
+}
+
 /// How long each revision object was live in total: each of its stints lasted until the next
 /// number started (when that start is known) or, for the live object's current number, until
 /// now. A stint whose start is only a lower bound makes the total an upper bound, written
 /// `<=`; an unknown start or end makes it unknown. One pass over the stints, so the work grows
 /// with the numbers the objects carry, not with their count squared.
-fn live_times(
-    revisions: &[Revision],
-    live: Option<usize>,
-    now: Timestamp,
-) -> Vec<Option<(String, i64)>> {
+fn live_times(revisions: &[Revision], live: Option<usize>, now: Timestamp) -> Vec<LiveTime> {
     let stints = timeline(revisions);
     let mut totals: Vec<Option<(SignedDuration, bool)>> =
         vec![Some((SignedDuration::ZERO, false)); revisions.len()];
+    let mut replaced: Vec<Option<Timestamp>> = vec![None; revisions.len()];
     for (index, stint) in stints.iter().enumerate() {
         let Some((total, upper_bound)) = totals[stint.object].as_mut() else {
             continue;
@@ -281,6 +313,8 @@ fn live_times(
                 .filter(|next| next.exact)
                 .and_then(|next| next.start)
         };
+        // Stints come in number order, so an object's last one is seen last.
+        replaced[stint.object] = end;
         match (stint.start, end) {
             (Some(start), Some(end)) => {
                 *total += end.duration_since(start);
@@ -291,12 +325,20 @@ fn live_times(
     }
     totals
         .into_iter()
-        .map(|total| {
-            let (total, upper_bound) = total?;
-            let bound = if upper_bound { "<=" } else { "" };
-            Some((format!("{bound}{}", human_duration(total)), total.as_secs()))
+        .zip(replaced)
+        .map(|(total, replaced)| LiveTime {
+            live_for: total.map(|(total, upper_bound)| {
+                let bound = if upper_bound { "<=" } else { "" };
+                (format!("{bound}{}", human_duration(total)), total.as_secs())
+            }),
+            replaced,
         })
         .collect()
+}
+
+/// Whether the live revision's rollout is complete (else history reads the evidence).
+pub fn healthy(workload: &Workload) -> bool {
+    status::evaluate(workload, None).done()
 }
 
 /// The live revision's rollout health in one line.

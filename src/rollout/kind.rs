@@ -192,6 +192,14 @@ impl RevisionStore {
         }
     }
 
+    /// The Kind, as events name their object.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::ReplicaSets => "ReplicaSet",
+            Self::ControllerRevisions => "ControllerRevision",
+        }
+    }
+
     /// The plural resource name, for messages about missing permissions.
     pub fn plural(self) -> &'static str {
         match self {

@@ -5,6 +5,7 @@
 
 pub mod clip;
 pub mod diff;
+pub mod evidence;
 pub mod history;
 pub mod kind;
 pub mod names;

@@ -119,6 +119,43 @@ pub fn images(template: &Value) -> Vec<ContainerImage> {
         .collect()
 }
 
+/// The ConfigMaps and Secrets a template reads (`configmap/NAME`, `secret/NAME`): from env
+/// (`valueFrom`, `envFrom`) and volumes (including projected ones), sorted, each once. An undo
+/// restores the references, not the objects' contents.
+pub fn config_references(template: &Value) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut add = |kind: &str, name: &Value| {
+        if let Some(name) = name.as_str() {
+            names.insert(format!("{kind}/{name}"));
+        }
+    };
+    for (list, _) in CONTAINER_LISTS {
+        for container in containers(template, list) {
+            for env in container["env"].as_array().into_iter().flatten() {
+                add("configmap", &env["valueFrom"]["configMapKeyRef"]["name"]);
+                add("secret", &env["valueFrom"]["secretKeyRef"]["name"]);
+            }
+            for source in container["envFrom"].as_array().into_iter().flatten() {
+                add("configmap", &source["configMapRef"]["name"]);
+                add("secret", &source["secretRef"]["name"]);
+            }
+        }
+    }
+    for volume in template["spec"]["volumes"].as_array().into_iter().flatten() {
+        add("configmap", &volume["configMap"]["name"]);
+        add("secret", &volume["secret"]["secretName"]);
+        for source in volume["projected"]["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            add("configmap", &source["configMap"]["name"]);
+            add("secret", &source["secret"]["name"]);
+        }
+    }
+    names.into_iter().collect()
+}
+
 /// The containers of one list (`containers` or `initContainers`) of a template.
 pub fn containers<'a>(template: &'a Value, list: &str) -> impl Iterator<Item = &'a Value> {
     template["spec"][list].as_array().into_iter().flatten()
@@ -153,6 +190,29 @@ pub fn redact_env(template: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_references_name_every_configmap_and_secret_once() {
+        let template = serde_json::json!({"spec": {
+            "containers": [{"name": "app",
+                "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "db", "key": "k"}}},
+                    {"name": "B", "value": "x"}],
+                "envFrom": [{"configMapRef": {"name": "settings"}}, {"secretRef": {"name": "db"}}]}],
+            "initContainers": [{"name": "init", "env": [{"name": "C", "valueFrom": {"configMapKeyRef": {"name": "boot", "key": "k"}}}]}],
+            "volumes": [{"name": "v", "configMap": {"name": "files"}}, {"name": "w", "secret": {"secretName": "tls"}},
+                {"name": "p", "projected": {"sources": [{"configMap": {"name": "proj"}}, {"serviceAccountToken": {}}]}}]}});
+        assert_eq!(
+            config_references(&template),
+            [
+                "configmap/boot",
+                "configmap/files",
+                "configmap/proj",
+                "configmap/settings",
+                "secret/db",
+                "secret/tls"
+            ]
+        );
+    }
 
     fn semantically_equal(a: &Value, b: &Value) -> bool {
         digest(a) == digest(b)

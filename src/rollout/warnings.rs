@@ -1,5 +1,6 @@
 //! Warnings a human should read before trusting a history or approving an undo: GitOps
-//! controllers that will revert it, `kubectl apply` state that may undo it, a paused
+//! controllers that will revert it, a Helm release it drifts from, other field managers of the
+//! pod template, `kubectl apply` state that may undo it, a paused
 //! Deployment, an update strategy that will not replace pods, and gaps in the history.
 
 use super::clip;
@@ -15,6 +16,25 @@ pub fn for_workload(workload: &Workload) -> Vec<String> {
             workload.kind,
             workload.namespace(),
             workload.name()
+        ));
+    }
+    let subject = format!(
+        "{} {}/{}",
+        workload.kind,
+        workload.namespace(),
+        workload.name()
+    );
+    if let Some(release) = workload.helm_release() {
+        warnings.push(format!(
+            "{subject} is managed by Helm ({}): use `helm rollback`, or the release record drifts from what runs and the next `helm upgrade` reverts the undo",
+            clip::untrusted(&release, clip::VALUE)
+        ));
+    }
+    let managers = workload.template_managers();
+    if !managers.is_empty() {
+        warnings.push(format!(
+            "spec.template of {subject} is also owned by field manager {}: it may write the template back after an undo",
+            clip::untrusted(&clip::list(&managers, clip::ITEMS, ", "), clip::VALUE)
         ));
     }
     if workload.annotations().contains_key(LAST_APPLIED) {

@@ -136,6 +136,16 @@ impl Workload {
         self.spec()["revisionHistoryLimit"].as_i64().unwrap_or(10)
     }
 
+    /// A Deployment's `spec.progressDeadlineSeconds` (600 when unset); None for the other
+    /// kinds, which have no progress deadline.
+    pub fn progress_deadline_seconds(&self) -> Option<i64> {
+        (self.kind == WorkloadKind::Deployment).then(|| {
+            self.spec()["progressDeadlineSeconds"]
+                .as_i64()
+                .unwrap_or(600)
+        })
+    }
+
     /// The desired replica count: `spec.replicas`, defaulted to 1 (not used for DaemonSets).
     pub fn desired_replicas(&self) -> i64 {
         self.spec()["replicas"].as_i64().unwrap_or(1)
@@ -163,7 +173,59 @@ const GITOPS_MARKERS: &[(&str, &str)] = &[
     ("helm.toolkit.fluxcd.io/namespace", "Flux"),
 ];
 
+/// Field managers whose ownership of `spec.template` is expected: kubectl's own commands
+/// (`kubectl`, `kubectl-client-side-apply`, `kubectl-edit`, `kubectl-set`, `kubectl-rollout`...)
+/// and this server.
+fn expected_manager(manager: &str) -> bool {
+    manager == "kubectl"
+        || manager.starts_with("kubectl-")
+        || manager == crate::cluster::FIELD_MANAGER
+}
+
 impl Workload {
+    /// The Helm release that manages this workload (`app.kubernetes.io/managed-by=Helm` or
+    /// `meta.helm.sh/release-name`), if any: `helm rollback` is the way to roll it back, or
+    /// the release record drifts from what runs.
+    pub fn helm_release(&self) -> Option<String> {
+        let release = self.annotations().get("meta.helm.sh/release-name");
+        let managed = self
+            .labels()
+            .get("app.kubernetes.io/managed-by")
+            .is_some_and(|manager| manager == "Helm");
+        match (release, managed) {
+            (Some(release), _) => Some(format!("release \"{release}\"")),
+            (None, true) => Some("app.kubernetes.io/managed-by=Helm".to_string()),
+            (None, false) => None,
+        }
+    }
+
+    /// Field managers other than kubectl and this server that own fields of `spec.template`
+    /// (from `managedFields`), with their operation: a controller or tool that may write the
+    /// template back.
+    pub fn template_managers(&self) -> Vec<String> {
+        let Some(entries) = &self.object.metadata.managed_fields else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter(|entry| {
+                entry
+                    .fields_v1
+                    .as_ref()
+                    .is_some_and(|fields| fields.0["f:spec"].get("f:template").is_some())
+            })
+            .filter_map(|entry| {
+                let manager = entry.manager.as_deref()?;
+                (!expected_manager(manager)).then(|| {
+                    format!(
+                        "{manager} ({})",
+                        entry.operation.as_deref().unwrap_or("unknown operation")
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The GitOps tool (Argo CD or Flux) that manages this workload, with the marker found.
     pub fn gitops_manager(&self) -> Option<(&'static str, String)> {
         GITOPS_MARKERS.iter().find_map(|(key, tool)| {

@@ -2,20 +2,22 @@
 //!
 //! 1. **plan** (read-only): the workload's revisions and kubectl's checks
 //!    (`crate::rollout::plan`); a refusal here writes nothing and asks nobody;
-//! 2. **approve**: a human's decision, asked by the MCP adapter (`crate::approval`) and
+//! 2. **brief** the approver ([`UndoCall::brief`]): a server dry run of the very patch (a
+//!    refusal here asks nobody) and the live revision's evidence (pods, Warning events);
+//! 3. **approve**: a human's decision, asked by the MCP adapter (`crate::approval`) and
 //!    recorded here, on disk before anything is written;
-//! 3. **write** the approved patch, conditional on the planned resourceVersion, through the
+//! 4. **write** the approved patch, conditional on the planned resourceVersion, through the
 //!    client that never retries;
-//! 4. **classify** the answer ([`outcome`]): written; refused, with the API server's proof;
+//! 5. **classify** the answer ([`outcome`]): written; refused, with the API server's proof;
 //!    a 409, after which the plan is made again and the patch sent once more only if nothing
 //!    the human approved changed ([`conflict`]); or unknown, settled by re-reading the workload
 //!    and never by sending the write again;
-//! 5. **read back** the revision the controller gave the restored template ([`readback`]);
-//! 6. **verify** (with `wait`): the rollout's status until it completes or fails
+//! 6. **read back** the revision the controller gave the restored template ([`readback`]);
+//! 7. **verify** (with `wait`): the rollout's status until it completes or fails
 //!    (`crate::verify`), not mistaking a deadline condition from before the write for its
 //!    failure.
 //!
-//! A dry run is step 3 with `dryRun=All`: the very patch the write would send, with a
+//! A dry run (`dry_run: true`) is step 4 with `dryRun=All`: the very patch the write would send, with a
 //! placeholder for the approver's name.
 
 pub mod conflict;
@@ -27,12 +29,19 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use k8s_openapi::jiff::Timestamp;
+
+use crate::approval::form;
 use crate::approval::state::ApprovalBinding;
 use crate::approval::{ApprovalPath, Refusal};
 use crate::audit::{AuditEvent, AuditLog, CallFacts, Detail};
 use crate::cluster::{Cluster, ClusterError};
-use crate::rollout::plan::{self, PlanRefusal, RollbackPlan};
-use crate::rollout::revisions::{self, RevisionLookupError};
+use crate::rollout::evidence::Evidence;
+use crate::rollout::history::{self, HistoryQuery, RevisionSummary};
+use crate::rollout::plan::{self, PlanRefusal, RollbackPatch, RollbackPlan};
+use crate::rollout::revisions::{self, RevisionLookupError, RevisionSet};
+use crate::rollout::status::{self, RolloutStatus};
+use crate::rollout::template;
 use crate::rollout::workload::{CHANGE_CAUSE, Workload};
 use crate::verify::{self, ProgressSink, StatusQuery};
 
@@ -56,15 +65,16 @@ impl From<ClusterError> for UndoError {
 }
 
 /// LISTs the workload's revisions and plans the undo (read-only), or says why kubectl would
-/// refuse it.
+/// refuse it. The revisions come back too, for the approver's briefing.
 pub async fn plan(
     cluster: &Cluster,
     workload: &Workload,
     to_revision: i64,
     show_env_values: bool,
-) -> Result<RollbackPlan, UndoError> {
-    let (_, plan) = inspect(cluster, workload, to_revision, show_env_values).await?;
-    plan.map_err(|refusal| {
+) -> Result<(RollbackPlan, RevisionSet), UndoError> {
+    let set = cluster.revisions(workload).await?;
+    let plan = plan::plan(workload, &set, to_revision, show_env_values);
+    let plan = plan.map_err(|refusal| {
         let existing = match &refusal {
             PlanRefusal::Lookup(RevisionLookupError::NotFound { available, .. }) => format!(
                 "; existing revisions: {}",
@@ -78,8 +88,38 @@ pub async fn plan(
             workload.name(),
             workload.namespace()
         ))
-    })
+    })?;
+    Ok((plan, set))
 }
+
+/// What the approver is shown beside the plan, gathered before anyone is asked.
+#[derive(Debug, Clone)]
+pub struct Briefing {
+    /// kubectl's verdict on the live revision's rollout.
+    pub live: RolloutStatus,
+    /// Pods by revision and state, Warning events.
+    pub evidence: Evidence,
+    /// The target's line of history.
+    pub target: Option<RevisionSummary>,
+    /// The ConfigMaps and Secrets the target template uses.
+    pub config_references: Vec<String>,
+}
+
+impl Briefing {
+    /// The briefing as the question shows it.
+    pub fn for_question(&self) -> form::Briefing<'_> {
+        form::Briefing {
+            live: &self.live,
+            evidence: &self.evidence,
+            target: self.target.as_ref(),
+            dry_run: DRY_RUN_ACCEPTED,
+            config_references: &self.config_references,
+        }
+    }
+}
+
+/// What the server dry run before asking says when the API server accepts the patch.
+pub const DRY_RUN_ACCEPTED: &str = "the API server accepted this exact patch (dryRun=All; admission and validation ran, nothing was stored)";
 
 /// The live revision, and the plan or kubectl's refusal.
 async fn inspect(
@@ -178,12 +218,52 @@ impl<'a> UndoCall<'a> {
         )
     }
 
-    /// A server-side dry run (`dryRun=All`) of the patch an approval on `path` would write.
-    pub async fn dry_run(
+    /// Before asking: the server dry run of the patch an approval on `path` would write, and
+    /// the evidence of the live revision (its pods and Warning events), read together. A dry
+    /// run the API server refuses refuses the undo before anyone is asked.
+    pub async fn brief(
+        &self,
+        workload: &Workload,
+        set: &RevisionSet,
+        plan: &RollbackPlan,
+        path: ApprovalPath,
+    ) -> Result<Briefing, UndoError> {
+        let (dry_run, evidence) = tokio::join!(
+            self.server_dry_run(plan, path),
+            verify::evidence(self.cluster, workload, set)
+        );
+        dry_run.map_err(|error| {
+            UndoError(format!(
+                "{} Nobody was asked to approve: the rollback would fail as it stands.",
+                error.0
+            ))
+        })?;
+        let query = HistoryQuery {
+            limit: usize::MAX,
+            ..HistoryQuery::default()
+        };
+        let target = history::report(workload, set, query, Timestamp::now())
+            .ok()
+            .and_then(|report| {
+                report
+                    .revisions
+                    .into_iter()
+                    .find(|summary| summary.revision == plan.target_revision())
+            });
+        Ok(Briefing {
+            live: status::evaluate(workload, None),
+            evidence,
+            target,
+            config_references: template::config_references(&plan.target.template()),
+        })
+    }
+
+    /// Sends the patch an approval on `path` would write with `dryRun=All`, and records it.
+    async fn server_dry_run(
         &self,
         plan: &RollbackPlan,
         path: ApprovalPath,
-    ) -> Result<UndoReport, UndoError> {
+    ) -> Result<(ApprovalSummary, String, RollbackPatch), UndoError> {
         let approval = ApprovalSummary::placeholder(path);
         let change_cause = self.change_cause(plan, &approval);
         let patch = plan.patch(&change_cause);
@@ -205,6 +285,16 @@ impl<'a> UndoCall<'a> {
                 plan.name
             ))
         })?;
+        Ok((approval, change_cause, patch))
+    }
+
+    /// A server-side dry run (`dryRun=All`) of the patch an approval on `path` would write.
+    pub async fn dry_run(
+        &self,
+        plan: &RollbackPlan,
+        path: ApprovalPath,
+    ) -> Result<UndoReport, UndoError> {
+        let (approval, change_cause, patch) = self.server_dry_run(plan, path).await?;
         let read_back = ReadBack {
             note: "dry run: nothing was written".into(),
             ..ReadBack::default()

@@ -63,6 +63,7 @@ async fn an_approved_undo_records_plan_request_approval_and_write_with_every_fac
         outline(&host),
         vec![
             event("planned", None, None, None, false),
+            event("dry_run", None, None, None, false),
             event("approval_requested", Some("elicitation"), None, None, false),
             event("approved", Some("elicitation"), Some("alice"), None, false),
             event(
@@ -113,6 +114,7 @@ async fn a_stateless_approval_records_both_rounds(backend: Backend) {
         outline(&host),
         vec![
             event("planned", None, None, None, false),
+            event("dry_run", None, None, None, false),
             event(
                 "approval_requested",
                 Some("input_required"),
@@ -150,6 +152,7 @@ async fn each_refusal_is_recorded_with_its_decision(backend: Backend) {
             outline(&host),
             vec![
                 event("planned", None, None, None, false),
+                event("dry_run", None, None, None, false),
                 event("approval_requested", Some("elicitation"), None, None, false),
                 event(decision, None, None, None, true),
             ]
@@ -369,10 +372,10 @@ async fn the_audit_log_is_created_owner_only_at_the_default_path() {
         |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&log), 0o600);
     assert_eq!(mode(log.parent().unwrap()), 0o700);
-    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 4);
     assert_eq!(
         host.audit_events(),
-        vec!["planned", "approval_requested", "declined"]
+        vec!["planned", "dry_run", "approval_requested", "declined"]
     );
 }
 
@@ -384,12 +387,16 @@ async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
     let mut options = HostOptions::new(Lifecycle::Handshake);
     options.audit_log = Some(log.clone());
     let host = Host::start_with(Scenario::demo(), options).await;
-    host.sim().inject_fault(
-        Fault::on(Verb::Patch, "deployments")
-            .named("api-server")
-            .delay(std::time::Duration::from_secs(4))
-            .once(),
-    );
+    // Held once the human is asked: after the dry run, so it holds the write.
+    let sim = host.sim().clone();
+    host.while_asked(move || {
+        sim.inject_fault(
+            Fault::on(Verb::Patch, "deployments")
+                .named("api-server")
+                .delay(std::time::Duration::from_secs(4))
+                .once(),
+        )
+    });
     host.answer(Answer::approve("alice"));
     let peer = host.client.peer().clone();
     let call = tokio::spawn(async move {
@@ -465,6 +472,7 @@ async fn a_stateless_decline_is_recorded_on_the_retry(backend: Backend) {
         outline(&host),
         vec![
             event("planned", None, None, None, false),
+            event("dry_run", None, None, None, false),
             event(
                 "approval_requested",
                 Some("input_required"),

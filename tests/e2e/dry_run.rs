@@ -29,10 +29,16 @@ async fn the_dry_run_sends_the_writes_patch_with_a_placeholder_for_the_approver(
 
         host.answer(Answer::approve("alice"));
         structured(&host.call("k8s_rollout_undo", arguments).await);
-        let writes = host.writes().await;
-        let [dry_run, write] = writes.as_slice() else {
-            panic!("{resource_type}: a dry run and a write: {writes:?}")
+        // The dry run asked for, the one before asking, and the write.
+        let writes = host.writes_and_dry_runs().await;
+        let [dry_run, before_asking, write] = writes.as_slice() else {
+            panic!("{resource_type}: two dry runs and a write: {writes:?}")
         };
+        assert!(before_asking.dry_run, "{resource_type}");
+        assert_eq!(
+            before_asking.body, dry_run.body,
+            "{resource_type}: the same patch"
+        );
         assert!(dry_run.dry_run && !write.dry_run, "{resource_type}");
         assert_eq!(dry_run.content_type, write.content_type, "{resource_type}");
         assert_eq!(

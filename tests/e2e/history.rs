@@ -76,6 +76,8 @@ async fn history_numbers_revisions_like_kubectl_and_marks_the_live_one(backend: 
 on_both_backends!(a_history_call_makes_exactly_two_api_requests_even_with_a_diff);
 async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff(backend: Backend) {
     let host = Host::start_on(backend, Scenario::demo(), Lifecycle::Handshake).await;
+    // The demo's api-server crash-loops on its live revision: history also reads its pods and
+    // Warning events to say why (two more requests, sent together).
     for arguments in [
         history("api-server"),
         with(
@@ -86,22 +88,22 @@ async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff(backend:
         host.cluster.clear_requests();
         structured(&host.call("k8s_rollout_history", arguments).await);
         let requests = host.cluster.requests().await;
-        let paths: Vec<(String, String)> = requests
+        let mut paths: Vec<(String, String)> = requests
             .iter()
             .map(|r| (r.method.clone(), r.path.clone()))
             .collect();
+        paths[2..].sort();
         let shop = host.cluster.ns("shop");
+        let get = |path: String| ("GET".to_string(), path);
         assert_eq!(
             paths,
             vec![
-                (
-                    "GET".to_string(),
-                    format!("/apis/apps/v1/namespaces/{shop}/deployments/api-server")
-                ),
-                (
-                    "GET".to_string(),
-                    format!("/apis/apps/v1/namespaces/{shop}/replicasets")
-                ),
+                get(format!(
+                    "/apis/apps/v1/namespaces/{shop}/deployments/api-server"
+                )),
+                get(format!("/apis/apps/v1/namespaces/{shop}/replicasets")),
+                get(format!("/api/v1/namespaces/{shop}/events")),
+                get(format!("/api/v1/namespaces/{shop}/pods")),
             ]
         );
         let list = &requests[1];
@@ -112,6 +114,13 @@ async fn a_history_call_makes_exactly_two_api_requests_even_with_a_diff(backend:
             list.query
         );
     }
+    // A healthy one (staging's api-server) costs the two.
+    host.cluster.clear_requests();
+    let staging =
+        json!({"resource_type": "deployment", "name": "api-server", "namespace": "staging"});
+    structured(&host.call("k8s_rollout_history", staging).await);
+    let requests = host.cluster.requests().await;
+    assert_eq!(requests.len(), 2, "{requests:?}");
 }
 
 on_both_backends!(the_revision_view_is_the_template_an_undo_restores_with_env_values_redacted);

@@ -447,9 +447,17 @@ impl Host {
         }
     }
 
-    /// Requests that changed (or tried to change) the cluster, dry runs included, with
-    /// namespaces named as in the scenario.
+    /// Requests that changed (or tried to change) the cluster, not dry runs (which store
+    /// nothing; every undo that asks sends one first), with namespaces named as in the
+    /// scenario.
     pub async fn writes(&self) -> Vec<RequestRecord> {
+        let mut writes = self.writes_and_dry_runs().await;
+        writes.retain(|write| !write.dry_run);
+        writes
+    }
+
+    /// [`Host::writes`] and the dry runs.
+    pub async fn writes_and_dry_runs(&self) -> Vec<RequestRecord> {
         let mut writes = self.cluster.mutating_requests().await;
         for write in &mut writes {
             write.path = self.translated_text(&write.path);

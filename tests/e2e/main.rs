@@ -33,6 +33,7 @@ mod audit;
 mod cli;
 mod differential;
 mod dry_run;
+mod evidence;
 mod faults;
 mod fidelity;
 mod history;

@@ -148,17 +148,18 @@ async fn sigterm_and_sigint_stop_an_idle_server_with_stdin_open_within_a_second(
 async fn sigterm_during_an_approved_undo_exits_after_the_outcome_is_recorded() {
     let sim = Sim::start(Scenario::demo()).await;
     let mut server = Server::start(&sim).await;
-    // The API server takes 2 s to answer the write: SIGTERM arrives while it is in flight.
+    server.send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "k8s_rollout_undo",
+        "arguments": {"resource_type": "deployment", "name": "api-server", "namespace": "shop", "to_revision": 3}}}));
+    let asked = server.expect(|message| message["method"] == "elicitation/create");
+    // The API server takes 2 s to answer the write (the dry run before asking is done):
+    // SIGTERM arrives while it is in flight.
     sim.inject_fault(
         Fault::on(Verb::Patch, "deployments")
             .named("api-server")
             .delay(Duration::from_secs(2))
             .once(),
     );
-    server.send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-        "name": "k8s_rollout_undo",
-        "arguments": {"resource_type": "deployment", "name": "api-server", "namespace": "shop", "to_revision": 3}}}));
-    let asked = server.expect(|message| message["method"] == "elicitation/create");
     server.send(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
         "action": "accept", "content": {"approve": true, "approver": "alice"}}}));
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -77,7 +77,13 @@ async fn an_undo_of_a_deploy_past_its_deadline_with_wait_ends_complete(backend: 
     );
     assert_eq!(
         host.audit_events(),
-        vec!["planned", "approval_requested", "approved", "written"],
+        vec![
+            "planned",
+            "dry_run",
+            "approval_requested",
+            "approved",
+            "written"
+        ],
         "no failure on the record"
     );
 

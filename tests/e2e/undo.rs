@@ -502,6 +502,7 @@ async fn a_status_update_while_asking_does_not_block_the_approved_undo(backend: 
         host.audit_events(),
         vec![
             "planned",
+            "dry_run",
             "approval_requested",
             "approved",
             "conflict",
