@@ -6,6 +6,7 @@
 pub mod arguments;
 pub mod history;
 pub mod reply;
+pub mod schema;
 pub mod status;
 pub mod target;
 pub mod undo;
@@ -16,10 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use rmcp::handler::server::tool::{
-    InputResponses as ToolInputResponses, RequestState, ToolRouter, schema_for_input,
-    schema_for_output,
-};
+use rmcp::handler::server::tool::{InputResponses as ToolInputResponses, RequestState, ToolRouter};
 use rmcp::model::{
     CallToolResponse, CallToolResult, Implementation, JsonObject, ServerCapabilities, ServerConfig,
 };
@@ -156,8 +154,8 @@ impl RolloutServer {
     #[tool(
         name = "k8s_rollout_history",
         description = "Read-only. List the rollout revisions of a Deployment, DaemonSet or StatefulSet exactly as `kubectl rollout history` numbers them, marking the live one, with each revision's age, estimated time it was live, images and change-cause, and the live revision's health. With `revision`, show that revision's pod template (env values redacted unless the server runs with --show-env-values) and what would change if it were restored (diff against the live template, or against `compare_with`). Start every rollback here.",
-        input_schema = schema_for_input::<HistoryArgs>().expect("a valid input schema"),
-        output_schema = schema_for_output::<HistoryReport>(),
+        input_schema = schema::input::<HistoryArgs>().expect("a valid input schema"),
+        output_schema = schema::output::<HistoryReport>(),
         annotations(title = "Rollout history", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn k8s_rollout_history(&self, arguments: JsonObject) -> CallToolResult {
@@ -175,8 +173,8 @@ impl RolloutServer {
     #[tool(
         name = "k8s_rollout_undo",
         description = "Roll a Deployment, DaemonSet or StatefulSet back to the template of an explicit earlier revision (`to_revision`, from k8s_rollout_history), as `kubectl rollout undo --to-revision` does. A human is asked to approve through the MCP client (elicitation) and nothing is written without an explicit approval; the write only applies if the workload is unchanged since the approval request (apart from its status and replica count). `dry_run: true` sends the write's exact patch to the API server as a dry run and shows it, without asking or writing. If the API server's answer to the write is lost, the result says whether a re-read shows it applied, or that it may still apply: then check k8s_rollout_history instead of retrying. Afterwards verify with k8s_rollout_status.",
-        input_schema = schema_for_input::<UndoArgs>().expect("a valid input schema"),
-        output_schema = schema_for_output::<UndoReport>(),
+        input_schema = schema::input::<UndoArgs>().expect("a valid input schema"),
+        output_schema = schema::output::<UndoReport>(),
         annotations(title = "Roll back (needs approval)", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     async fn k8s_rollout_undo(
@@ -201,8 +199,8 @@ impl RolloutServer {
     #[tool(
         name = "k8s_rollout_status",
         description = "Read-only. Report whether the rollout of a Deployment, DaemonSet or StatefulSet is done, in progress or failed, in `kubectl rollout status` terms (its message, the replica counts, the live revision). With `wait: true`, watch until it finishes, fails or `timeout_seconds` (default 120, max 600) pass, sending progress notifications as the message changes. Use it after k8s_rollout_undo.",
-        input_schema = schema_for_input::<StatusArgs>().expect("a valid input schema"),
-        output_schema = schema_for_output::<StatusReport>(),
+        input_schema = schema::input::<StatusArgs>().expect("a valid input schema"),
+        output_schema = schema::output::<StatusReport>(),
         annotations(title = "Rollout status", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn k8s_rollout_status(

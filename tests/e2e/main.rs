@@ -39,6 +39,7 @@ mod history;
 mod hostile;
 mod load;
 mod protocol;
+mod schemas;
 mod signals;
 mod stale_deadline;
 mod status;
