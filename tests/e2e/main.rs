@@ -42,6 +42,7 @@ mod incluster;
 mod load;
 mod operator;
 mod protocol;
+mod rbac;
 mod schemas;
 mod signals;
 mod stale_deadline;
