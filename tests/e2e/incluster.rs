@@ -93,12 +93,12 @@ async fn without_a_kubeconfig_in_a_pod_the_service_account_is_used() {
         .env("HOME", dir.path())
         .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
         .env("KUBERNETES_SERVICE_PORT", port)
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap());
-    let client =
-        ().serve(TokioChildProcess::new(command).unwrap())
-            .await
-            .expect("the server starts in-cluster");
+        .env("RUST_LOG", "info");
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.expect("the server starts in-cluster");
     let result = client
         .call_tool(params(
             "k8s_rollout_history",
