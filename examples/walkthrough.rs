@@ -18,6 +18,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use clap::Parser;
 use k8s_rollout_mcp::approval::state::ApprovalStates;
 use k8s_rollout_mcp::audit::AuditLog;
 use k8s_rollout_mcp::cluster::Cluster;
@@ -208,18 +209,24 @@ async fn run(approver: Approver, real: bool) -> Result<(), Box<dyn std::error::E
     let audit_log = dir.join("audit.jsonl");
     let demo = DemoCluster::start(real, &kubeconfig).await?;
 
-    let settings = Settings::load(Cli {
-        kubeconfig: Some(kubeconfig),
-        context: None,
-        namespace: Some("shop".into()),
-        approval: k8s_rollout_mcp::config::ApprovalMode::Elicitation,
-        approval_timeout: std::time::Duration::from_secs(300),
-        request_timeout: std::time::Duration::from_secs(10),
-        show_env_values: false,
-        audit_log: Some(audit_log.clone()),
-    })
-    .await?;
-    let cluster = Cluster::new(&settings)?;
+    let flag = std::ffi::OsStr::new;
+    let cli = Cli::parse_from([
+        flag("k8s-rollout-mcp"),
+        flag("--kubeconfig"),
+        kubeconfig.as_os_str(),
+        flag("--namespace"),
+        flag("shop"),
+        flag("--request-timeout"),
+        flag("10s"),
+        flag("--audit-log"),
+        audit_log.as_os_str(),
+    ]);
+    let settings = Settings::load(cli).await?;
+    let cluster = Cluster::new(
+        settings.kube.clone(),
+        &settings.contexts.start,
+        settings.request_timeout,
+    )?;
     let approvals = ApprovalStates::new(settings.approval_timeout)?;
     let server = RolloutServer::new(
         settings,

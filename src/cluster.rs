@@ -21,7 +21,7 @@ use tower::ServiceBuilder;
 use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
 
-use crate::config::Settings;
+use crate::config::{self, Settings};
 use crate::rollout::evidence::{self, EventObject, PodObject};
 use crate::rollout::kind::{OwnerKind, RevisionStore, UnsupportedKind, WorkloadKind};
 use crate::rollout::plan::RollbackPatch;
@@ -42,6 +42,8 @@ pub struct Cluster {
     pub context: String,
     /// The API server URL.
     pub server: String,
+    /// The context's namespace, else "default".
+    pub default_namespace: String,
     request_timeout: Duration,
 }
 
@@ -59,6 +61,43 @@ fn selector(workload: &Workload) -> Result<Selector, ClusterError> {
     })
 }
 
+/// One [`Cluster`] per kubeconfig context, each built on first use and kept for the session.
+pub struct Clusters {
+    kubeconfig: kube::config::Kubeconfig,
+    request_timeout: Duration,
+    built: tokio::sync::Mutex<std::collections::HashMap<String, Cluster>>,
+}
+
+impl Clusters {
+    /// The pool, holding the start context's cluster already.
+    pub fn new(settings: &Settings, start: Cluster) -> Self {
+        let built = std::collections::HashMap::from([(start.context.clone(), start)]);
+        Self {
+            kubeconfig: settings.kubeconfig.clone(),
+            request_timeout: settings.request_timeout,
+            built: tokio::sync::Mutex::new(built),
+        }
+    }
+
+    /// The cluster of `context` (allowed by the caller's policy), built the first time.
+    pub async fn get(&self, context: &str) -> Result<Cluster, ClusterError> {
+        let mut built = self.built.lock().await;
+        if let Some(cluster) = built.get(context) {
+            return Ok(cluster.clone());
+        }
+        let config = config::client_config(&self.kubeconfig, context, self.request_timeout)
+            .await
+            .map_err(|error| ClusterError::Client {
+                context: context.to_string(),
+                detail: error_chain(&error),
+                fix: "fix that context's cluster and user entries in the kubeconfig",
+            })?;
+        let cluster = Cluster::new(config, context, self.request_timeout)?;
+        built.insert(context.to_string(), cluster.clone());
+        Ok(cluster)
+    }
+}
+
 /// What a request was trying to do, for error messages.
 #[derive(Debug, Clone, Copy)]
 struct Attempt<'a> {
@@ -72,6 +111,28 @@ struct Attempt<'a> {
 /// A failed API request, described for a human.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    #[error("cannot build a client for context \"{context}\" from the kubeconfig: {detail}; {fix}")]
+    Client {
+        context: String,
+        detail: String,
+        fix: &'static str,
+    },
+    #[error(
+        "the API server at {server} rejected the credentials of context \"{context}\" (401 Unauthorized: {message}): the token is expired or wrong; get a fresh one (`kubectl create token ACCOUNT` for a ServiceAccount, or log in again with your cluster's CLI) and update the kubeconfig"
+    )]
+    Unauthorized {
+        server: String,
+        context: String,
+        message: String,
+    },
+    #[error(
+        "the API server at {server} (context \"{context}\") presented a certificate that the context's certificate authority does not trust ({detail}); check the cluster's certificate-authority-data in the kubeconfig (it may be another cluster's, or the server's certificate was replaced) and that the server URL is this cluster's"
+    )]
+    UntrustedCertificate {
+        server: String,
+        context: String,
+        detail: String,
+    },
     #[error("{resource}{group} \"{name}\" not found in namespace \"{namespace}\"")]
     NotFound {
         resource: &'static str,
@@ -259,23 +320,35 @@ impl Cluster {
 
     /// The read and write clients; must be called within the Tokio runtime (the read client's
     /// retry layer runs a buffer task).
-    pub fn new(settings: &Settings) -> Result<Self, kube::Error> {
-        let mut config = settings.kube.clone();
+    pub fn new(
+        mut config: kube::Config,
+        context: &str,
+        request_timeout: Duration,
+    ) -> Result<Self, ClusterError> {
+        let failed = |error: kube::Error| ClusterError::Client {
+            context: context.to_string(),
+            fix: credential_fix(&error),
+            detail: error_chain(&error),
+        };
         config.default_retry = false;
-        let writes = kube::Client::try_from(config.clone())?;
+        let server = config::server_url(&config);
+        let default_namespace = config.default_namespace.clone();
+        let writes = kube::Client::try_from(config.clone()).map_err(failed)?;
         let layers = ServiceBuilder::new()
-            .layer(RetryLayer::new(retry::ReadRetry::new(
-                settings.request_timeout,
-            )))
+            .layer(RetryLayer::new(retry::ReadRetry::new(request_timeout)))
             // tower's retry needs a cloneable service; kube's stack is boxed and is not.
             .layer(BufferLayer::new(1024));
-        let reads = ClientBuilder::try_from(config)?.with_layer(&layers).build();
+        let reads = ClientBuilder::try_from(config)
+            .map_err(failed)?
+            .with_layer(&layers)
+            .build();
         Ok(Self {
             reads,
             writes,
-            context: settings.context.clone(),
-            server: settings.cluster_server.clone(),
-            request_timeout: settings.request_timeout,
+            context: context.to_string(),
+            server,
+            default_namespace,
+            request_timeout,
         })
     }
 
@@ -661,6 +734,11 @@ impl Cluster {
                 (409, "Conflict") if attempt.verb == "patch" => ClusterError::Conflict {
                     message: status.message,
                 },
+                (401, "Unauthorized") => ClusterError::Unauthorized {
+                    server: self.server.clone(),
+                    context: self.context.clone(),
+                    message: status.message,
+                },
                 (code, _) => ClusterError::Api {
                     server: self.server.clone(),
                     verb: attempt.verb,
@@ -674,14 +752,59 @@ impl Cluster {
                 "cannot build the request to {} {}: {error}",
                 attempt.verb, attempt.resource
             )),
-            other => ClusterError::Unreachable {
-                server: self.server.clone(),
+            kube::Error::Auth(error) => ClusterError::Client {
                 context: self.context.clone(),
-                verb: attempt.verb,
-                resource: attempt.resource,
-                detail: error_chain(&other),
+                detail: error_chain(&error),
+                fix: credential_fix_for(&error),
             },
+            other => {
+                let detail = error_chain(&other);
+                // rustls' verdict reaches us only as text inside hyper's boxed errors.
+                if detail.contains("invalid peer certificate") {
+                    ClusterError::UntrustedCertificate {
+                        server: self.server.clone(),
+                        context: self.context.clone(),
+                        detail,
+                    }
+                } else {
+                    ClusterError::Unreachable {
+                        server: self.server.clone(),
+                        context: self.context.clone(),
+                        verb: attempt.verb,
+                        resource: attempt.resource,
+                        detail,
+                    }
+                }
+            }
         }
+    }
+}
+
+/// What to do about a client that could not be built, by its error.
+fn credential_fix(error: &kube::Error) -> &'static str {
+    match error {
+        kube::Error::Auth(error) => credential_fix_for(error),
+        _ => "fix that context's cluster and user entries in the kubeconfig",
+    }
+}
+
+/// What to do about credentials that could not be obtained.
+fn credential_fix_for(error: &kube::client::AuthError) -> &'static str {
+    use kube::client::AuthError;
+    match error {
+        AuthError::AuthExecStart(_) => {
+            "the kubeconfig's exec credential plugin could not be started: install it, and since MCP hosts start servers with a minimal PATH, give its absolute path as the kubeconfig's `command` or set PATH in the host config's `env`"
+        }
+        AuthError::AuthExecRun { .. }
+        | AuthError::AuthExec(_)
+        | AuthError::AuthExecParse(_)
+        | AuthError::ExecPluginFailed => {
+            "the kubeconfig's exec credential plugin failed: run its command by hand to see why (an expired login is the usual cause: log in again)"
+        }
+        AuthError::ReadTokenFile(..) => {
+            "the token file could not be read: check the kubeconfig's tokenFile path and its permissions"
+        }
+        _ => "fix that context's user entry in the kubeconfig",
     }
 }
 

@@ -1,4 +1,7 @@
 //! Command-line flags and the kubeconfig, turned into a validated [`Settings`] before serving.
+//! Every flag can also be set as `K8S_ROLLOUT_MCP_<FLAG>` (`--read-only` is
+//! `K8S_ROLLOUT_MCP_READ_ONLY=true`; repeatable flags take a comma-separated list), since hosts
+//! configure servers through `env`; a flag on the command line beats its variable.
 //!
 //! Anything wrong with the kubeconfig (missing, unreadable, invalid, or lacking the named
 //! context) ends the process before it serves, with one line that names the file or context.
@@ -7,12 +10,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 use k8s_openapi::jiff::SignedDuration;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
+use crate::access::{ContextPolicy, NamespacePolicy};
 use crate::audit::AuditLog;
 use crate::rollout::names;
+
+/// The variable that says the server runs in a pod (set by the kubelet).
+const SERVICE_HOST: &str = "KUBERNETES_SERVICE_HOST";
+/// The context name of the in-cluster config (it has no kubeconfig context of its own).
+pub const IN_CLUSTER: &str = "in-cluster";
 
 /// How the server obtains a human's approval before an undo writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,55 +35,103 @@ pub enum ApprovalMode {
 }
 
 /// An MCP server for safe, human-approved Kubernetes rollbacks (Deployments, DaemonSets,
-/// StatefulSets). Serves MCP over stdio; logs go to stderr (RUST_LOG).
+/// StatefulSets). Serves MCP over stdio; logs go to stderr (RUST_LOG). Every flag can also be
+/// set as the environment variable shown with it; the flag wins.
 #[derive(Debug, Parser)]
 #[command(name = "k8s-rollout-mcp", version, about)]
 pub struct Cli {
     /// Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "K8S_ROLLOUT_MCP_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Kubeconfig context to use [default: the current context].
-    #[arg(long, value_name = "NAME")]
+    /// Kubeconfig context calls use when they name none [default: the current context].
+    #[arg(long, value_name = "NAME", env = "K8S_ROLLOUT_MCP_CONTEXT")]
     pub context: Option<String>,
 
+    /// Contexts a call may name in its `context` argument (repeatable glob, `*` and `?`)
+    /// [default: only the start context].
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        env = "K8S_ROLLOUT_MCP_ALLOW_CONTEXT",
+        value_delimiter = ','
+    )]
+    pub allow_context: Vec<String>,
+
+    /// Every call must name its context: none falls back to the start context.
+    #[arg(long, env = "K8S_ROLLOUT_MCP_REQUIRE_CONTEXT", value_parser = BoolishValueParser::new())]
+    pub require_context: bool,
+
     /// Namespace for calls that name none [default: the context's namespace, else "default"].
-    #[arg(long, short = 'n', value_name = "NS")]
+    #[arg(
+        long,
+        short = 'n',
+        value_name = "NS",
+        env = "K8S_ROLLOUT_MCP_NAMESPACE"
+    )]
     pub namespace: Option<String>,
+
+    /// Namespaces calls may touch (repeatable glob) [default: all that are not denied].
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        env = "K8S_ROLLOUT_MCP_ALLOW_NAMESPACE",
+        value_delimiter = ','
+    )]
+    pub allow_namespace: Vec<String>,
+
+    /// Namespaces calls may never touch (repeatable glob); wins over --allow-namespace.
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        env = "K8S_ROLLOUT_MCP_DENY_NAMESPACE",
+        value_delimiter = ','
+    )]
+    pub deny_namespace: Vec<String>,
+
+    /// Serve history and status only: k8s_rollout_undo is not listed and refuses if called.
+    #[arg(long, env = "K8S_ROLLOUT_MCP_READ_ONLY", value_parser = BoolishValueParser::new())]
+    pub read_only: bool,
 
     /// How undo approval is obtained: `elicitation` asks the human through the MCP client;
     /// `host-confirmed` also lets clients without elicitation undo, trusting the host's own
     /// per-call confirmation.
-    #[arg(long, value_enum, default_value_t = ApprovalMode::Elicitation)]
+    #[arg(long, value_enum, default_value_t = ApprovalMode::Elicitation, env = "K8S_ROLLOUT_MCP_APPROVAL")]
     pub approval: ApprovalMode,
 
     /// How long a human has to answer an approval request (e.g. 90s, 5m).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, env = "K8S_ROLLOUT_MCP_APPROVAL_TIMEOUT")]
     pub approval_timeout: Duration,
 
     /// Time limit for each Kubernetes API request (e.g. 10s).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "K8S_ROLLOUT_MCP_REQUEST_TIMEOUT")]
     pub request_timeout: Duration,
 
     /// Show env values in revision views and diffs instead of redacting them.
-    #[arg(long)]
+    #[arg(long, env = "K8S_ROLLOUT_MCP_SHOW_ENV_VALUES", value_parser = BoolishValueParser::new())]
     pub show_env_values: bool,
 
     /// Audit log (JSON Lines) of every undo plan, approval decision and write
     /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "K8S_ROLLOUT_MCP_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
 }
 
 /// Everything the server needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Where the client configuration came from, for the start-up log line.
+    pub source: String,
+    /// The client configuration of the start context.
     pub kube: kube::Config,
-    /// The kubeconfig context in use.
-    pub context: String,
-    /// The API server URL of that context's cluster.
-    pub cluster_server: String,
-    pub default_namespace: String,
+    /// The merged kubeconfig, to build the clients of the other allowed contexts from.
+    pub kubeconfig: Kubeconfig,
+    /// Which contexts calls may name; its `start` is the context calls without one use.
+    pub contexts: ContextPolicy,
+    /// `--namespace`: the namespace of calls that name none, in every context.
+    pub namespace: Option<String>,
+    pub namespaces: NamespacePolicy,
+    pub read_only: bool,
     pub approval: ApprovalMode,
     pub approval_timeout: Duration,
     pub request_timeout: Duration,
@@ -84,8 +142,14 @@ pub struct Settings {
 /// Why the server cannot start. Each message is one line naming the file or context.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("no kubeconfig: pass --kubeconfig PATH or set KUBECONFIG (no ~/.kube/config either)")]
+    #[error(
+        "no kubeconfig: pass --kubeconfig PATH or set KUBECONFIG (no ~/.kube/config either, and KUBERNETES_SERVICE_HOST is not set for the in-cluster config)"
+    )]
     NoKubeconfig,
+    #[error(
+        "KUBERNETES_SERVICE_HOST is set and there is no kubeconfig, but the in-cluster ServiceAccount config cannot be read: {detail}; mount the ServiceAccount token in the pod (automountServiceAccountToken) or pass --kubeconfig PATH"
+    )]
+    InCluster { detail: String },
     #[error("cannot read kubeconfig {path}: {source}")]
     Unreadable {
         path: PathBuf,
@@ -118,9 +182,23 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl Settings {
-    /// Loads the kubeconfig and validates the flags.
+    /// Loads the kubeconfig (or, with none and `KUBERNETES_SERVICE_HOST` set, the in-cluster
+    /// ServiceAccount config) and validates the flags.
     pub async fn load(cli: Cli) -> Result<Self, ConfigError> {
-        let paths = kubeconfig_paths(cli.kubeconfig.as_deref())?;
+        let paths = match kubeconfig_paths(cli.kubeconfig.as_deref()) {
+            Err(ConfigError::NoKubeconfig) if std::env::var_os(SERVICE_HOST).is_some() => {
+                let mut kube =
+                    kube::Config::incluster().map_err(|error| ConfigError::InCluster {
+                        detail: error.to_string(),
+                    })?;
+                kube.connect_timeout = Some(cli.request_timeout);
+                let source = format!(
+                    "the in-cluster ServiceAccount config ({SERVICE_HOST} is set and there is no kubeconfig)"
+                );
+                return Self::finish(cli, kube, Kubeconfig::default(), IN_CLUSTER.into(), source);
+            }
+            paths => paths?,
+        };
         let shown = paths
             .iter()
             .map(|p| p.display().to_string())
@@ -139,7 +217,11 @@ impl Settings {
                 names.join(", ")
             }
         };
-        let context = match cli.context.or_else(|| kubeconfig.current_context.clone()) {
+        let context = match cli
+            .context
+            .clone()
+            .or_else(|| kubeconfig.current_context.clone())
+        {
             Some(context) => context,
             None => {
                 return Err(ConfigError::NoContext {
@@ -159,49 +241,93 @@ impl Settings {
                 available: available(),
             });
         }
-        let options = KubeConfigOptions {
-            context: Some(context.clone()),
-            ..Default::default()
-        };
-        let mut kube = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        let kube = client_config(&kubeconfig, &context, cli.request_timeout)
             .await
             .map_err(|error| ConfigError::Invalid {
                 path: shown.clone(),
                 detail: format!("context {context:?}: {error}"),
             })?;
-        kube.connect_timeout = Some(cli.request_timeout);
-        let default_namespace = match cli.namespace {
-            Some(namespace) => {
-                names::validate_namespace(&namespace).map_err(|reason| {
-                    ConfigError::InvalidNamespace {
-                        namespace: namespace.clone(),
-                        reason,
-                    }
-                })?;
-                namespace
-            }
-            None => kube.default_namespace.clone(),
-        };
+        Self::finish(
+            cli,
+            kube,
+            kubeconfig,
+            context,
+            format!("kubeconfig {shown}"),
+        )
+    }
+
+    /// Validates the flags and assembles the settings around the start context's config.
+    fn finish(
+        cli: Cli,
+        kube: kube::Config,
+        kubeconfig: Kubeconfig,
+        context: String,
+        source: String,
+    ) -> Result<Self, ConfigError> {
+        if let Some(namespace) = &cli.namespace {
+            names::validate_namespace(namespace).map_err(|reason| {
+                ConfigError::InvalidNamespace {
+                    namespace: namespace.clone(),
+                    reason,
+                }
+            })?;
+        }
         let audit_log = cli
             .audit_log
             .or_else(AuditLog::default_path)
             .ok_or(ConfigError::NoAuditLog)?;
+        let mut known: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+        if known.is_empty() {
+            known.push(context.clone());
+        }
+        let contexts = ContextPolicy {
+            known,
+            start: context,
+            allow: cli.allow_context,
+            required: cli.require_context,
+        };
         Ok(Settings {
             audit_log,
-            cluster_server: kube
-                .cluster_url
-                .to_string()
-                .trim_end_matches('/')
-                .to_string(),
-            context,
-            default_namespace,
+            source,
+            kube,
+            kubeconfig,
+            contexts,
+            namespace: cli.namespace,
+            namespaces: NamespacePolicy {
+                allow: cli.allow_namespace,
+                deny: cli.deny_namespace,
+            },
+            read_only: cli.read_only,
             approval: cli.approval,
             approval_timeout: cli.approval_timeout,
             request_timeout: cli.request_timeout,
             show_env_values: cli.show_env_values,
-            kube,
         })
     }
+}
+
+/// The client configuration of one kubeconfig context, with the connect timeout.
+pub async fn client_config(
+    kubeconfig: &Kubeconfig,
+    context: &str,
+    request_timeout: Duration,
+) -> Result<kube::Config, KubeconfigError> {
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &options).await?;
+    config.connect_timeout = Some(request_timeout);
+    Ok(config)
+}
+
+/// A client configuration's API server URL, as results and approvals show it.
+pub fn server_url(config: &kube::Config) -> String {
+    config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// `--kubeconfig`, else the paths in `KUBECONFIG`, else `~/.kube/config`.
@@ -262,6 +388,133 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_flag_reads_its_environment_variable() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        for argument in command.get_arguments() {
+            let Some(flag) = argument.get_long() else {
+                continue;
+            };
+            if matches!(flag, "help" | "version") {
+                continue;
+            }
+            let expected = format!("K8S_ROLLOUT_MCP_{}", flag.to_uppercase().replace('-', "_"));
+            assert_eq!(
+                argument.get_env().and_then(|env| env.to_str()),
+                Some(expected.as_str()),
+                "--{flag}"
+            );
+        }
+    }
+
+    /// The fenced code blocks of `markdown` with their language tag.
+    fn code_blocks(markdown: &str) -> Vec<(&str, String)> {
+        let mut blocks = Vec::new();
+        let mut open: Option<(&str, String)> = None;
+        for line in markdown.lines() {
+            match (&mut open, line.strip_prefix("```")) {
+                (None, Some(tag)) => open = Some((tag.trim(), String::new())),
+                (Some(_), Some(_)) => blocks.extend(open.take()),
+                (Some((_, body)), None) => {
+                    body.push_str(line);
+                    body.push('\n');
+                }
+                (None, None) => {}
+            }
+        }
+        blocks
+    }
+
+    /// Parses the server's arguments as the binary does.
+    fn accepted(args: &[String], snippet: &str) {
+        let argv = std::iter::once("k8s-rollout-mcp".to_string()).chain(args.iter().cloned());
+        if let Err(error) = Cli::try_parse_from(argv) {
+            panic!("README snippet {snippet:?}: the server refuses {args:?}: {error}");
+        }
+    }
+
+    /// The args of every server entry in a host config (`mcpServers`, `servers`, `mcp_servers`).
+    fn server_args(config: &serde_json::Value) -> Vec<Vec<String>> {
+        ["mcpServers", "servers", "mcp_servers"]
+            .iter()
+            .filter_map(|key| config.get(*key).and_then(|servers| servers.as_object()))
+            .flat_map(|servers| servers.values())
+            .map(|server| {
+                assert!(
+                    server["command"]
+                        .as_str()
+                        .is_some_and(|c| c.starts_with('/')),
+                    "the command is an absolute path: {server}"
+                );
+                serde_json::from_value(server["args"].clone()).expect("args are strings")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_readme_host_snippet_parses_and_its_command_line_is_accepted() {
+        let readme = include_str!("../README.md");
+        let example = include_str!("../examples/claude_desktop_config.json");
+        let mut blocks = code_blocks(readme);
+        blocks.push(("json", example.to_string()));
+        let mut checked = 0;
+        for (tag, body) in &blocks {
+            match *tag {
+                "json" => {
+                    let config: serde_json::Value = serde_json::from_str(body)
+                        .unwrap_or_else(|e| panic!("invalid JSON in the README: {e}\n{body}"));
+                    for args in server_args(&config) {
+                        accepted(&args, body);
+                        checked += 1;
+                    }
+                }
+                "toml" => {
+                    let config: serde_json::Value = toml::from_str(body)
+                        .unwrap_or_else(|e| panic!("invalid TOML in the README: {e}\n{body}"));
+                    for args in server_args(&config) {
+                        accepted(&args, body);
+                        checked += 1;
+                    }
+                }
+                "sh" => {
+                    for line in body.lines() {
+                        let Some(words) = shlex::split(line) else {
+                            panic!("unbalanced quotes in {line:?}");
+                        };
+                        let Some(binary) =
+                            words.iter().position(|w| w.ends_with("/k8s-rollout-mcp"))
+                        else {
+                            continue;
+                        };
+                        // The inspector's own flags follow the server's.
+                        let end = words
+                            .iter()
+                            .position(|w| w == "--method")
+                            .unwrap_or(words.len());
+                        accepted(&words[binary + 1..end.max(binary + 1)], line);
+                        checked += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Claude Desktop (README and example), VS Code, Cursor, Codex, Claude Code, the
+        // Inspector, and the release binary in "Use it with a real cluster".
+        assert_eq!(checked, 8, "host snippets checked");
+        for host in [
+            "claude_desktop_config.json",
+            "claude mcp add",
+            ".vscode/mcp.json",
+            "~/.cursor/mcp.json",
+            "~/.codex/config.toml",
+            "@modelcontextprotocol/inspector",
+            "cargo install --path .",
+        ] {
+            assert!(readme.contains(host), "the README shows {host}");
+        }
+    }
 
     #[test]
     fn durations_accept_friendly_units() {

@@ -2,6 +2,7 @@
 //! inspect history, pick the target revision, get a human's approval, undo, verify, and keep
 //! an audit trail.
 
+pub mod access;
 pub mod approval;
 pub mod audit;
 pub mod cluster;

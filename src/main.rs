@@ -80,13 +80,11 @@ async fn serve(cli: Cli) -> ExitCode {
             return ExitCode::from(CONFIG_ERROR);
         }
     };
-    let cluster = match Cluster::new(&settings) {
+    let start = settings.contexts.start.clone();
+    let cluster = match Cluster::new(settings.kube.clone(), &start, settings.request_timeout) {
         Ok(cluster) => cluster,
         Err(error) => {
-            eprintln!(
-                "k8s-rollout-mcp: cannot build a client for context {:?}: {error}",
-                settings.context
-            );
+            eprintln!("k8s-rollout-mcp: {error}");
             return ExitCode::from(CONFIG_ERROR);
         }
     };
@@ -99,9 +97,12 @@ async fn serve(cli: Cli) -> ExitCode {
     };
     let audit = AuditLog::new(settings.audit_log.clone());
     tracing::info!(
-        context = %settings.context,
-        server = %settings.cluster_server,
-        namespace = %settings.default_namespace,
+        context = %start,
+        server = %cluster.server,
+        namespace = %settings.namespace.as_deref().unwrap_or(&cluster.default_namespace),
+        allowed_contexts = %settings.contexts.allowed().join(","),
+        config = %settings.source,
+        read_only = settings.read_only,
         audit_log = %settings.audit_log.display(),
         "serving MCP over stdio"
     );

@@ -12,6 +12,7 @@
 //! refuses, and the caller writes nothing.
 
 pub mod form;
+pub mod hosts;
 pub mod state;
 
 use std::time::Duration;
@@ -65,6 +66,11 @@ pub enum Refusal {
         "this MCP client did not declare the elicitation capability, so no human can be asked to approve. Use a client that supports elicitation (Claude Code, Cursor, VS Code Copilot, Codex, goose; Claude Desktop is not known to), or have the operator start the server with `--approval host-confirmed` to rely on the host's own per-call confirmation"
     )]
     NotSupported,
+    #[error(
+        "this MCP client (\"{}\": {}) declares elicitation but cannot show the approval form: {} ({}). So no human can be asked here, and the undo is refused at once rather than left waiting. Roll back from a client that shows the form (Claude Code, VS Code Copilot, Cursor), or have the operator start the server with `--approval host-confirmed` to rely on this host's own per-call confirmation",
+        .0.client_name, .0.hosts, .0.behaviour, .0.source
+    )]
+    CannotAsk(&'static hosts::CannotAsk),
     #[error("the approval state sent back was rejected: {0}")]
     StateRejected(#[from] state::StateRejection),
     #[error("the approval request failed: {0}")]

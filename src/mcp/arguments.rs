@@ -48,8 +48,25 @@ pub fn decode<T: DeserializeOwned + Validate>(arguments: JsonObject) -> Result<T
     Ok(args)
 }
 
-/// `resource_type`, `name` and `namespace` (when given), as every tool takes them.
-fn reference(resource_type: &str, name: &str, namespace: Option<&str>) -> Result<(), ToolFailure> {
+/// The longest `context` accepted (kubeconfig context names have no limit of their own; cloud
+/// providers' ARNs and paths stay well below this).
+pub const MAX_CONTEXT_CHARACTERS: usize = 253;
+
+/// `resource_type`, `name`, `namespace` and `context` (when given), as every tool takes them.
+fn reference(
+    resource_type: &str,
+    name: &str,
+    namespace: Option<&str>,
+    context: Option<&str>,
+) -> Result<(), ToolFailure> {
+    if let Some(context) = context {
+        let length = context.chars().count();
+        if length == 0 || length > MAX_CONTEXT_CHARACTERS {
+            return Err(ToolFailure(format!(
+                "context must be a kubeconfig context name of 1 to {MAX_CONTEXT_CHARACTERS} characters (got {length})"
+            )));
+        }
+    }
     Target::check(resource_type, name, namespace).map(drop)
 }
 
@@ -75,7 +92,12 @@ fn wait_seconds(timeout_seconds: Option<u64>) -> Result<(), ToolFailure> {
 
 impl Validate for HistoryArgs {
     fn validate(&self) -> Result<(), ToolFailure> {
-        reference(&self.resource_type, &self.name, self.namespace.as_deref())?;
+        reference(
+            &self.resource_type,
+            &self.name,
+            self.namespace.as_deref(),
+            self.context.as_deref(),
+        )?;
         positive("revision", self.revision)?;
         positive("compare_with", self.compare_with)?;
         if self.compare_with.is_some() && self.revision.is_none() {
@@ -92,7 +114,12 @@ impl Validate for HistoryArgs {
 
 impl Validate for StatusArgs {
     fn validate(&self) -> Result<(), ToolFailure> {
-        reference(&self.resource_type, &self.name, self.namespace.as_deref())?;
+        reference(
+            &self.resource_type,
+            &self.name,
+            self.namespace.as_deref(),
+            self.context.as_deref(),
+        )?;
         positive("revision", self.revision)?;
         wait_seconds(self.timeout_seconds)
     }
@@ -100,7 +127,12 @@ impl Validate for StatusArgs {
 
 impl Validate for UndoArgs {
     fn validate(&self) -> Result<(), ToolFailure> {
-        reference(&self.resource_type, &self.name, self.namespace.as_deref())?;
+        reference(
+            &self.resource_type,
+            &self.name,
+            self.namespace.as_deref(),
+            self.context.as_deref(),
+        )?;
         if self.to_revision < 1 {
             return Err(ToolFailure(
                 PlanRefusal::InvalidRevision(self.to_revision).to_string(),

@@ -10,6 +10,7 @@ use crate::rollout::history::{self, HistoryQuery, HistoryReport, RevisionSummary
 use crate::rollout::template::ContainerImage;
 use crate::rollout::{clip, revisions};
 
+use crate::cluster::Cluster;
 use crate::verify;
 
 use super::RolloutServer;
@@ -30,6 +31,9 @@ pub struct HistoryArgs {
     /// The namespace (default: the server's --namespace, else the kubeconfig context's, else
     /// "default").
     pub namespace: Option<String>,
+    /// The kubeconfig context to run in (default: the server's start context; the server's
+    /// --allow-context decides which may be named).
+    pub context: Option<String>,
     /// Show this revision in full (its pod template as an undo would restore it) and what would
     /// change if it were restored.
     #[schemars(range(min = 1))]
@@ -46,12 +50,18 @@ impl RolloutServer {
     pub(super) async fn history_report(
         &self,
         args: HistoryArgs,
-    ) -> Result<HistoryReport, ToolFailure> {
+    ) -> Result<(Cluster, HistoryReport), ToolFailure> {
+        let cluster = self.cluster_for(args.context.as_deref()).await?;
         let target = self
-            .target(&args.resource_type, &args.name, args.namespace.as_deref())
+            .target(
+                &cluster,
+                &args.resource_type,
+                &args.name,
+                args.namespace.as_deref(),
+            )
             .await?;
-        let workload = target.fetch(&self.cluster).await?;
-        let set = self.cluster.revisions(&workload).await?;
+        let workload = target.fetch(&cluster).await?;
+        let set = cluster.revisions(&workload).await?;
         let query = HistoryQuery {
             limit: args.limit.unwrap_or(DEFAULT_LIMIT) as usize,
             revision: args.revision,
@@ -69,9 +79,9 @@ impl RolloutServer {
                 ))
             })?;
         if !history::healthy(&workload) {
-            report.evidence = Some(verify::evidence(&self.cluster, &workload, &set).await);
+            report.evidence = Some(verify::evidence(&cluster, &workload, &set).await);
         }
-        Ok(report)
+        Ok((cluster, report))
     }
 }
 

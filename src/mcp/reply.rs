@@ -4,7 +4,21 @@
 //! structured content against the output schema, so refusals carry none).
 
 use rmcp::model::{CallToolResult, ContentBlock};
+use schemars::JsonSchema;
 use serde::Serialize;
+
+use crate::cluster::Cluster;
+
+/// A tool's report with the cluster it is about: every result names its context and server.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InContext<T> {
+    /// The kubeconfig context the call ran in.
+    pub context: String,
+    /// That context's API server URL.
+    pub server: String,
+    #[serde(flatten)]
+    pub report: T,
+}
 
 /// A refusal or failure shown to the agent: what went wrong and what to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +36,23 @@ impl ToolFailure {
     }
 }
 
-/// A successful result: `report` as structured content, `text` for humans and models.
-pub fn success<T: Serialize>(report: &T, text: String) -> CallToolResult {
-    match serde_json::to_value(report) {
+/// A successful result: `report` in `cluster` as structured content, `text` for humans and
+/// models (ending with the context and server it is about).
+pub fn success<T: Serialize>(cluster: &Cluster, report: &T, text: String) -> CallToolResult {
+    let report = InContext {
+        context: cluster.context.clone(),
+        server: cluster.server.clone(),
+        report,
+    };
+    match serde_json::to_value(&report) {
         Ok(value) => {
             let mut result = CallToolResult::structured(value);
+            let text = format!(
+                "{}\n(context \"{}\", server {})",
+                text.trim_end(),
+                report.context,
+                report.server
+            );
             result.content = vec![ContentBlock::text(text)];
             result
         }

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::audit::{AuditEvent, CallFacts, Detail};
+use crate::cluster::Cluster;
 use crate::rollout::status::{RolloutState, RolloutStatus};
 use crate::verify::{self, DEFAULT_WAIT_SECONDS, ProgressSink, StatusQuery, StatusReport};
 
@@ -27,6 +28,9 @@ pub struct StatusArgs {
     /// The namespace (default: the server's --namespace, else the kubeconfig context's, else
     /// "default").
     pub namespace: Option<String>,
+    /// The kubeconfig context to run in (default: the server's start context; the server's
+    /// --allow-context decides which may be named).
+    pub context: Option<String>,
     /// The live revision you expect (kubectl's --revision): a different one is reported as a
     /// failure.
     #[schemars(range(min = 1))]
@@ -81,11 +85,17 @@ impl RolloutServer {
         &self,
         args: StatusArgs,
         context: &RequestContext<RoleServer>,
-    ) -> Result<StatusReport, ToolFailure> {
+    ) -> Result<(Cluster, StatusReport), ToolFailure> {
+        let cluster = self.cluster_for(args.context.as_deref()).await?;
         let target = self
-            .target(&args.resource_type, &args.name, args.namespace.as_deref())
+            .target(
+                &cluster,
+                &args.resource_type,
+                &args.name,
+                args.namespace.as_deref(),
+            )
             .await?;
-        let workload = target.fetch(&self.cluster).await?;
+        let workload = target.fetch(&cluster).await?;
         let query = StatusQuery {
             expected_revision: args.revision,
             wait: wait_limit(args.wait, args.timeout_seconds),
@@ -93,14 +103,19 @@ impl RolloutServer {
         };
         let uid = workload.uid().to_string();
         let mut progress = McpProgress::new(context);
-        let report =
-            verify::check(&self.cluster, workload, query, &context.ct, &mut progress).await?;
+        let report = verify::check(&cluster, workload, query, &context.ct, &mut progress).await?;
         if args.wait && report.state == RolloutState::Failed {
             // The audit trail records failed rollouts seen while waiting, not only decisions.
             let facts = CallFacts {
                 uid: Some(uid),
                 live_revision: report.live_revision,
-                ..self.workload_facts(context, target.kind, &target.namespace, &target.name)
+                ..self.workload_facts(
+                    &cluster,
+                    context,
+                    target.kind,
+                    &target.namespace,
+                    &target.name,
+                )
             };
             let detail = Detail {
                 error: Some(format!("rollout failed: {}", report.message)),
@@ -110,7 +125,7 @@ impl RolloutServer {
                 tracing::warn!(%error, "a failed rollout could not be recorded in the audit log");
             }
         }
-        Ok(report)
+        Ok((cluster, report))
     }
 }
 

@@ -52,12 +52,10 @@ impl Target {
     /// Pod's owners when one was named.
     pub async fn resolve(
         cluster: &Cluster,
-        default_namespace: &str,
         resource_type: &str,
         name: &str,
-        namespace: Option<&str>,
+        namespace: String,
     ) -> Result<Self, ToolFailure> {
-        let namespace = namespace.unwrap_or(default_namespace).to_string();
         match Self::check(resource_type, name, Some(&namespace))? {
             Ok(kind) => Ok(Self {
                 kind,
@@ -149,20 +147,21 @@ async fn unsupported_kind(
 }
 
 impl RolloutServer {
-    /// Resolves a tool's `resource_type`, `name` and `namespace`, defaulting the namespace.
+    /// Resolves a tool's `resource_type`, `name` and `namespace` in `cluster`, defaulting the
+    /// namespace (--namespace, else the context's) and refusing one the operator's namespace
+    /// policy does not allow, before any request.
     pub(super) async fn target(
         &self,
+        cluster: &Cluster,
         resource_type: &str,
         name: &str,
         namespace: Option<&str>,
     ) -> Result<Target, ToolFailure> {
-        Target::resolve(
-            &self.cluster,
-            &self.settings.default_namespace,
-            resource_type,
-            name,
-            namespace,
-        )
-        .await
+        let namespace = namespace
+            .or(self.settings.namespace.as_deref())
+            .unwrap_or(&cluster.default_namespace)
+            .to_string();
+        self.settings.namespaces.check(&namespace)?;
+        Target::resolve(cluster, resource_type, name, namespace).await
     }
 }

@@ -9,8 +9,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::approval::form::{self, ClusterIdentity};
-use crate::approval::{self, ApprovalDecision, ApprovalPath, Refusal};
+use crate::approval::{self, ApprovalDecision, ApprovalPath, Refusal, hosts};
 use crate::audit::{AuditEvent, CallFacts, Detail};
+use crate::cluster::Cluster;
 use crate::config::ApprovalMode;
 use crate::rollout::plan::RollbackPlan;
 use crate::undo::report::{self, ApprovalSummary};
@@ -32,6 +33,9 @@ pub struct UndoArgs {
     /// The namespace (default: the server's --namespace, else the kubeconfig context's, else
     /// "default").
     pub namespace: Option<String>,
+    /// The kubeconfig context to run in (default: the server's start context; the server's
+    /// --allow-context decides which may be named).
+    pub context: Option<String>,
     /// The revision whose template to restore (>= 1). Required: there is no implicit
     /// "previous"; read k8s_rollout_history first.
     #[schemars(range(min = 1))]
@@ -59,21 +63,27 @@ impl RolloutServer {
         request_state: Option<String>,
         responses: Option<InputResponses>,
     ) -> Result<CallToolResponse, ToolFailure> {
+        let cluster = self.cluster_for(args.context.as_deref()).await?;
         let target = self
-            .target(&args.resource_type, &args.name, args.namespace.as_deref())
+            .target(
+                &cluster,
+                &args.resource_type,
+                &args.name,
+                args.namespace.as_deref(),
+            )
             .await?;
-        let workload = target.fetch(&self.cluster).await?;
+        let workload = target.fetch(&cluster).await?;
         let (plan, set) = undo::plan(
-            &self.cluster,
+            &cluster,
             &workload,
             args.to_revision,
             self.settings.show_env_values,
         )
         .await?;
         let call = UndoCall::new(
-            &self.cluster,
+            &cluster,
             &self.audit,
-            self.call_facts(&plan, &context, args.reason.as_deref()),
+            self.call_facts(&cluster, &plan, &context, args.reason.as_deref()),
             args.reason.clone(),
             self.settings.show_env_values,
         );
@@ -82,9 +92,9 @@ impl RolloutServer {
 
         if args.dry_run {
             let report = call
-                .dry_run(&plan, path.unwrap_or(ApprovalPath::Elicitation))
+                .dry_run(&plan, *path.as_ref().unwrap_or(&ApprovalPath::Elicitation))
                 .await?;
-            return Ok(success(&report).into());
+            return Ok(success(&cluster, &report).into());
         }
 
         let decision = match (request_state, path) {
@@ -94,11 +104,11 @@ impl RolloutServer {
                 }
                 Err(rejection) => ApprovalDecision::Refused(Refusal::StateRejected(rejection)),
             },
-            (None, Some(path @ (ApprovalPath::Elicitation | ApprovalPath::InputRequired))) => {
+            (None, Ok(path @ (ApprovalPath::Elicitation | ApprovalPath::InputRequired))) => {
                 // The dry run and the evidence come first: a patch the API server refuses is
                 // refused here, before anyone is asked.
                 let briefing = call.brief(&workload, &set, &plan, path).await?;
-                let message = self.approval_message(&plan, &briefing, args.reason.as_deref());
+                let message = approval_message(&cluster, &plan, &briefing, args.reason.as_deref());
                 call.record(
                     AuditEvent::ApprovalRequested,
                     Detail {
@@ -122,11 +132,11 @@ impl RolloutServer {
                 )
                 .await
             }
-            (None, Some(ApprovalPath::HostConfirmed)) => ApprovalDecision::Approved {
+            (None, Ok(ApprovalPath::HostConfirmed)) => ApprovalDecision::Approved {
                 approver: None,
                 path: ApprovalPath::HostConfirmed,
             },
-            (None, None) => ApprovalDecision::Refused(Refusal::NotSupported),
+            (None, Err(refusal)) => ApprovalDecision::Refused(refusal),
         };
 
         let approved = match decision {
@@ -143,34 +153,42 @@ impl RolloutServer {
         let report = call
             .execute(plan, approved, wait, &context.ct, &mut progress)
             .await?;
-        Ok(success(&report).into())
+        Ok(success(&cluster, &report).into())
     }
 
     /// How this session's human would be asked: elicitation during the call (handshake
     /// sessions), an InputRequiredResult (2026-07-28 sessions, which have no handshake and
     /// forbid server requests), the host's own confirmation when the operator trusts it for
-    /// clients that cannot elicit, or None when no one can be asked.
-    fn approval_path(&self, context: &RequestContext<RoleServer>) -> Option<ApprovalPath> {
-        if approval::client_can_elicit(context.client_capabilities().as_ref()) {
+    /// clients that cannot elicit, or why no one can be asked. A client known to declare
+    /// elicitation without ever showing the form ([`hosts`]) is one that cannot.
+    fn approval_path(&self, context: &RequestContext<RoleServer>) -> Result<ApprovalPath, Refusal> {
+        let client = context.client_info();
+        let cannot_ask = hosts::cannot_ask(client.as_ref().map(|client| client.name.as_str()));
+        let can_elicit = cannot_ask.is_none()
+            && approval::client_can_elicit(context.client_capabilities().as_ref());
+        if can_elicit {
             let stateless = context.peer.peer_info().is_none()
                 || context
                     .protocol_version()
                     .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
-            Some(if stateless {
+            Ok(if stateless {
                 ApprovalPath::InputRequired
             } else {
                 ApprovalPath::Elicitation
             })
         } else if self.settings.approval == ApprovalMode::HostConfirmed {
-            Some(ApprovalPath::HostConfirmed)
+            Ok(ApprovalPath::HostConfirmed)
+        } else if let Some(entry) = cannot_ask {
+            Err(Refusal::CannotAsk(entry))
         } else {
-            None
+            Err(Refusal::NotSupported)
         }
     }
 
     /// The audit facts of this call.
     fn call_facts(
         &self,
+        cluster: &Cluster,
         plan: &RollbackPlan,
         context: &RequestContext<RoleServer>,
         reason: Option<&str>,
@@ -180,30 +198,31 @@ impl RolloutServer {
             uid: Some(plan.uid.clone()),
             live_revision: plan.live_revision,
             target_revision: Some(plan.target_revision()),
-            ..self.workload_facts(context, plan.kind, &plan.namespace, &plan.name)
+            ..self.workload_facts(cluster, context, plan.kind, &plan.namespace, &plan.name)
         }
-    }
-
-    fn approval_message(
-        &self,
-        plan: &RollbackPlan,
-        briefing: &Briefing,
-        reason: Option<&str>,
-    ) -> String {
-        let cluster = ClusterIdentity {
-            context: &self.cluster.context,
-            server: &self.cluster.server,
-        };
-        form::message(
-            plan,
-            &cluster,
-            &briefing.for_question(),
-            reason,
-            Timestamp::now(),
-        )
     }
 }
 
-fn success(report: &report::UndoReport) -> CallToolResult {
-    reply::success(report, report::render(report))
+/// The question the approver sees, naming the cluster.
+fn approval_message(
+    cluster: &Cluster,
+    plan: &RollbackPlan,
+    briefing: &Briefing,
+    reason: Option<&str>,
+) -> String {
+    let identity = ClusterIdentity {
+        context: &cluster.context,
+        server: &cluster.server,
+    };
+    form::message(
+        plan,
+        &identity,
+        &briefing.for_question(),
+        reason,
+        Timestamp::now(),
+    )
+}
+
+fn success(cluster: &Cluster, report: &report::UndoReport) -> CallToolResult {
+    reply::success(cluster, report, report::render(report))
 }

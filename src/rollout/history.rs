@@ -73,6 +73,7 @@ pub struct RevisionDetail {
     pub revision: i64,
     pub object: String,
     /// The pod template as an undo would restore it (env values redacted unless shown).
+    #[schemars(extend("type" = "object"))]
     pub template: serde_json::Value,
     /// What would change going from the compared template to this revision.
     pub diff: TemplateDiff,

@@ -187,7 +187,7 @@ impl<'a> UndoCall<'a> {
             }
             Refusal::Cancelled => AuditEvent::Cancelled,
             Refusal::TimedOut(_) => AuditEvent::TimedOut,
-            Refusal::NotSupported => AuditEvent::NotSupported,
+            Refusal::NotSupported | Refusal::CannotAsk(_) => AuditEvent::NotSupported,
             Refusal::StateRejected(_) => AuditEvent::StateRejected,
             Refusal::Failed(_) => AuditEvent::Failed,
         };

@@ -42,7 +42,13 @@ pub fn classify(answer: Result<Workload, ClusterError>) -> WriteOutcome {
 /// HTTP code alone (a proxy's 403 page proves nothing).
 fn refused_before_applying(error: &ClusterError) -> bool {
     match error {
-        ClusterError::NotFound { .. } | ClusterError::Forbidden { .. } => true,
+        // Authentication and TLS fail before the request is read, an exec plugin before it
+        // is sent.
+        ClusterError::NotFound { .. }
+        | ClusterError::Forbidden { .. }
+        | ClusterError::Unauthorized { .. }
+        | ClusterError::UntrustedCertificate { .. }
+        | ClusterError::Client { .. } => true,
         ClusterError::Api { code, reason, .. } => *code == 422 && reason == "Invalid",
         _ => false,
     }

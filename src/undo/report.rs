@@ -95,6 +95,7 @@ pub struct UndoReport {
     pub change_cause: String,
     /// The patch the dry run sent: exactly the write's, but for the approver's name.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("anyOf" = [{"type": "object"}, {"type": "array"}]))]
     pub patch: Option<Value>,
     pub warnings: Vec<String>,
     /// The rollout's status after waiting (with `wait`).

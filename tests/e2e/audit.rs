@@ -238,9 +238,11 @@ async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
 
     // A refusal the API server proves (403) is `failed`; a 500 proves nothing either way and,
     // with the re-read showing no change, is `unknown`.
+    // (Both after the dry run before asking, which the API server accepted.)
     let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
     host.answer(Answer::approve("alice"));
-    host.sim().deny(Verb::Patch, "deployments");
+    let sim = host.sim().clone();
+    host.while_asked(move || sim.deny(Verb::Patch, "deployments"));
     let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
     assert!(
         message.starts_with("failed restoring revision 3 of deployment shop/api-server"),
@@ -251,12 +253,15 @@ async fn dry_runs_conflicts_and_failed_writes_are_recorded() {
         &event("failed", Some("elicitation"), Some("alice"), None, true)
     );
     host.sim().clear_denials();
-    host.sim().inject_fault(
-        Fault::on(Verb::Patch, "deployments")
-            .named("api-server")
-            .status(500)
-            .once(),
-    );
+    let sim = host.sim().clone();
+    host.while_asked(move || {
+        sim.inject_fault(
+            Fault::on(Verb::Patch, "deployments")
+                .named("api-server")
+                .status(500)
+                .once(),
+        )
+    });
     let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
     assert!(
         message.starts_with(
@@ -485,7 +490,7 @@ async fn a_stateless_decline_is_recorded_on_the_retry(backend: Backend) {
         ]
     );
     assert_eq!(
-        host.audit()[3]["error"],
+        host.audit()[4]["error"],
         "the approver declined the rollback"
     );
 }

@@ -74,6 +74,7 @@ pub type Interlude = Arc<dyn Fn() + Send + Sync>;
 #[derive(Clone)]
 pub struct TestClient {
     elicitation: bool,
+    name: String,
     answer: Arc<Mutex<Answer>>,
     interlude: Arc<Mutex<Option<Interlude>>>,
     asked: Arc<Mutex<Vec<String>>>,
@@ -87,7 +88,10 @@ impl ClientHandler for TestClient {
         } else {
             ClientCapabilities::default()
         };
-        ClientConfig::new(capabilities, Implementation::new("e2e-host", "9.9.9"))
+        ClientConfig::new(
+            capabilities,
+            Implementation::new(self.name.clone(), "9.9.9"),
+        )
     }
 
     async fn create_elicitation(
@@ -132,6 +136,8 @@ pub struct HostOptions {
     pub backend: Backend,
     pub lifecycle: Lifecycle,
     pub elicitation: bool,
+    /// The `clientInfo.name` the client sends.
+    pub client_name: String,
     pub extra_args: Vec<String>,
     pub audit_log: Option<PathBuf>,
     /// A kubeconfig to use instead of the cluster's.
@@ -150,6 +156,7 @@ impl HostOptions {
             backend: Backend::Sim,
             lifecycle,
             elicitation: true,
+            client_name: "e2e-host".to_string(),
             extra_args: Vec::new(),
             audit_log: None,
             kubeconfig: None,
@@ -261,6 +268,7 @@ impl Host {
         let transport = TokioChildProcess::new(command).expect("the server starts");
         let handler = TestClient {
             elicitation: options.elicitation,
+            name: options.client_name.clone(),
             answer: Arc::new(Mutex::new(Answer::Decline)),
             interlude: Arc::new(Mutex::new(None)),
             asked: Arc::default(),

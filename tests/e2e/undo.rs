@@ -183,7 +183,7 @@ async fn an_approved_deployment_undo_writes_kubectls_patch_with_the_precondition
             &context,
             "4 (live) -> 3",
             "api: ghcr.io/example/api-server:1.3.0-crashloop -> ghcr.io/example/api-server:1.2.0",
-            "change-cause: 1.2.0: tune the connection pool",
+            "change-cause: \"1.2.0: tune the connection pool\"",
             REASON,
         ];
         if backend.has_clock() {
@@ -612,7 +612,7 @@ async fn a_dry_run_asks_nobody_and_only_sends_a_server_dry_run(backend: Backend)
         report["diff"]["changes"][0]["after"],
         "ghcr.io/example/api-server:1.2.0"
     );
-    let writes = host.writes().await;
+    let writes = host.writes_and_dry_runs().await;
     assert_eq!(writes.len(), 1);
     assert!(
         writes[0].dry_run && writes[0].query.contains("dryRun=All"),
