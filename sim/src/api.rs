@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 
 use crate::discovery;
 use crate::errors::ApiError;
+use crate::events;
 use crate::faults::{Fault, FaultAction, Target, Verb};
 use crate::json;
 use crate::patch::{self, PatchType};
@@ -111,11 +112,14 @@ fn parse_path(path: &str, server_address: &str, minor: u32) -> Result<Path, ApiE
         ["healthz" | "livez" | "readyz"] => return Ok(Path::Health),
         ["api"] => return Ok(Path::Discovery(discovery::core_versions(server_address))),
         ["apis"] => return Ok(Path::Discovery(discovery::groups())),
-        ["apis", "apps"] => return Ok(Path::Discovery(discovery::apps())),
         ["api", "v1"] => return Ok(Path::Discovery(discovery::resources(""))),
-        ["apis", "apps", "v1"] => return Ok(Path::Discovery(discovery::resources("apps"))),
         ["api", "v1", rest @ ..] => ("", rest),
-        ["apis", "apps", "v1", rest @ ..] => ("apps", rest),
+        ["apis", group, tail @ ..] if discovery::group_names().contains(group) => match tail {
+            [] => return Ok(Path::Discovery(discovery::group(group))),
+            ["v1"] => return Ok(Path::Discovery(discovery::resources(group))),
+            ["v1", rest @ ..] => (*group, rest),
+            _ => return Err(ApiError::NoRoute),
+        },
         _ => return Err(ApiError::NoRoute),
     };
     let resource = |plural: &str| ResourceKind::from_path(group, plural).ok_or(ApiError::NoRoute);
@@ -224,6 +228,7 @@ struct Received {
     query_raw: String,
     content_type: Option<String>,
     accept: String,
+    user_agent: Option<String>,
     body: Bytes,
 }
 
@@ -251,6 +256,7 @@ pub async fn handle(
         query_raw: parts.uri.query().unwrap_or("").to_string(),
         content_type: header(hyper::header::CONTENT_TYPE),
         accept: header(hyper::header::ACCEPT).unwrap_or_default(),
+        user_agent: header(hyper::header::USER_AGENT),
         body: body.clone().unwrap_or_default(),
     };
     let query = Query::parse(&incoming.query_raw);
@@ -262,6 +268,7 @@ pub async fn handle(
             path: incoming.path.clone(),
             query: incoming.query_raw.clone(),
             content_type: incoming.content_type.clone(),
+            user_agent: incoming.user_agent.clone(),
             body: String::from_utf8_lossy(&incoming.body).into_owned(),
             status: 0,
             dry_run: query.get("dryRun").is_some(),
@@ -304,7 +311,9 @@ async fn dispatch(
         Ok(Path::Resource(route)) => route,
         Err(err) => return error(&err),
     };
-    let Some(verb) = verb_of(&req.method, &route, query) else {
+    let Some(verb) = verb_of(&req.method, &route, query)
+        .filter(|verb| route.kind.verbs().contains(&verb.as_str()))
+    else {
         return error(&ApiError::MethodNotAllowed);
     };
     let target = Target {
@@ -396,6 +405,8 @@ fn serve(
     let ns = route.namespace.as_deref().unwrap_or("");
     let name = route.name.as_deref().unwrap_or("");
     let kind = route.kind;
+    // Requests name the served version; the world keeps the stored one.
+    let stored_kind = kind.stored_as();
     let wants_table = req.accept.contains("as=Table");
     let result: Result<(u16, Value), ApiError> = match verb {
         Verb::Watch => {
@@ -403,16 +414,25 @@ fn serve(
                 .unwrap_or_else(|e| error(&e));
         }
         Verb::List => return list(shared, kind, route.namespace.as_deref(), query, wants_table),
+        Verb::Create if kind == ResourceKind::SelfSubjectReview => {
+            parse_body(&req.body, kind).map(|_| {
+                let options = &shared.options;
+                (
+                    201,
+                    events::self_subject_review(&options.user, &options.groups),
+                )
+            })
+        }
         Verb::Get => {
             let world = shared.world();
             match route.subresource {
                 Subresource::Scale => world.get_scale(kind, ns, name).map(|v| (200, v)),
-                _ => world.get(kind, ns, name).map(|v| {
+                _ => world.get(stored_kind, ns, name).map(|v| {
                     if wants_table {
                         (
                             200,
                             table::table(
-                                kind,
+                                stored_kind,
                                 [&*v],
                                 world.store.revision(),
                                 None,
@@ -420,24 +440,33 @@ fn serve(
                             ),
                         )
                     } else {
-                        (200, (*v).clone())
+                        (200, events::served(kind, &v))
                     }
                 }),
             }
         }
         Verb::Create => parse_body(&req.body, kind).and_then(|body| {
+            if kind == ResourceKind::EventsEvent {
+                events::validate_events_v1(&body)?;
+            }
             let mut world = shared.world();
-            let created = world.create(kind, ns, body, dry_run)?;
+            let created = world.create(stored_kind, ns, events::stored(kind, &body), dry_run)?;
             if !dry_run {
                 shared.after_write(&mut world);
             }
-            Ok((201, (*created).clone()))
+            Ok((201, events::served(kind, &created)))
         }),
         Verb::Update => parse_body(&req.body, kind).and_then(|body| {
             let mut world = shared.world();
             let value = match route.subresource {
                 Subresource::Scale => world.write_scale(kind, ns, name, |_| Ok(body), dry_run)?,
-                sub => (*world.update(kind, ns, name, body, sub, dry_run)?).clone(),
+                sub => {
+                    let body = events::stored(kind, &body);
+                    events::served(
+                        kind,
+                        &*world.update(stored_kind, ns, name, body, sub, dry_run)?,
+                    )
+                }
             };
             if !dry_run {
                 shared.after_write(&mut world);
@@ -454,6 +483,16 @@ fn serve(
                     |scale| patch::apply(patch_type, scale, &req.body),
                     dry_run,
                 )?,
+                sub if kind != stored_kind => {
+                    // A patch applies to the version it was written against.
+                    let existing = events::served(kind, &*world.get(stored_kind, ns, name)?);
+                    let patched = patch::apply(patch_type, &existing, &req.body)?;
+                    let body = events::stored(kind, &patched);
+                    events::served(
+                        kind,
+                        &*world.update(stored_kind, ns, name, body, sub, dry_run)?,
+                    )
+                }
                 sub => (*world.patch(kind, ns, name, patch_type, &req.body, sub, dry_run)?).clone(),
             };
             if !dry_run {
@@ -463,7 +502,7 @@ fn serve(
         }),
         Verb::Delete => delete_request(query, &req.body).and_then(|options| {
             let mut world = shared.world();
-            let status = world.delete(kind, ns, name, &options, dry_run)?;
+            let status = world.delete(stored_kind, ns, name, &options, dry_run)?;
             if !dry_run {
                 shared.after_write(&mut world);
             }
@@ -483,18 +522,18 @@ fn list(
     query: &Query,
     wants_table: bool,
 ) -> Response<Body> {
-    let list_query = match list_query(query) {
+    let list_query = match list_query(kind, query) {
         Ok(q) => q,
         Err(e) => return error(&e),
     };
     let world = shared.world();
-    let page = match world.list(kind, namespace, &list_query) {
+    let page = match world.list(kind.stored_as(), namespace, &list_query) {
         Ok(p) => p,
         Err(e) => return error(&e),
     };
     if wants_table {
         let t = table::table(
-            kind,
+            kind.stored_as(),
             page.items.iter().map(|v| &**v),
             page.revision,
             page.continue_token.as_deref(),
@@ -524,7 +563,15 @@ fn list_bytes(kind: ResourceKind, page: &ListPage) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        json::write_without(&mut out, item, &["kind", "apiVersion"]);
+        if kind == kind.stored_as() {
+            json::write_without(&mut out, item, &["kind", "apiVersion"]);
+        } else {
+            json::write_without(
+                &mut out,
+                &events::served(kind, item),
+                &["kind", "apiVersion"],
+            );
+        }
     }
     out.extend_from_slice(br#"],"kind":""#);
     out.extend_from_slice(kind.kind().as_bytes());
@@ -534,7 +581,7 @@ fn list_bytes(kind: ResourceKind, page: &ListPage) -> Vec<u8> {
     out
 }
 
-fn list_query(query: &Query) -> Result<ListQuery, ApiError> {
+fn list_query(kind: ResourceKind, query: &Query) -> Result<ListQuery, ApiError> {
     let limit = match query.get("limit") {
         None | Some("") => 0,
         Some(l) => l
@@ -543,7 +590,9 @@ fn list_query(query: &Query) -> Result<ListQuery, ApiError> {
     };
     Ok(ListQuery {
         label_selector: query.get("labelSelector").map(str::to_string),
-        field_selector: query.get("fieldSelector").map(str::to_string),
+        field_selector: query
+            .get("fieldSelector")
+            .map(|s| events::stored_field_selector(kind, s)),
         limit,
         continue_token: query.get("continue").map(str::to_string),
     })

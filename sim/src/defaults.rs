@@ -32,7 +32,10 @@ pub fn apply(kind: ResourceKind, obj: &mut Value) {
             json::object_at(obj, &["metadata", "labels"])
                 .insert("kubernetes.io/metadata.name".into(), json!(name));
         }
-        ResourceKind::ControllerRevision => {}
+        ResourceKind::ControllerRevision
+        | ResourceKind::Event
+        | ResourceKind::EventsEvent
+        | ResourceKind::SelfSubjectReview => {}
     }
 }
 

@@ -31,25 +31,38 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-fn apps_group() -> Value {
-    let v = json!({"groupVersion": "apps/v1", "version": "v1"});
-    json!({"name": "apps", "versions": [v.clone()], "preferredVersion": v})
+/// The named API groups served (`apps`, `events.k8s.io`, ...), each at `v1`, in the order of
+/// [`ResourceKind::ALL`].
+pub fn group_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for group in ResourceKind::ALL.map(ResourceKind::group) {
+        if !group.is_empty() && !names.contains(&group) {
+            names.push(group);
+        }
+    }
+    names
+}
+
+fn group_entry(name: &str) -> Value {
+    let v = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
+    json!({"name": name, "versions": [v.clone()], "preferredVersion": v})
 }
 
 /// `/apis`.
 pub fn groups() -> Value {
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [apps_group()]})
+    let groups: Vec<Value> = group_names().into_iter().map(group_entry).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-/// `/apis/apps`.
-pub fn apps() -> Value {
-    let mut g = apps_group();
+/// `/apis/{name}`.
+pub fn group(name: &str) -> Value {
+    let mut g = group_entry(name);
     g["kind"] = json!("APIGroup");
     g["apiVersion"] = json!("v1");
     g
 }
 
-/// `/api/v1` or `/apis/apps/v1`.
+/// `/api/v1` or `/apis/{group}/v1`.
 pub fn resources(group: &str) -> Value {
     let group_version = if group.is_empty() {
         "v1".to_string()
@@ -58,15 +71,12 @@ pub fn resources(group: &str) -> Value {
     };
     let mut list = Vec::new();
     for kind in ResourceKind::ALL.into_iter().filter(|k| k.group() == group) {
-        let verbs = [
-            "create", "delete", "get", "list", "patch", "update", "watch",
-        ];
         let mut r = json!({
             "name": kind.plural(),
             "singularName": kind.singular(),
             "namespaced": kind.namespaced(),
             "kind": kind.kind(),
-            "verbs": verbs,
+            "verbs": kind.verbs(),
         });
         if !kind.short_names().is_empty() {
             r["shortNames"] = json!(kind.short_names());
@@ -123,6 +133,15 @@ mod tests {
             assert!(names.contains(&n), "{n}");
         }
         assert!(!names.contains(&"daemonsets/scale"));
+        assert_eq!(
+            group_names(),
+            ["apps", "events.k8s.io", "authentication.k8s.io"]
+        );
+        assert_eq!(
+            resources("authentication.k8s.io")["resources"][0]["verbs"],
+            json!(["create"])
+        );
+        assert_eq!(resources("events.k8s.io")["resources"][0]["name"], "events");
         assert_eq!(resources("")["groupVersion"], "v1");
         assert_eq!(version(27)["minor"], "27");
     }

@@ -24,6 +24,7 @@ mod defaults;
 mod demo;
 mod discovery;
 mod errors;
+mod events;
 mod faults;
 mod hash;
 mod ids;

@@ -1,5 +1,5 @@
 //! The record of every HTTP request the sim answered, in arrival order, so tests can assert what a
-//! client sent (method, path, query, content type, body) and what it got back (status), and count
+//! client sent (method, path, query, content type, user agent, body) and what it got back (status), and count
 //! the writes (dry-run writes included and flagged).
 
 use std::sync::Mutex;
@@ -15,6 +15,8 @@ pub struct RequestRecord {
     pub query: String,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `User-Agent` header, if any: who the API server's audit log would say wrote.
+    pub user_agent: Option<String>,
     /// The body as text (lossy UTF-8).
     pub body: String,
     /// The HTTP status sent (0 if the connection was dropped without a response).

@@ -21,20 +21,32 @@ pub enum ResourceKind {
     StatefulSet,
     /// apps/v1 controllerrevisions
     ControllerRevision,
+    /// core/v1 events: where every Event is stored.
+    Event,
+    /// events.k8s.io/v1 events: the same objects as [`ResourceKind::Event`] in the newer shape
+    /// (`regarding`, `note`, `reportingController`, ...), converted on the way in and out as the
+    /// API server converts between versions of one resource.
+    EventsEvent,
+    /// authentication.k8s.io/v1 selfsubjectreviews: create-only, answered with the sim's user and
+    /// never stored.
+    SelfSubjectReview,
 }
 
 use ResourceKind::*;
 
 impl ResourceKind {
     /// Every served resource, core group first.
-    pub const ALL: [ResourceKind; 7] = [
+    pub const ALL: [ResourceKind; 10] = [
         Namespace,
         Pod,
+        Event,
         Deployment,
         ReplicaSet,
         DaemonSet,
         StatefulSet,
         ControllerRevision,
+        EventsEvent,
+        SelfSubjectReview,
     ];
 
     /// The lower-case plural used in paths (`deployments`).
@@ -47,6 +59,8 @@ impl ResourceKind {
             DaemonSet => "daemonsets",
             StatefulSet => "statefulsets",
             ControllerRevision => "controllerrevisions",
+            Event | EventsEvent => "events",
+            SelfSubjectReview => "selfsubjectreviews",
         }
     }
 
@@ -60,6 +74,8 @@ impl ResourceKind {
             DaemonSet => "daemonset",
             StatefulSet => "statefulset",
             ControllerRevision => "controllerrevision",
+            Event | EventsEvent => "event",
+            SelfSubjectReview => "selfsubjectreview",
         }
     }
 
@@ -73,6 +89,8 @@ impl ResourceKind {
             DaemonSet => "DaemonSet",
             StatefulSet => "StatefulSet",
             ControllerRevision => "ControllerRevision",
+            Event | EventsEvent => "Event",
+            SelfSubjectReview => "SelfSubjectReview",
         }
     }
 
@@ -85,14 +103,17 @@ impl ResourceKind {
             ReplicaSet => &["rs"],
             DaemonSet => &["ds"],
             StatefulSet => &["sts"],
-            ControllerRevision => &[],
+            Event | EventsEvent => &["ev"],
+            ControllerRevision | SelfSubjectReview => &[],
         }
     }
 
     /// The API group (`""` for core).
     pub fn group(self) -> &'static str {
         match self {
-            Namespace | Pod => "",
+            Namespace | Pod | Event => "",
+            EventsEvent => "events.k8s.io",
+            SelfSubjectReview => "authentication.k8s.io",
             _ => "apps",
         }
     }
@@ -100,14 +121,35 @@ impl ResourceKind {
     /// `apiVersion` of objects of this kind.
     pub fn api_version(self) -> &'static str {
         match self {
-            Namespace | Pod => "v1",
+            Namespace | Pod | Event => "v1",
+            EventsEvent => "events.k8s.io/v1",
+            SelfSubjectReview => "authentication.k8s.io/v1",
             _ => "apps/v1",
         }
     }
 
     /// Whether objects live in a namespace.
     pub fn namespaced(self) -> bool {
-        self != Namespace
+        !matches!(self, Namespace | SelfSubjectReview)
+    }
+
+    /// The resource whose store holds objects of this one: the version the API server keeps in
+    /// etcd. Requests to the others are converted (see `events.rs`).
+    pub fn stored_as(self) -> ResourceKind {
+        match self {
+            EventsEvent => Event,
+            other => other,
+        }
+    }
+
+    /// The verbs discovery lists and the server answers.
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            SelfSubjectReview => &["create"],
+            _ => &[
+                "create", "delete", "get", "list", "patch", "update", "watch",
+            ],
+        }
     }
 
     /// Whether the API server maintains `metadata.generation` (bumped on spec changes).
@@ -117,7 +159,10 @@ impl ResourceKind {
 
     /// Whether there is a `/status` subresource.
     pub fn has_status(self) -> bool {
-        self != ControllerRevision
+        !matches!(
+            self,
+            ControllerRevision | Event | EventsEvent | SelfSubjectReview
+        )
     }
 
     /// Whether there is a `/scale` subresource.
@@ -135,6 +180,18 @@ impl ResourceKind {
                 "spec.schedulerName",
             ],
             Namespace => &["status.phase"],
+            Event => &[
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "involvedObject.resourceVersion",
+                "involvedObject.fieldPath",
+                "reason",
+                "reportingComponent",
+                "type",
+            ],
             _ => &[],
         }
     }
@@ -218,5 +275,13 @@ mod tests {
         assert_eq!(ResourceKind::parse("jobs"), None);
         assert_eq!(Pod.qualified(), "pods");
         assert_eq!(DaemonSet.qualified(), "daemonsets.apps");
+        assert_eq!(ResourceKind::parse("events"), Some(Event), "core first");
+        assert_eq!(ResourceKind::parse("ev"), Some(Event));
+        assert_eq!(
+            ResourceKind::parse("events.events.k8s.io"),
+            Some(EventsEvent)
+        );
+        assert_eq!(EventsEvent.stored_as(), Event);
+        assert_eq!(EventsEvent.qualified(), "events.events.k8s.io");
     }
 }

@@ -47,6 +47,7 @@ pub struct SimOptions {
     pub(crate) controllers: ControllerMode,
     pub(crate) nodes: usize,
     pub(crate) user: String,
+    pub(crate) groups: Vec<String>,
     pub(crate) namespace: Option<String>,
     pub(crate) clock: ClockMode,
     pub(crate) start_time: Option<Timestamp>,
@@ -62,6 +63,7 @@ impl Default for SimOptions {
             controllers: ControllerMode::Sync,
             nodes: 3,
             user: "kubernetes-admin".into(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
             namespace: None,
             clock: ClockMode::Frozen,
             start_time: None,
@@ -73,7 +75,8 @@ impl Default for SimOptions {
 }
 
 impl SimOptions {
-    /// Defaults: Kubernetes 1.33, synchronous controllers, 3 nodes, user `kubernetes-admin`, a
+    /// Defaults: Kubernetes 1.33, synchronous controllers, 3 nodes, user `kubernetes-admin` (groups
+    /// `system:masters`, `system:authenticated`), a
     /// frozen clock starting now, a random free port.
     pub fn new() -> Self {
         Self::default()
@@ -98,9 +101,16 @@ impl SimOptions {
         self
     }
 
-    /// The user name in the kubeconfig and in 403 messages.
+    /// The user name in the kubeconfig, in 403 messages and in `SelfSubjectReview` answers.
     pub fn user(mut self, name: &str) -> Self {
         self.user = name.to_string();
+        self
+    }
+
+    /// The groups a `SelfSubjectReview` answers with (default `system:masters`,
+    /// `system:authenticated`, as for a kubeadm admin).
+    pub fn groups(mut self, groups: &[&str]) -> Self {
+        self.groups = groups.iter().map(|g| g.to_string()).collect();
         self
     }
 

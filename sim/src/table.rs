@@ -79,6 +79,15 @@ fn columns(kind: ResourceKind) -> Vec<Column> {
             c("Status", "string", false),
             c("Age", "string", false),
         ],
+        ResourceKind::Event | ResourceKind::EventsEvent => vec![
+            c("Last Seen", "string", false),
+            c("Type", "string", false),
+            c("Reason", "string", false),
+            c("Object", "string", false),
+            c("Message", "string", false),
+        ],
+        // Never listed (create-only); a name column keeps the table well-formed.
+        ResourceKind::SelfSubjectReview => vec![c("Name", "string", false)],
     }
 }
 
@@ -249,6 +258,33 @@ fn cells(kind: ResourceKind, obj: &Value, now: Timestamp) -> Vec<Value> {
             ]
         }
         ResourceKind::Namespace => vec![name, json!(json::str_at(obj, &["status", "phase"])), age],
+        ResourceKind::Event | ResourceKind::EventsEvent => {
+            // The printer's "last seen": the legacy timestamp, else the series, else eventTime.
+            let seen = [
+                &["lastTimestamp"][..],
+                &["series", "lastObservedTime"],
+                &["eventTime"],
+            ]
+            .into_iter()
+            .find_map(|path| parse_time(json::str_at(obj, path)))
+            .map_or_else(
+                || "<unknown>".to_string(),
+                |t| human_duration(now.duration_since(t)),
+            );
+            let object = format!(
+                "{}/{}",
+                json::str_at(obj, &["involvedObject", "kind"]).to_lowercase(),
+                json::str_at(obj, &["involvedObject", "name"])
+            );
+            vec![
+                json!(seen),
+                json!(json::str_at(obj, &["type"])),
+                json!(json::str_at(obj, &["reason"])),
+                json!(object),
+                json!(json::str_at(obj, &["message"])),
+            ]
+        }
+        ResourceKind::SelfSubjectReview => vec![name],
     }
 }
 

@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::api::{Body, Query};
 use crate::clock::Clock;
 use crate::errors::ApiError;
+use crate::events;
 use crate::json;
 use crate::resources::ResourceKind;
 use crate::selector::{FieldSelector, Selector};
@@ -35,6 +36,7 @@ const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Which events a watch wants.
 struct Filter {
+    /// The served resource (events arrive under its stored kind).
     kind: ResourceKind,
     namespace: Option<String>,
     labels: Option<Selector>,
@@ -57,7 +59,7 @@ impl Filter {
 
     /// The event this watcher sees for a store event, if any.
     fn translate(&self, event: &Event) -> Option<Bytes> {
-        if event.kind != self.kind {
+        if event.kind != self.kind.stored_as() {
             return None;
         }
         let now = self.selects(&event.object);
@@ -79,9 +81,15 @@ impl Filter {
 
     fn line(&self, event_type: &str, object: &Value, revision: u64) -> Bytes {
         let object = if self.table {
-            table::table(self.kind, [object], revision, None, self.clock.now())
+            table::table(
+                self.kind.stored_as(),
+                [object],
+                revision,
+                None,
+                self.clock.now(),
+            )
         } else {
-            object.clone()
+            events::served(self.kind, object)
         };
         let mut bytes = json::to_vec(&json!({"type": event_type, "object": object}));
         bytes.push(b'\n');
@@ -148,9 +156,13 @@ pub fn start(
         None => None,
     };
     let fields = match query.get("fieldSelector").filter(|s| !s.trim().is_empty()) {
-        Some(s) => {
-            Some(FieldSelector::parse(s, kind.selectable_fields()).map_err(ApiError::BadRequest)?)
-        }
+        Some(s) => Some(
+            FieldSelector::parse(
+                &events::stored_field_selector(kind, s),
+                kind.stored_as().selectable_fields(),
+            )
+            .map_err(ApiError::BadRequest)?,
+        ),
         None => None,
     };
     let timeout = match query.get("timeoutSeconds") {
@@ -188,7 +200,7 @@ pub fn start(
     match from.filter(|_| !send_initial) {
         None => {
             let ns = filter.namespace.as_deref();
-            for obj in world.store.list(kind, ns, None) {
+            for obj in world.store.list(kind.stored_as(), ns, None) {
                 if filter.selects(obj) {
                     let revision = json::str_at(obj, &["metadata", "resourceVersion"])
                         .parse()

@@ -95,7 +95,10 @@ impl World {
                 }
                 None => {}
             },
-            ResourceKind::Namespace => {}
+            ResourceKind::Namespace
+            | ResourceKind::Event
+            | ResourceKind::EventsEvent
+            | ResourceKind::SelfSubjectReview => {}
         }
     }
 
