@@ -54,6 +54,13 @@ pub struct CallFacts {
     pub client_name: Option<String>,
     pub client_version: Option<String>,
     pub protocol_version: Option<String>,
+    /// The Kubernetes user the writes run as, as the API server reported it
+    /// (`crate::cluster::identity`); `None` with `kube_user_unknown` saying why.
+    pub kube_user: Option<String>,
+    pub kube_groups: Option<Vec<String>>,
+    pub kube_user_unknown: Option<String>,
+    /// The operating-system user running the server.
+    pub os_user: Option<String>,
     /// The reason the caller gave.
     pub reason: Option<String>,
     pub context: String,

@@ -25,6 +25,8 @@ pub const INPUT_KEY: &str = "approval";
 pub struct ClusterIdentity<'a> {
     pub context: &'a str,
     pub server: &'a str,
+    /// `kube user "jane"` or `kube user unknown (why)` (`KubeUser::describe`).
+    pub kube_user: &'a str,
 }
 
 /// The form: `approve` (boolean, required) and `approver` (string, optional).
@@ -71,6 +73,7 @@ pub fn message(
             "Cluster: context \"{}\" ({})",
             cluster.context, cluster.server
         ),
+        format!("Writes as: {}", cluster.kube_user),
         format!(
             "Revision: {} -> {} (the template of revision {} becomes the live one)",
             plan.live_revision

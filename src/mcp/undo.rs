@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::approval::form::{self, ClusterIdentity};
 use crate::approval::{self, ApprovalDecision, ApprovalPath, Refusal};
 use crate::audit::{AuditEvent, CallFacts, Detail};
+use crate::cluster::identity::{self, KubeUser};
 use crate::config::ApprovalMode;
 use crate::rollout::plan::RollbackPlan;
 use crate::undo::report::{self, ApprovalSummary};
@@ -70,10 +71,11 @@ impl RolloutServer {
             self.settings.show_env_values,
         )
         .await?;
+        let kube_user = self.cluster.kube_user().await;
         let call = UndoCall::new(
             &self.cluster,
             &self.audit,
-            self.call_facts(&plan, &context, args.reason.as_deref()),
+            self.call_facts(&plan, &context, args.reason.as_deref(), &kube_user),
             args.reason.clone(),
             self.settings.show_env_values,
         );
@@ -95,7 +97,7 @@ impl RolloutServer {
                 Err(rejection) => ApprovalDecision::Refused(Refusal::StateRejected(rejection)),
             },
             (None, Some(path @ (ApprovalPath::Elicitation | ApprovalPath::InputRequired))) => {
-                let message = self.approval_message(&plan, args.reason.as_deref());
+                let message = self.approval_message(&plan, args.reason.as_deref(), &kube_user);
                 call.record(
                     AuditEvent::ApprovalRequested,
                     Detail {
@@ -171,8 +173,17 @@ impl RolloutServer {
         plan: &RollbackPlan,
         context: &RequestContext<RoleServer>,
         reason: Option<&str>,
+        kube_user: &KubeUser,
     ) -> CallFacts {
+        let (groups, unknown) = match kube_user {
+            KubeUser::Known { groups, .. } => (Some(groups.clone()), None),
+            KubeUser::Unknown(why) => (None, Some(why.clone())),
+        };
         CallFacts {
+            kube_user: kube_user.username().map(str::to_string),
+            kube_groups: groups,
+            kube_user_unknown: unknown,
+            os_user: Some(identity::os_user().to_string()),
             reason: reason.map(str::to_string),
             uid: Some(plan.uid.clone()),
             live_revision: plan.live_revision,
@@ -181,10 +192,17 @@ impl RolloutServer {
         }
     }
 
-    fn approval_message(&self, plan: &RollbackPlan, reason: Option<&str>) -> String {
+    fn approval_message(
+        &self,
+        plan: &RollbackPlan,
+        reason: Option<&str>,
+        kube_user: &KubeUser,
+    ) -> String {
+        let writes_as = kube_user.describe();
         let cluster = ClusterIdentity {
             context: &self.cluster.context,
             server: &self.cluster.server,
+            kube_user: &writes_as,
         };
         form::message(plan, &cluster, reason, Timestamp::now())
     }

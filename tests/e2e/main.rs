@@ -37,6 +37,7 @@ mod faults;
 mod fidelity;
 mod history;
 mod hostile;
+mod identity;
 mod load;
 mod protocol;
 mod signals;
