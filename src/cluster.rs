@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use futures::{AsyncReadExt, Stream, StreamExt};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::events::v1::Event;
 use kube::Resource;
 use kube::api::{
     Api, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
@@ -314,6 +315,26 @@ impl Cluster {
             })
             .await
             .clone()
+    }
+
+    /// POST an `events.k8s.io/v1` Event; its name.
+    pub async fn create_event(
+        &self,
+        namespace: &str,
+        event: &Event,
+    ) -> Result<String, ClusterError> {
+        let attempt = Attempt {
+            verb: "create",
+            resource: "events",
+            group: ".events.k8s.io",
+            namespace,
+            name: None,
+        };
+        let api = Api::<Event>::namespaced(self.writes.clone(), namespace);
+        let created = self
+            .run(attempt, api.create(&PostParams::default(), event))
+            .await?;
+        Ok(created.metadata.name.unwrap_or_default())
     }
 
     /// GET one workload.

@@ -10,7 +10,8 @@
 //!    a 409, after which the plan is made again and the patch sent once more only if nothing
 //!    the human approved changed ([`conflict`]); or unknown, settled by re-reading the workload
 //!    and never by sending the write again;
-//! 5. **read back** the revision the controller gave the restored template ([`readback`]);
+//! 5. **read back** the revision the controller gave the restored template ([`readback`]),
+//!    record the write, and leave an Event on the workload saying who approved it ([`event`]);
 //! 6. **verify** (with `wait`): the rollout's status until it completes or fails
 //!    (`crate::verify`), not mistaking a deadline condition from before the write for its
 //!    failure.
@@ -19,6 +20,7 @@
 //! placeholder for the approver's name.
 
 pub mod conflict;
+pub mod event;
 pub mod outcome;
 pub mod readback;
 pub mod report;
@@ -37,6 +39,7 @@ use crate::rollout::workload::{CHANGE_CAUSE, Workload};
 use crate::verify::{self, ProgressSink, StatusQuery};
 
 use conflict::AfterConflict;
+use event::ClusterEvent;
 use outcome::WriteOutcome;
 use report::{ApprovalSummary, ReadBack, UndoOutcome, UndoReport};
 
@@ -270,6 +273,23 @@ impl<'a> UndoCall<'a> {
                 audit.0
             ));
         }
+        let approved_by = approved.approved_by();
+        let client = self.client();
+        let rollback = event::ApprovedRollback {
+            target_revision: plan.target_revision(),
+            new_revision: resulting_revision,
+            approved_by: &approved_by,
+            client: &client,
+            reason: self.reason.as_deref(),
+        };
+        let cluster_event = event::record(self.cluster, &restored.workload, &rollback).await;
+        if let ClusterEvent::Missing { reason } = &cluster_event {
+            report.warnings.push(format!(
+                "the {} Event recording this rollback in the cluster is missing (the rollback itself is unaffected): {reason}",
+                event::REASON
+            ));
+        }
+        report.cluster_event = Some(cluster_event);
         if let Some(limit) = wait {
             let query = StatusQuery {
                 expected_revision: None,
@@ -420,6 +440,15 @@ impl<'a> UndoCall<'a> {
                     ));
                 }
             }
+        }
+    }
+
+    /// The MCP client, as the cluster Event names it: `name version`, or `an unnamed client`.
+    fn client(&self) -> String {
+        match (&self.facts.client_name, &self.facts.client_version) {
+            (Some(name), Some(version)) => format!("{name} {version}"),
+            (Some(name), None) => name.clone(),
+            (None, _) => "an unnamed MCP client".into(),
         }
     }
 

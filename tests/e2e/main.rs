@@ -31,6 +31,7 @@ mod raw;
 mod arguments;
 mod audit;
 mod cli;
+mod cluster_event;
 mod differential;
 mod dry_run;
 mod faults;
