@@ -217,6 +217,7 @@ async fn run(approver: Approver, real: bool) -> Result<(), Box<dyn std::error::E
         request_timeout: std::time::Duration::from_secs(10),
         show_env_values: false,
         audit_log: Some(audit_log.clone()),
+        command: None,
     })
     .await?;
     let cluster = Cluster::new(&settings)?;

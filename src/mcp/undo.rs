@@ -79,7 +79,7 @@ impl RolloutServer {
             args.reason.clone(),
             self.settings.show_env_values,
         );
-        call.record(AuditEvent::Planned, Detail::default())?;
+        call.record(AuditEvent::Planned, Detail::default()).await?;
         let path = self.approval_path(&context);
 
         if args.dry_run {
@@ -104,7 +104,8 @@ impl RolloutServer {
                         approval_path: Some(path),
                         ..Default::default()
                     },
-                )?;
+                )
+                .await?;
                 if path == ApprovalPath::InputRequired {
                     let sealed = self.approvals.seal(&call.binding(&plan)).map_err(|error| {
                         ToolFailure(format!(
@@ -129,14 +130,16 @@ impl RolloutServer {
         };
 
         let approved = match decision {
-            ApprovalDecision::Refused(refusal) => return Err(call.refuse(&plan, refusal).into()),
+            ApprovalDecision::Refused(refusal) => {
+                return Err(call.refuse(&plan, refusal).await.into());
+            }
             ApprovalDecision::Approved { approver, path } => ApprovalSummary { path, approver },
         };
         if context.ct.is_cancelled() {
-            return Err(call.refuse(&plan, Refusal::Cancelled).into());
+            return Err(call.refuse(&plan, Refusal::Cancelled).await.into());
         }
         // Written and flushed before the patch is sent: no record, no write.
-        call.record(AuditEvent::Approved, approved.detail())?;
+        call.record(AuditEvent::Approved, approved.detail()).await?;
         let wait = status::wait_limit(args.wait, args.timeout_seconds);
         let mut progress = McpProgress::new(&context);
         let report = call
@@ -180,6 +183,8 @@ impl RolloutServer {
             KubeUser::Unknown(why) => (None, Some(why.clone())),
         };
         CallFacts {
+            resource_version: Some(plan.resource_version.clone()),
+            template_digest: Some(plan.template_digest.clone()),
             kube_user: kube_user.username().map(str::to_string),
             kube_groups: groups,
             kube_user_unknown: unknown,

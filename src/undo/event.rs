@@ -1,10 +1,14 @@
 //! The record in the cluster: after an approved write, an `events.k8s.io/v1` Event on the
 //! workload (type Normal, reason `RollbackApproved`, reported by `k8s-rollout-mcp`) saying who
 //! approved what, so `kubectl describe` and event pipelines show the rollback to the whole team,
-//! not only in one laptop's audit file.
+//! not only in one laptop's audit file. It carries the hash of the audit record of the write
+//! (annotation [`AUDIT_HASH_ANNOTATION`]), which keeps the local hash chain's head in the
+//! cluster (see `crate::audit`).
 //!
 //! Best effort: an Event that cannot be written (403, a server error) never changes the
 //! rollback's outcome; the result says it is missing and why. Declines and refusals write none.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
@@ -20,6 +24,8 @@ use crate::rollout::workload::Workload;
 pub const REASON: &str = "RollbackApproved";
 /// The Event's `action`.
 pub const ACTION: &str = "Rollback";
+/// The annotation carrying the SHA-256 of the audit record of the write.
+pub const AUDIT_HASH_ANNOTATION: &str = "k8s-rollout-mcp.io/audit-record-sha256";
 /// The API's limit on `note` (`NoteLengthLimit`), in bytes.
 pub const NOTE_LIMIT: usize = 1024;
 /// The API's limit on `reportingInstance`.
@@ -45,6 +51,8 @@ pub struct ApprovedRollback<'a> {
     /// The MCP client's name and version.
     pub client: &'a str,
     pub reason: Option<&'a str>,
+    /// The SHA-256 of the audit record of the write, when it was kept.
+    pub audit_hash: Option<&'a str>,
 }
 
 /// `rolled back to revision 3 (new revision 5), approved by alice via claude-code 1.0: errors`,
@@ -82,6 +90,9 @@ pub fn event(
                 now.as_nanosecond().max(0)
             )),
             namespace: Some(workload.namespace().to_string()),
+            annotations: rollback.audit_hash.map(|hash| {
+                BTreeMap::from([(AUDIT_HASH_ANNOTATION.to_string(), hash.to_string())])
+            }),
             ..Default::default()
         },
         event_time: Some(MicroTime(now)),
@@ -169,6 +180,7 @@ mod tests {
             approved_by: "approved by alice",
             client: "claude-code 1.0",
             reason,
+            audit_hash: Some("ab12"),
         }
     }
 

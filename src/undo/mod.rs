@@ -125,25 +125,34 @@ impl<'a> UndoCall<'a> {
         }
     }
 
-    /// Appends an audit record; an unwritable log refuses the undo before anything is written.
-    pub fn record(&self, event: AuditEvent, detail: Detail) -> Result<(), UndoError> {
-        self.audit.append(event, &self.facts, &detail).map_err(|error| {
-            UndoError(format!(
-                "{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."
-            ))
-        })
+    /// Appends an audit record and returns its hash; an unwritable log refuses the undo
+    /// before anything is written.
+    pub async fn record(&self, event: AuditEvent, detail: Detail) -> Result<String, UndoError> {
+        self.audit
+            .append(event, &self.facts, &detail)
+            .await
+            .map_err(|error| {
+                UndoError(format!(
+                    "{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."
+                ))
+            })
     }
 
     /// Records a failure after the fact; if even that fails, says so in the same message.
-    fn record_failure(&self, event: AuditEvent, detail: Detail, failure: UndoError) -> UndoError {
-        match self.record(event, detail) {
-            Ok(()) => failure,
+    async fn record_failure(
+        &self,
+        event: AuditEvent,
+        detail: Detail,
+        failure: UndoError,
+    ) -> UndoError {
+        match self.record(event, detail).await {
+            Ok(_) => failure,
             Err(audit) => UndoError(format!("{} {}", failure.0, audit.0)),
         }
     }
 
     /// Records a refused approval and turns it into the answer.
-    pub fn refuse(&self, plan: &RollbackPlan, refusal: Refusal) -> UndoError {
+    pub async fn refuse(&self, plan: &RollbackPlan, refusal: Refusal) -> UndoError {
         let event = match &refusal {
             Refusal::Declined | Refusal::NotApproved | Refusal::Malformed(_) => {
                 AuditEvent::Declined
@@ -165,7 +174,7 @@ impl<'a> UndoCall<'a> {
             error: Some(refusal.to_string()),
             ..Default::default()
         };
-        self.record_failure(event, detail, refused)
+        self.record_failure(event, detail, refused).await
     }
 
     /// What the approval of `plan` is bound to in this call.
@@ -198,7 +207,7 @@ impl<'a> UndoCall<'a> {
             error: answer.as_ref().err().map(ToString::to_string),
             ..Default::default()
         };
-        self.record(AuditEvent::DryRun, detail)?;
+        self.record(AuditEvent::DryRun, detail).await?;
         answer.map_err(|error| {
             UndoError(format!(
                 "failed restoring revision {} (server dry run) of {} {}/{}: {error}. A dry run writes nothing.",
@@ -267,12 +276,16 @@ impl<'a> UndoCall<'a> {
             note: written.lost,
             ..approved.detail()
         };
-        if let Err(audit) = self.record(AuditEvent::Written, detail) {
-            report.warnings.push(format!(
-                "the rollback was written but its audit record was not: {}",
-                audit.0
-            ));
-        }
+        let audit_hash = match self.record(AuditEvent::Written, detail).await {
+            Ok(hash) => Some(hash),
+            Err(audit) => {
+                report.warnings.push(format!(
+                    "the rollback was written but its audit record was not: {}",
+                    audit.0
+                ));
+                None
+            }
+        };
         let approved_by = approved.approved_by();
         let client = self.client();
         let rollback = event::ApprovedRollback {
@@ -281,6 +294,7 @@ impl<'a> UndoCall<'a> {
             approved_by: &approved_by,
             client: &client,
             reason: self.reason.as_deref(),
+            audit_hash: audit_hash.as_deref(),
         };
         let cluster_event = event::record(self.cluster, &restored.workload, &rollback).await;
         if let ClusterEvent::Missing { reason } = &cluster_event {
@@ -306,7 +320,7 @@ impl<'a> UndoCall<'a> {
                             )),
                             ..approved.detail()
                         };
-                        if let Err(audit) = self.record(AuditEvent::Failed, detail) {
+                        if let Err(audit) = self.record(AuditEvent::Failed, detail).await {
                             report.warnings.push(audit.0);
                         }
                     }
@@ -388,13 +402,15 @@ impl<'a> UndoCall<'a> {
                                 )),
                                 ..approved.detail()
                             };
-                            self.record(AuditEvent::Conflict, detail)?;
+                            self.record(AuditEvent::Conflict, detail).await?;
                             plan = *fresh;
                             sent_again = true;
                         }
                         AfterConflict::Refuse(why) => {
                             let refused = conflict_refusal(&plan, &why, live);
-                            return Err(failure(AuditEvent::Conflict, conflict, None, refused));
+                            return Err(
+                                failure(AuditEvent::Conflict, conflict, None, refused).await
+                            );
                         }
                     }
                 }
@@ -406,12 +422,9 @@ impl<'a> UndoCall<'a> {
                         plan.namespace,
                         plan.name
                     ));
-                    return Err(failure(
-                        AuditEvent::Failed,
-                        error.to_string(),
-                        None,
-                        refused,
-                    ));
+                    return Err(
+                        failure(AuditEvent::Failed, error.to_string(), None, refused).await,
+                    );
                 }
                 WriteOutcome::Unknown(error) => {
                     let now = self
@@ -437,7 +450,8 @@ impl<'a> UndoCall<'a> {
                         error.to_string(),
                         Some(finding),
                         unknown,
-                    ));
+                    )
+                    .await);
                 }
             }
         }

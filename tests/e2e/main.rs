@@ -30,6 +30,7 @@ mod raw;
 
 mod arguments;
 mod audit;
+mod audit_chain;
 mod cli;
 mod cluster_event;
 mod differential;
