@@ -7,13 +7,19 @@
 //! lost took effect is for the undo workflow to find out (`crate::undo::outcome`), not for a
 //! blind re-send to decide.
 
+pub mod identity;
 pub mod retry;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{AsyncReadExt, Stream, StreamExt};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::events::v1::Event;
 use kube::Resource;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::client::ClientBuilder;
 use kube::core::Selector;
 use kube::discovery::ApiResource;
@@ -27,6 +33,8 @@ use crate::rollout::kind::{OwnerKind, RevisionStore, UnsupportedKind, WorkloadKi
 use crate::rollout::plan::RollbackPatch;
 use crate::rollout::revisions::{RevisionObject, RevisionSet};
 use crate::rollout::workload::Workload;
+
+use identity::KubeUser;
 
 /// The field manager our writes are recorded under in `managedFields`.
 pub const FIELD_MANAGER: &str = "k8s-rollout-mcp";
@@ -45,6 +53,9 @@ pub struct Cluster {
     /// The context's namespace, else "default".
     pub default_namespace: String,
     request_timeout: Duration,
+    /// The context's Kubernetes user, looked up once (concurrent first callers share the one
+    /// lookup).
+    kube_user: Arc<tokio::sync::OnceCell<KubeUser>>,
 }
 
 /// The workload's selector, for LISTs of what it owns.
@@ -331,6 +342,10 @@ impl Cluster {
             detail: error_chain(&error),
         };
         config.default_retry = false;
+        config.headers.push((
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(identity::USER_AGENT),
+        ));
         let server = config::server_url(&config);
         let default_namespace = config.default_namespace.clone();
         let writes = kube::Client::try_from(config.clone()).map_err(failed)?;
@@ -349,7 +364,65 @@ impl Cluster {
             server,
             default_namespace,
             request_timeout,
+            kube_user: Arc::default(),
         })
+    }
+
+    /// The Kubernetes user the writes run as, from a `SelfSubjectReview` asked once for this
+    /// context; unknown (with why) when the API server cannot say.
+    pub async fn kube_user(&self) -> KubeUser {
+        self.kube_user
+            .get_or_init(|| async {
+                let attempt = Attempt {
+                    verb: "create",
+                    resource: "selfsubjectreviews",
+                    group: ".authentication.k8s.io",
+                    namespace: "",
+                    name: None,
+                };
+                let api = Api::<SelfSubjectReview>::all(self.writes.clone());
+                let review = SelfSubjectReview::default();
+                match self
+                    .run(attempt, api.create(&PostParams::default(), &review))
+                    .await
+                {
+                    Ok(review) => {
+                        let info = review.status.and_then(|status| status.user_info);
+                        match info.and_then(|info| Some((info.username?, info.groups))) {
+                            Some((username, groups)) => KubeUser::Known {
+                                username,
+                                groups: groups.unwrap_or_default(),
+                            },
+                            None => KubeUser::Unknown(
+                                "the SelfSubjectReview answer names no user".into(),
+                            ),
+                        }
+                    }
+                    Err(error) => KubeUser::Unknown(identity_failure(&error)),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// POST an `events.k8s.io/v1` Event; its name.
+    pub async fn create_event(
+        &self,
+        namespace: &str,
+        event: &Event,
+    ) -> Result<String, ClusterError> {
+        let attempt = Attempt {
+            verb: "create",
+            resource: "events",
+            group: ".events.k8s.io",
+            namespace,
+            name: None,
+        };
+        let api = Api::<Event>::namespaced(self.writes.clone(), namespace);
+        let created = self
+            .run(attempt, api.create(&PostParams::default(), event))
+            .await?;
+        Ok(created.metadata.name.unwrap_or_default())
     }
 
     /// GET one workload.
@@ -805,6 +878,19 @@ fn credential_fix_for(error: &kube::client::AuthError) -> &'static str {
             "the token file could not be read: check the kubeconfig's tokenFile path and its permissions"
         }
         _ => "fix that context's user entry in the kubeconfig",
+    }
+}
+
+/// Why the API server could not say who we are, in a few words.
+fn identity_failure(error: &ClusterError) -> String {
+    match error {
+        ClusterError::Forbidden { .. } => {
+            "the credentials may not create selfsubjectreviews".into()
+        }
+        ClusterError::Api { code: 404, .. } => {
+            "the API server does not serve SelfSubjectReview (Kubernetes older than 1.28?)".into()
+        }
+        other => other.to_string(),
     }
 }
 

@@ -113,8 +113,31 @@ pub struct Cli {
 
     /// Audit log (JSON Lines) of every undo plan, approval decision and write
     /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl].
-    #[arg(long, value_name = "PATH", env = "K8S_ROLLOUT_MCP_AUDIT_LOG")]
+    #[arg(long, value_name = "PATH", global = true, env = "K8S_ROLLOUT_MCP_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+
+    /// Instead of serving MCP, run a maintenance command.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands besides serving (no kubeconfig needed).
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `audit ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the log's hash chain: exit 0 and the record count and last call if intact, exit 1
+    /// and the first line that breaks it otherwise.
+    Verify {
+        /// The log [default: --audit-log, else the default audit path].
+        path: Option<PathBuf>,
+    },
 }
 
 /// Everything the server needs, validated.

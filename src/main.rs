@@ -12,7 +12,7 @@ use clap::Parser;
 use k8s_rollout_mcp::approval::state::ApprovalStates;
 use k8s_rollout_mcp::audit::AuditLog;
 use k8s_rollout_mcp::cluster::Cluster;
-use k8s_rollout_mcp::config::{Cli, Settings};
+use k8s_rollout_mcp::config::{AuditCommand, Cli, Command, Settings};
 use k8s_rollout_mcp::mcp::RolloutServer;
 use rmcp::ServiceExt;
 use rmcp::service::ServerInitializeError;
@@ -45,6 +45,10 @@ const BLOCKING_GRACE: Duration = Duration::from_millis(200);
 const STDOUT_DRAIN: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Audit(AuditCommand::Verify { path })) = &cli.command {
+        return audit_verify(path.clone().or(cli.audit_log.clone()));
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -55,12 +59,67 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(Cli::parse()));
+    let code = runtime.block_on(serve(cli));
     // The stdio transport reads stdin on a blocking thread, and a read waiting for input keeps
     // that thread alive as long as the host keeps stdin open: waiting for it without a limit
     // would keep a terminated server running. Running undos were waited for already.
     runtime.shutdown_timeout(BLOCKING_GRACE);
     code
+}
+
+/// `audit verify [PATH]`: checks the hash chain; prints to stdout (it never serves MCP).
+fn audit_verify(path: Option<std::path::PathBuf>) -> ExitCode {
+    let Some(path) = path.or_else(AuditLog::default_path) else {
+        eprintln!(
+            "k8s-rollout-mcp: no audit log path: pass PATH or --audit-log (neither XDG_STATE_HOME nor HOME is set)"
+        );
+        return ExitCode::from(CONFIG_ERROR);
+    };
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!(
+                "k8s-rollout-mcp: cannot read the audit log {}: {error}",
+                path.display()
+            );
+            return ExitCode::from(CONFIG_ERROR);
+        }
+    };
+    match k8s_rollout_mcp::audit::verify(&text) {
+        Ok(verified) => {
+            let field = |name: &str| {
+                verified
+                    .last
+                    .as_ref()
+                    .and_then(|last| last.get(name))
+                    .and_then(|value| value.as_str())
+                    .unwrap_or("-")
+                    .to_string()
+            };
+            println!(
+                "{}: intact, {} records ({} before the chain began)",
+                path.display(),
+                verified.records,
+                verified.unchained
+            );
+            if verified.last.is_some() {
+                println!(
+                    "last call: {} {} {} {}/{} at {}",
+                    field("call_id"),
+                    field("event"),
+                    field("kind"),
+                    field("namespace"),
+                    field("name"),
+                    field("time")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(broken) => {
+            println!("{}: chain broken at {broken}", path.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(cli: Cli) -> ExitCode {

@@ -26,9 +26,11 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
-    /// Whether the method writes (POST, PUT, PATCH, DELETE).
+    /// Whether the request writes: POST, PUT, PATCH, DELETE, but for a `SelfSubjectReview`,
+    /// whose POST only asks who the caller is and stores nothing.
     pub fn is_mutating(&self) -> bool {
         matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+            && !self.path.ends_with("/selfsubjectreviews")
     }
 
     /// The body parsed as JSON, if it is JSON.

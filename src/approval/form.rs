@@ -30,6 +30,8 @@ pub const INPUT_KEY: &str = "approval";
 pub struct ClusterIdentity<'a> {
     pub context: &'a str,
     pub server: &'a str,
+    /// `kube user "jane"` or `kube user unknown (why)` (`KubeUser::describe`).
+    pub kube_user: &'a str,
 }
 
 /// Characters of the approver's name kept (the form says so too); control characters are
@@ -108,6 +110,7 @@ pub fn message(
             show(cluster.context),
             show(cluster.server)
         ),
+        format!("Writes as: {}", cluster.kube_user),
         format!(
             "Revision: {} -> {} (the template of revision {} becomes the live one)",
             plan.live_revision

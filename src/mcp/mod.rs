@@ -159,6 +159,7 @@ impl RolloutServer {
     ) -> CallFacts {
         let client = context.client_info();
         CallFacts {
+            call_id: crate::audit::new_call_id(),
             client_name: client.as_ref().map(|client| client.name.clone()),
             client_version: client.map(|client| client.version),
             protocol_version: context

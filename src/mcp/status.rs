@@ -121,7 +121,7 @@ impl RolloutServer {
                 error: Some(format!("rollout failed: {}", report.message)),
                 ..Detail::default()
             };
-            if let Err(error) = self.audit.append(AuditEvent::Failed, &facts, &detail) {
+            if let Err(error) = self.audit.append(AuditEvent::Failed, &facts, &detail).await {
                 tracing::warn!(%error, "a failed rollout could not be recorded in the audit log");
             }
         }

@@ -12,6 +12,7 @@ use crate::approval::form::{self, ClusterIdentity};
 use crate::approval::{self, ApprovalDecision, ApprovalPath, Refusal, hosts};
 use crate::audit::{AuditEvent, CallFacts, Detail};
 use crate::cluster::Cluster;
+use crate::cluster::identity::{self, KubeUser};
 use crate::config::ApprovalMode;
 use crate::rollout::plan::RollbackPlan;
 use crate::undo::report::{self, ApprovalSummary};
@@ -80,14 +81,15 @@ impl RolloutServer {
             self.settings.show_env_values,
         )
         .await?;
+        let kube_user = cluster.kube_user().await;
         let call = UndoCall::new(
             &cluster,
             &self.audit,
-            self.call_facts(&cluster, &plan, &context, args.reason.as_deref()),
+            self.call_facts(&cluster, &plan, &context, args.reason.as_deref(), &kube_user),
             args.reason.clone(),
             self.settings.show_env_values,
         );
-        call.record(AuditEvent::Planned, Detail::default())?;
+        call.record(AuditEvent::Planned, Detail::default()).await?;
         let path = self.approval_path(&context);
 
         if args.dry_run {
@@ -108,14 +110,15 @@ impl RolloutServer {
                 // The dry run and the evidence come first: a patch the API server refuses is
                 // refused here, before anyone is asked.
                 let briefing = call.brief(&workload, &set, &plan, path).await?;
-                let message = approval_message(&cluster, &plan, &briefing, args.reason.as_deref());
+                let message = approval_message(&cluster, &plan, &briefing, args.reason.as_deref(), &kube_user);
                 call.record(
                     AuditEvent::ApprovalRequested,
                     Detail {
                         approval_path: Some(path),
                         ..Default::default()
                     },
-                )?;
+                )
+                .await?;
                 if path == ApprovalPath::InputRequired {
                     let sealed = self.approvals.seal(&call.binding(&plan)).map_err(|error| {
                         ToolFailure(format!(
@@ -140,14 +143,16 @@ impl RolloutServer {
         };
 
         let approved = match decision {
-            ApprovalDecision::Refused(refusal) => return Err(call.refuse(&plan, refusal).into()),
+            ApprovalDecision::Refused(refusal) => {
+                return Err(call.refuse(&plan, refusal).await.into());
+            }
             ApprovalDecision::Approved { approver, path } => ApprovalSummary { path, approver },
         };
         if context.ct.is_cancelled() {
-            return Err(call.refuse(&plan, Refusal::Cancelled).into());
+            return Err(call.refuse(&plan, Refusal::Cancelled).await.into());
         }
         // Written and flushed before the patch is sent: no record, no write.
-        call.record(AuditEvent::Approved, approved.detail())?;
+        call.record(AuditEvent::Approved, approved.detail()).await?;
         let wait = status::wait_limit(args.wait, args.timeout_seconds);
         let mut progress = McpProgress::new(&context);
         let report = call
@@ -192,8 +197,19 @@ impl RolloutServer {
         plan: &RollbackPlan,
         context: &RequestContext<RoleServer>,
         reason: Option<&str>,
+        kube_user: &KubeUser,
     ) -> CallFacts {
+        let (groups, unknown) = match kube_user {
+            KubeUser::Known { groups, .. } => (Some(groups.clone()), None),
+            KubeUser::Unknown(why) => (None, Some(why.clone())),
+        };
         CallFacts {
+            resource_version: Some(plan.resource_version.clone()),
+            template_digest: Some(plan.template_digest.clone()),
+            kube_user: kube_user.username().map(str::to_string),
+            kube_groups: groups,
+            kube_user_unknown: unknown,
+            os_user: Some(identity::os_user().to_string()),
             reason: reason.map(str::to_string),
             uid: Some(plan.uid.clone()),
             live_revision: plan.live_revision,
@@ -209,10 +225,13 @@ fn approval_message(
     plan: &RollbackPlan,
     briefing: &Briefing,
     reason: Option<&str>,
+    kube_user: &KubeUser,
 ) -> String {
+    let writes_as = kube_user.describe();
     let identity = ClusterIdentity {
         context: &cluster.context,
         server: &cluster.server,
+        kube_user: &writes_as,
     };
     form::message(
         plan,

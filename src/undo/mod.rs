@@ -12,7 +12,8 @@
 //!    a 409, after which the plan is made again and the patch sent once more only if nothing
 //!    the human approved changed ([`conflict`]); or unknown, settled by re-reading the workload
 //!    and never by sending the write again;
-//! 6. **read back** the revision the controller gave the restored template ([`readback`]);
+//! 6. **read back** the revision the controller gave the restored template ([`readback`]),
+//!    record the write, and leave an Event on the workload saying who approved it ([`event`]);
 //! 7. **verify** (with `wait`): the rollout's status until it completes or fails
 //!    (`crate::verify`), not mistaking a deadline condition from before the write for its
 //!    failure.
@@ -21,6 +22,7 @@
 //! placeholder for the approver's name.
 
 pub mod conflict;
+pub mod event;
 pub mod outcome;
 pub mod readback;
 pub mod report;
@@ -46,6 +48,7 @@ use crate::rollout::workload::{CHANGE_CAUSE, Workload};
 use crate::verify::{self, ProgressSink, StatusQuery};
 
 use conflict::AfterConflict;
+use event::ClusterEvent;
 use outcome::WriteOutcome;
 use report::{ApprovalSummary, ReadBack, UndoOutcome, UndoReport};
 
@@ -162,25 +165,34 @@ impl<'a> UndoCall<'a> {
         }
     }
 
-    /// Appends an audit record; an unwritable log refuses the undo before anything is written.
-    pub fn record(&self, event: AuditEvent, detail: Detail) -> Result<(), UndoError> {
-        self.audit.append(event, &self.facts, &detail).map_err(|error| {
-            UndoError(format!(
-                "{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."
-            ))
-        })
+    /// Appends an audit record and returns its hash; an unwritable log refuses the undo
+    /// before anything is written.
+    pub async fn record(&self, event: AuditEvent, detail: Detail) -> Result<String, UndoError> {
+        self.audit
+            .append(event, &self.facts, &detail)
+            .await
+            .map_err(|error| {
+                UndoError(format!(
+                    "{error}. The undo is refused because its audit record cannot be kept; nothing was written (history and status still work). Fix the path or pass --audit-log."
+                ))
+            })
     }
 
     /// Records a failure after the fact; if even that fails, says so in the same message.
-    fn record_failure(&self, event: AuditEvent, detail: Detail, failure: UndoError) -> UndoError {
-        match self.record(event, detail) {
-            Ok(()) => failure,
+    async fn record_failure(
+        &self,
+        event: AuditEvent,
+        detail: Detail,
+        failure: UndoError,
+    ) -> UndoError {
+        match self.record(event, detail).await {
+            Ok(_) => failure,
             Err(audit) => UndoError(format!("{} {}", failure.0, audit.0)),
         }
     }
 
     /// Records a refused approval and turns it into the answer.
-    pub fn refuse(&self, plan: &RollbackPlan, refusal: Refusal) -> UndoError {
+    pub async fn refuse(&self, plan: &RollbackPlan, refusal: Refusal) -> UndoError {
         let event = match &refusal {
             Refusal::Declined | Refusal::NotApproved | Refusal::Malformed(_) => {
                 AuditEvent::Declined
@@ -202,7 +214,7 @@ impl<'a> UndoCall<'a> {
             error: Some(refusal.to_string()),
             ..Default::default()
         };
-        self.record_failure(event, detail, refused)
+        self.record_failure(event, detail, refused).await
     }
 
     /// What the approval of `plan` is bound to in this call.
@@ -275,7 +287,7 @@ impl<'a> UndoCall<'a> {
             error: answer.as_ref().err().map(ToString::to_string),
             ..Default::default()
         };
-        self.record(AuditEvent::DryRun, detail)?;
+        self.record(AuditEvent::DryRun, detail).await?;
         answer.map_err(|error| {
             UndoError(format!(
                 "failed restoring revision {} (server dry run) of {} {}/{}: {error}. A dry run writes nothing.",
@@ -354,12 +366,34 @@ impl<'a> UndoCall<'a> {
             note: written.lost,
             ..approved.detail()
         };
-        if let Err(audit) = self.record(AuditEvent::Written, detail) {
+        let audit_hash = match self.record(AuditEvent::Written, detail).await {
+            Ok(hash) => Some(hash),
+            Err(audit) => {
+                report.warnings.push(format!(
+                    "the rollback was written but its audit record was not: {}",
+                    audit.0
+                ));
+                None
+            }
+        };
+        let approved_by = approved.approved_by();
+        let client = self.client();
+        let rollback = event::ApprovedRollback {
+            target_revision: plan.target_revision(),
+            new_revision: resulting_revision,
+            approved_by: &approved_by,
+            client: &client,
+            reason: self.reason.as_deref(),
+            audit_hash: audit_hash.as_deref(),
+        };
+        let cluster_event = event::record(self.cluster, &restored.workload, &rollback).await;
+        if let ClusterEvent::Missing { reason } = &cluster_event {
             report.warnings.push(format!(
-                "the rollback was written but its audit record was not: {}",
-                audit.0
+                "the {} Event recording this rollback in the cluster is missing (the rollback itself is unaffected): {reason}",
+                event::REASON
             ));
         }
+        report.cluster_event = Some(cluster_event);
         if let Some(limit) = wait {
             let query = StatusQuery {
                 expected_revision: None,
@@ -376,7 +410,7 @@ impl<'a> UndoCall<'a> {
                             )),
                             ..approved.detail()
                         };
-                        if let Err(audit) = self.record(AuditEvent::Failed, detail) {
+                        if let Err(audit) = self.record(AuditEvent::Failed, detail).await {
                             report.warnings.push(audit.0);
                         }
                     }
@@ -458,13 +492,15 @@ impl<'a> UndoCall<'a> {
                                 )),
                                 ..approved.detail()
                             };
-                            self.record(AuditEvent::Conflict, detail)?;
+                            self.record(AuditEvent::Conflict, detail).await?;
                             plan = *fresh;
                             sent_again = true;
                         }
                         AfterConflict::Refuse(why) => {
                             let refused = conflict_refusal(&plan, &why, live);
-                            return Err(failure(AuditEvent::Conflict, conflict, None, refused));
+                            return Err(
+                                failure(AuditEvent::Conflict, conflict, None, refused).await
+                            );
                         }
                     }
                 }
@@ -476,12 +512,9 @@ impl<'a> UndoCall<'a> {
                         plan.namespace,
                         plan.name
                     ));
-                    return Err(failure(
-                        AuditEvent::Failed,
-                        error.to_string(),
-                        None,
-                        refused,
-                    ));
+                    return Err(
+                        failure(AuditEvent::Failed, error.to_string(), None, refused).await,
+                    );
                 }
                 WriteOutcome::Unknown(error) => {
                     let now = self
@@ -507,9 +540,19 @@ impl<'a> UndoCall<'a> {
                         error.to_string(),
                         Some(finding),
                         unknown,
-                    ));
+                    )
+                    .await);
                 }
             }
+        }
+    }
+
+    /// The MCP client, as the cluster Event names it: `name version`, or `an unnamed client`.
+    fn client(&self) -> String {
+        match (&self.facts.client_name, &self.facts.client_version) {
+            (Some(name), Some(version)) => format!("{name} {version}"),
+            (Some(name), None) => name.clone(),
+            (None, _) => "an unnamed MCP client".into(),
         }
     }
 

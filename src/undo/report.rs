@@ -13,6 +13,8 @@ use crate::rollout::plan::RollbackPlan;
 use crate::rollout::template::ContainerImage;
 use crate::verify::{self, StatusReport};
 
+use super::event::ClusterEvent;
+
 /// What stands for the approver's name in a dry run's change-cause.
 pub const APPROVER_PLACEHOLDER: &str = "<approver>";
 
@@ -98,6 +100,9 @@ pub struct UndoReport {
     #[schemars(extend("anyOf" = [{"type": "object"}, {"type": "array"}]))]
     pub patch: Option<Value>,
     pub warnings: Vec<String>,
+    /// The `RollbackApproved` Event on the workload (approved writes only): its name, or why
+    /// it is missing.
+    pub cluster_event: Option<ClusterEvent>,
     /// The rollout's status after waiting (with `wait`).
     pub status: Option<StatusReport>,
     pub next_step: String,
@@ -154,6 +159,7 @@ impl UndoReport {
             change_cause,
             patch: None,
             warnings,
+            cluster_event: None,
             status: None,
             next_step,
         }
@@ -188,6 +194,11 @@ pub fn render(report: &UndoReport) -> String {
         ));
     }
     out.push_str(&format!("change-cause: {}\n", report.change_cause));
+    if let Some(ClusterEvent::Created { name }) = &report.cluster_event {
+        out.push_str(&format!(
+            "cluster event: {name} (reason RollbackApproved)\n"
+        ));
+    }
     if let Some(patch) = &report.patch {
         out.push_str(&format!("patch sent (dry run): {patch}\n"));
     }

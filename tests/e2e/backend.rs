@@ -409,6 +409,7 @@ impl Real {
                 path: r.path,
                 query: r.query,
                 content_type: None,
+                user_agent: Some(r.user_agent),
                 body: r.body,
                 status: r.status,
             })

@@ -455,9 +455,10 @@ impl Host {
         }
     }
 
-    /// Requests that changed (or tried to change) the cluster, not dry runs (which store
+    /// Requests that changed (or tried to change) the workloads, not dry runs (which store
     /// nothing; every undo that asks sends one first), with namespaces named as in the
-    /// scenario.
+    /// scenario. The `RollbackApproved` Event an approved undo creates is left out
+    /// (`cluster_event.rs` checks it), so "exactly one write" means the one PATCH.
     pub async fn writes(&self) -> Vec<RequestRecord> {
         let mut writes = self.writes_and_dry_runs().await;
         writes.retain(|write| !write.dry_run);
@@ -467,6 +468,7 @@ impl Host {
     /// [`Host::writes`] and the dry runs.
     pub async fn writes_and_dry_runs(&self) -> Vec<RequestRecord> {
         let mut writes = self.cluster.mutating_requests().await;
+        writes.retain(|write| !is_event_write(write));
         for write in &mut writes {
             write.path = self.translated_text(&write.path);
             write.body = self.translated_text(&write.body);
@@ -571,4 +573,9 @@ pub mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+/// Whether a request writes an Event (the record of an approved undo, not a workload write).
+pub fn is_event_write(request: &RequestRecord) -> bool {
+    request.path.ends_with("/events")
 }

@@ -30,7 +30,9 @@ mod raw;
 
 mod arguments;
 mod audit;
+mod audit_chain;
 mod cli;
+mod cluster_event;
 mod credentials;
 mod differential;
 mod dry_run;
@@ -39,6 +41,7 @@ mod faults;
 mod fidelity;
 mod history;
 mod hostile;
+mod identity;
 mod incluster;
 mod load;
 mod operator;

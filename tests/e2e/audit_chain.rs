@@ -1,0 +1,118 @@
+//! The tamper-evident audit trail end to end: one call id across a call's records, the plan's
+//! resourceVersion and template digest, the Event carrying the written record's hash, and
+//! `k8s-rollout-mcp audit verify` passing on a fresh log and naming the line an edit, a deleted
+//! middle line or a swapped pair breaks. kube-sim is enough: the chain is local to the file.
+
+use std::path::Path;
+use std::process::Command;
+
+use kube_sim::Scenario;
+use serde_json::{Value, json};
+
+use super::host::{Answer, Host, Lifecycle, structured, tempdir};
+use k8s_rollout_mcp::rollout::template::sha256_hex;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_k8s-rollout-mcp");
+
+fn verify(path: &Path) -> (i32, String) {
+    let output = Command::new(BINARY)
+        .args(["audit", "verify"])
+        .arg(path)
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+async fn approved_undo_log() -> (Host, Vec<String>) {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    host.answer(Answer::approve("alice"));
+    let undo = json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop", "to_revision": 3});
+    structured(&host.call("k8s_rollout_undo", undo).await);
+    let text = std::fs::read_to_string(&host.audit_log).unwrap();
+    let lines = text.lines().map(str::to_string).collect();
+    (host, lines)
+}
+
+fn write(dir: &tempdir::Dir, lines: &[String]) -> std::path::PathBuf {
+    let path = dir.path().join("edited.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_calls_records_share_a_call_id_and_the_event_carries_the_written_records_hash() {
+    let (host, lines) = approved_undo_log().await;
+    let records: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let call_id = records[0]["call_id"].as_str().unwrap();
+    assert_eq!(call_id.len(), 32);
+    assert!(call_id.chars().all(|c| c.is_ascii_hexdigit()));
+    for record in &records {
+        assert_eq!(record["call_id"], call_id);
+        assert_eq!(record["template_digest"].as_str().unwrap().len(), 64);
+        assert!(record["resource_version"].is_string());
+    }
+    let events = host.sim().list("events", "shop");
+    let written = lines.last().unwrap();
+    assert_eq!(
+        events[0]["metadata"]["annotations"]["k8s-rollout-mcp.io/audit-record-sha256"],
+        sha256_hex(written.as_bytes())
+    );
+}
+
+#[tokio::test]
+async fn verify_passes_on_a_fresh_log_and_names_the_last_call() {
+    let (host, lines) = approved_undo_log().await;
+    let call_id = serde_json::from_str::<Value>(&lines[0]).unwrap()["call_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out) = verify(&host.audit_log);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("intact, 4 records (1 before the chain began)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "last call: {call_id} written Deployment shop/api-server at "
+        )),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn verify_fails_at_the_line_an_edit_a_deletion_or_a_swap_breaks() {
+    let (_host, lines) = approved_undo_log().await;
+    let dir = tempdir::Dir::new("chain");
+    let mut edited = lines.clone();
+    edited[2] = edited[2].replace("\"alice\"", "\"mallory\"");
+    assert_ne!(edited[2], lines[2]);
+    let (code, out) = verify(&write(&dir, &edited));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("chain broken at line 4: "), "{out}");
+
+    let mut deleted = lines.clone();
+    deleted.remove(1);
+    let (code, out) = verify(&write(&dir, &deleted));
+    assert_eq!(
+        (code, out.contains("chain broken at line 2: ")),
+        (1, true),
+        "{out}"
+    );
+
+    let mut swapped = lines.clone();
+    swapped.swap(1, 2);
+    let (code, out) = verify(&write(&dir, &swapped));
+    assert_eq!(
+        (code, out.contains("chain broken at line 2: ")),
+        (1, true),
+        "{out}"
+    );
+}
