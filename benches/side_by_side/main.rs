@@ -550,7 +550,7 @@ async fn undo_end_to_end(plan: &Plan, real: &Real, kubeconfig: &Path, dir: &Path
     }
 }
 
-/// `PATCH deployments/web (dry run)`.
+/// `PATCH deployments/web (dry run)`; a GET of a collection is a LIST.
 fn describe(sent: &Sent) -> String {
     let mut segments = sent.path.rsplit('/');
     let last = segments.next().unwrap_or_default();
@@ -564,7 +564,11 @@ fn describe(sent: &Sent) -> String {
     } else {
         ""
     };
-    format!("{} {resource}{dry}", sent.method)
+    let verb = match sent.method.as_str() {
+        "GET" if last != "web" => "LIST",
+        method => method,
+    };
+    format!("{verb} {resource}{dry}")
 }
 
 /// A change rolled out while `k8s_rollout_status` waits: the time from the last status update
