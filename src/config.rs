@@ -113,7 +113,12 @@ pub struct Cli {
 
     /// Audit log (JSON Lines) of every undo plan, approval decision and write
     /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl].
-    #[arg(long, value_name = "PATH", global = true, env = "K8S_ROLLOUT_MCP_AUDIT_LOG")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        global = true,
+        env = "K8S_ROLLOUT_MCP_AUDIT_LOG"
+    )]
     pub audit_log: Option<PathBuf>,
 
     /// Instead of serving MCP, run a maintenance command.

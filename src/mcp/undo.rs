@@ -85,7 +85,13 @@ impl RolloutServer {
         let call = UndoCall::new(
             &cluster,
             &self.audit,
-            self.call_facts(&cluster, &plan, &context, args.reason.as_deref(), &kube_user),
+            self.call_facts(
+                &cluster,
+                &plan,
+                &context,
+                args.reason.as_deref(),
+                &kube_user,
+            ),
             args.reason.clone(),
             self.settings.show_env_values,
         );
@@ -110,7 +116,13 @@ impl RolloutServer {
                 // The dry run and the evidence come first: a patch the API server refuses is
                 // refused here, before anyone is asked.
                 let briefing = call.brief(&workload, &set, &plan, path).await?;
-                let message = approval_message(&cluster, &plan, &briefing, args.reason.as_deref(), &kube_user);
+                let message = approval_message(
+                    &cluster,
+                    &plan,
+                    &briefing,
+                    args.reason.as_deref(),
+                    &kube_user,
+                );
                 call.record(
                     AuditEvent::ApprovalRequested,
                     Detail {

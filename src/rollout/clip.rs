@@ -29,9 +29,14 @@ pub fn text(text: &str, max: usize) -> Cow<'_, str> {
 /// written as escapes (`\n`, `\u{1b}`), so they can neither start a line of their own nor
 /// restyle the text, and the result is clipped to `max` characters ([`text`]).
 pub fn untrusted(raw: &str, max: usize) -> String {
-    let clipped = text(raw, max);
-    let mut out = String::with_capacity(clipped.len());
-    for ch in clipped.chars() {
+    escape(&text(raw, max))
+}
+
+/// `raw` with its control and format characters written as escapes (see [`untrusted`]),
+/// unclipped: for text whose length is bounded elsewhere (an Event's note, cut to its limit).
+pub fn escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for ch in raw.chars() {
         match ch {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),

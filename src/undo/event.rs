@@ -18,6 +18,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, FIELD_MANAGER};
+use crate::rollout::clip;
 use crate::rollout::workload::Workload;
 
 /// The Event's `reason`.
@@ -64,12 +65,12 @@ pub fn note(rollback: &ApprovedRollback<'_>) -> String {
     let mut note = format!(
         "rolled back to revision {} (new revision {new}), {} via {}",
         rollback.target_revision,
-        escape_controls(rollback.approved_by),
-        escape_controls(rollback.client)
+        clip::escape(rollback.approved_by),
+        clip::escape(rollback.client)
     );
     if let Some(reason) = rollback.reason {
         note.push_str(": ");
-        note.push_str(&escape_controls(reason));
+        note.push_str(&clip::escape(reason));
     }
     cut(note, NOTE_LIMIT)
 }
@@ -100,7 +101,7 @@ pub fn event(
         reason: Some(REASON.into()),
         action: Some(ACTION.into()),
         reporting_controller: Some(FIELD_MANAGER.into()),
-        reporting_instance: Some(cut(escape_controls(instance), INSTANCE_LIMIT)),
+        reporting_instance: Some(cut(clip::escape(instance), INSTANCE_LIMIT)),
         regarding: Some(ObjectReference {
             api_version: Some("apps/v1".into()),
             kind: Some(workload.kind.kind().into()),
@@ -139,20 +140,6 @@ fn instance() -> String {
         .filter(|host| !host.is_empty())
         .unwrap_or_else(|| "unknown-host".into());
     format!("{FIELD_MANAGER}@{host}")
-}
-
-/// Control characters (newlines, ANSI escapes) as Rust escapes, so a reason cannot forge lines
-/// in `kubectl describe`.
-fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `text` cut to at most `limit` bytes on a character boundary, ending in `...` when cut.

@@ -404,7 +404,6 @@ impl Real {
             .filter(|r| r.namespace.as_ref().is_some_and(|ns| ours.contains(&ns)))
             .map(|r| RequestRecord {
                 dry_run: r.dry_run(),
-                user_agent: Some(r.user_agent.clone()),
                 method: r.method,
                 path: r.path,
                 query: r.query,

@@ -299,6 +299,7 @@ fn requests_map_to_the_permission_they_need() {
         body: String::new(),
         status: 200,
         dry_run: false,
+        user_agent: None,
     };
     let cases = [
         (
