@@ -343,7 +343,13 @@ fn stamp(
     hash.update(version.as_bytes());
     hash.update(ldflags.as_bytes());
     for file in files {
-        hash.update(file.display().to_string().as_bytes());
+        // Paths relative to their module, so a checkout elsewhere (a worktree, CI's clone)
+        // finds the same stamp for the same sources.
+        let relative = file
+            .strip_prefix(source)
+            .or_else(|_| file.strip_prefix(kubernetes))
+            .unwrap_or(&file);
+        hash.update(relative.display().to_string().as_bytes());
         hash.update(read(&file)?.as_bytes());
     }
     Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())

@@ -94,9 +94,12 @@ pub async fn create_namespace_named(
         serde_json::from_value(json!({"metadata": {"name": name}})).expect("a Namespace");
     let namespaces = Api::<Namespace>::all(client.clone());
     if namespaces.get_opt(name).await?.is_none() {
-        namespaces
-            .create(&PostParams::default(), &namespace)
-            .await?;
+        // Another test may create it between the read and the create.
+        match namespaces.create(&PostParams::default(), &namespace).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" => {}
+            Err(error) => return Err(error),
+        }
     }
     wait_for_default_account(client, name).await?;
     Ok(name.to_string())

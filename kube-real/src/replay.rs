@@ -237,13 +237,21 @@ impl Objects {
     pub async fn settle(&self, kind: ResourceKind, ns: &str, name: &str) {
         let deadline = Instant::now() + WAIT;
         let mut previous: Option<Value> = None;
+        // Settled and unchanged for three reads in a row (600 ms): a controller between two
+        // steps of a rollout can look settled for one.
+        let mut steady = 0;
         loop {
             let object = self.get(kind, ns, name).await;
             let status = object.as_ref().map(|o| o["status"].clone());
             let done = object
                 .as_ref()
                 .is_some_and(|o| observed(o) && settled(kind, o));
-            if done && status == previous {
+            steady = if done && status == previous {
+                steady + 1
+            } else {
+                0
+            };
+            if steady >= 2 {
                 return;
             }
             assert!(

@@ -98,6 +98,8 @@ pub async fn plan(
 /// What the approver is shown beside the plan, gathered before anyone is asked.
 #[derive(Debug, Clone)]
 pub struct Briefing {
+    /// What the server dry run before asking found.
+    pub dry_run: String,
     /// kubectl's verdict on the live revision's rollout.
     pub live: RolloutStatus,
     /// Pods by revision and state, Warning events.
@@ -115,7 +117,7 @@ impl Briefing {
             live: &self.live,
             evidence: &self.evidence,
             target: self.target.as_ref(),
-            dry_run: DRY_RUN_ACCEPTED,
+            dry_run: &self.dry_run,
             config_references: &self.config_references,
         }
     }
@@ -123,6 +125,26 @@ impl Briefing {
 
 /// What the server dry run before asking says when the API server accepts the patch.
 pub const DRY_RUN_ACCEPTED: &str = "the API server accepted this exact patch (dryRun=All; admission and validation ran, nothing was stored)";
+/// What it says when the workload's resourceVersion moved since the plan (status updates).
+pub const DRY_RUN_CONFLICT: &str = "inconclusive: the workload's resourceVersion moved since the plan (its status changes while it rolls out), so the API server answered 409 Conflict; the write re-checks the plan and applies only if what you approve is unchanged";
+
+/// A dry run as sent: the placeholder approval, the change-cause and the patch.
+struct DryRun {
+    approval: ApprovalSummary,
+    change_cause: String,
+    patch: RollbackPatch,
+}
+
+/// A dry run the API server refused.
+fn dry_run_failed(plan: &RollbackPlan, error: &ClusterError) -> UndoError {
+    UndoError(format!(
+        "failed restoring revision {} (server dry run) of {} {}/{}: {error}. A dry run writes nothing.",
+        plan.target_revision(),
+        plan.kind,
+        plan.namespace,
+        plan.name
+    ))
+}
 
 /// The live revision, and the plan or kubectl's refusal.
 async fn inspect(
@@ -244,12 +266,19 @@ impl<'a> UndoCall<'a> {
             self.server_dry_run(plan, path),
             verify::evidence(self.cluster, workload, set)
         );
-        dry_run.map_err(|error| {
-            UndoError(format!(
-                "{} Nobody was asked to approve: the rollback would fail as it stands.",
-                error.0
-            ))
-        })?;
+        let dry_run = match dry_run?.1 {
+            Ok(_) => DRY_RUN_ACCEPTED.to_string(),
+            // The status moved the resourceVersion since the plan (a rollout in progress
+            // does every few seconds): the dry run proves nothing either way, and the write
+            // re-checks the plan on its own 409.
+            Err(ClusterError::Conflict { .. }) => DRY_RUN_CONFLICT.to_string(),
+            Err(error) => {
+                return Err(UndoError(format!(
+                    "{} Nobody was asked to approve: the rollback would fail as it stands.",
+                    dry_run_failed(plan, &error).0
+                )));
+            }
+        };
         let query = HistoryQuery {
             limit: usize::MAX,
             ..HistoryQuery::default()
@@ -263,6 +292,7 @@ impl<'a> UndoCall<'a> {
                     .find(|summary| summary.revision == plan.target_revision())
             });
         Ok(Briefing {
+            dry_run,
             live: status::evaluate(workload, None),
             evidence,
             target,
@@ -270,12 +300,14 @@ impl<'a> UndoCall<'a> {
         })
     }
 
-    /// Sends the patch an approval on `path` would write with `dryRun=All`, and records it.
+    /// Sends the patch an approval on `path` would write with `dryRun=All`, and records it:
+    /// the API server's answer, and the patch with its change-cause. Err only when the record
+    /// cannot be kept.
     async fn server_dry_run(
         &self,
         plan: &RollbackPlan,
         path: ApprovalPath,
-    ) -> Result<(ApprovalSummary, String, RollbackPatch), UndoError> {
+    ) -> Result<(DryRun, Result<Workload, ClusterError>), UndoError> {
         let approval = ApprovalSummary::placeholder(path);
         let change_cause = self.change_cause(plan, &approval);
         let patch = plan.patch(&change_cause);
@@ -288,16 +320,12 @@ impl<'a> UndoCall<'a> {
             ..Default::default()
         };
         self.record(AuditEvent::DryRun, detail).await?;
-        answer.map_err(|error| {
-            UndoError(format!(
-                "failed restoring revision {} (server dry run) of {} {}/{}: {error}. A dry run writes nothing.",
-                plan.target_revision(),
-                plan.kind,
-                plan.namespace,
-                plan.name
-            ))
-        })?;
-        Ok((approval, change_cause, patch))
+        let sent = DryRun {
+            approval,
+            change_cause,
+            patch,
+        };
+        Ok((sent, answer))
     }
 
     /// A server-side dry run (`dryRun=All`) of the patch an approval on `path` would write.
@@ -306,7 +334,13 @@ impl<'a> UndoCall<'a> {
         plan: &RollbackPlan,
         path: ApprovalPath,
     ) -> Result<UndoReport, UndoError> {
-        let (approval, change_cause, patch) = self.server_dry_run(plan, path).await?;
+        let (sent, answer) = self.server_dry_run(plan, path).await?;
+        answer.map_err(|error| dry_run_failed(plan, &error))?;
+        let DryRun {
+            approval,
+            change_cause,
+            patch,
+        } = sent;
         let read_back = ReadBack {
             note: "dry run: nothing was written".into(),
             ..ReadBack::default()

@@ -76,7 +76,7 @@ async fn verify_passes_on_a_fresh_log_and_names_the_last_call() {
     let (code, out) = verify(&host.audit_log);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("intact, 4 records (1 before the chain began)"),
+        out.contains("intact, 5 records (1 before the chain began)"),
         "{out}"
     );
     assert!(
@@ -91,12 +91,13 @@ async fn verify_passes_on_a_fresh_log_and_names_the_last_call() {
 async fn verify_fails_at_the_line_an_edit_a_deletion_or_a_swap_breaks() {
     let (_host, lines) = approved_undo_log().await;
     let dir = tempdir::Dir::new("chain");
+    // planned, dry_run, approval_requested, approved (by alice), written.
     let mut edited = lines.clone();
-    edited[2] = edited[2].replace("\"alice\"", "\"mallory\"");
-    assert_ne!(edited[2], lines[2]);
+    edited[3] = edited[3].replace("\"alice\"", "\"mallory\"");
+    assert_ne!(edited[3], lines[3]);
     let (code, out) = verify(&write(&dir, &edited));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("chain broken at line 4: "), "{out}");
+    assert!(out.contains("chain broken at line 5: "), "{out}");
 
     let mut deleted = lines.clone();
     deleted.remove(1);

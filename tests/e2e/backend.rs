@@ -386,22 +386,30 @@ impl Real {
             )
         };
         let mark = *self.mark.lock().unwrap();
-        let mut seen = kube_real::audit::read(log, mark).len();
+        let ours: Vec<&String> = self.namespaces.values().collect();
+        let read = || {
+            kube_real::audit::read(log, mark)
+                .into_iter()
+                .filter(|r| !r.user_agent.starts_with(kube_real::HARNESS_AGENT))
+                // kwok's pod status writes, on an existing cluster where it shares credentials.
+                .filter(|r| !r.user_agent.starts_with("kwok"))
+                .filter(|r| r.namespace.as_ref().is_some_and(|ns| ours.contains(&ns)))
+                .collect::<Vec<_>>()
+        };
+        // Caught up when this test's entries stop growing (other tests' keep coming), or
+        // after a bound: controllers may go on writing in our namespaces.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut seen = read().len();
         loop {
             tokio::time::sleep(Duration::from_millis(150)).await;
-            let now = kube_real::audit::read(log, mark).len();
-            if now == seen {
+            let now = read().len();
+            if now == seen || std::time::Instant::now() > deadline {
                 break;
             }
             seen = now;
         }
-        let ours: Vec<&String> = self.namespaces.values().collect();
-        kube_real::audit::read(log, mark)
+        read()
             .into_iter()
-            .filter(|r| !r.user_agent.starts_with(kube_real::HARNESS_AGENT))
-            // kwok's pod status writes, on an existing cluster where it shares credentials.
-            .filter(|r| !r.user_agent.starts_with("kwok"))
-            .filter(|r| r.namespace.as_ref().is_some_and(|ns| ours.contains(&ns)))
             .map(|r| RequestRecord {
                 dry_run: r.dry_run(),
                 method: r.method,

@@ -157,6 +157,14 @@ async fn stdout_carries_only_json_rpc_even_with_debug_logging() {
         .spawn()
         .expect("the server starts");
     let mut stdin = child.stdin.take().unwrap();
+    // Debug logging outgrows a pipe's buffer: read stderr as it comes, or the server blocks
+    // writing it.
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr_pipe, &mut text);
+        text
+    });
     let requests = [
         r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
         r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
@@ -178,10 +186,8 @@ async fn stdout_carries_only_json_rpc_even_with_debug_logging() {
     .unwrap();
     drop(stdin);
     let _ = child.kill();
-    let stderr = child
-        .wait_with_output()
-        .map(|out| String::from_utf8_lossy(&out.stderr).into_owned())
-        .unwrap_or_default();
+    let _ = child.wait();
+    let stderr = stderr_reader.join().unwrap_or_default();
     assert_eq!(lines.len(), 3, "three responses");
     for line in &lines {
         let message: serde_json::Value =

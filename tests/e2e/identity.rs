@@ -39,7 +39,11 @@ async fn an_undo_shows_and_records_the_kube_user_it_writes_as(backend: Backend) 
         "{prompt}"
     );
     let records = host.audit();
-    assert_eq!(records.len(), 4);
+    assert_eq!(
+        records.len(),
+        5,
+        "planned, dry_run, approval_requested, approved, written"
+    );
     for record in &records {
         assert_eq!(record["kube_user"], user, "{record}");
         assert!(record["kube_user_unknown"].is_null(), "{record}");

@@ -441,6 +441,26 @@ async fn the_service_accounts_run_the_flow_their_manifests_allow() {
     let (_, all) = exhaustive_run(&host).await;
     let forbidden: Vec<&RequestRecord> = all.iter().filter(|r| r.status == 403).collect();
     assert!(forbidden.is_empty(), "403s: {forbidden:?}");
+    // The writes run as the ServiceAccount, as the API server confirms (SelfSubjectReview):
+    // the approver is told so, and every record of the undo says so.
+    let account = "system:serviceaccount:k8s-rollout-mcp:k8s-rollout-mcp";
+    let asked = host.asked();
+    assert!(
+        asked
+            .iter()
+            .all(|question| question.contains(&format!("Writes as: kube user \"{account}\""))),
+        "{asked:?}"
+    );
+    // (Undo records carry the kube user; a failure seen by a status wait has none.)
+    let undo_records: Vec<Value> = host
+        .audit()
+        .into_iter()
+        .filter(|record| record["event"] == "planned" || record["event"] == "written")
+        .collect();
+    assert!(!undo_records.is_empty(), "{:?}", host.audit_events());
+    for record in &undo_records {
+        assert_eq!(record["kube_user"], account, "{record}");
+    }
 
     // As the read-only account: history and status work, the undo is forbidden by verb.
     let mut options = HostOptions::new(Lifecycle::Handshake).on(Backend::Real);
