@@ -371,6 +371,9 @@ fn revision_of(pod: &PodObject, objects: &BTreeMap<&str, i64>) -> Option<i64> {
     })
 }
 
+/// One revision's pods: by (state, reason), each group.
+type Groups = BTreeMap<(PodState, Option<String>), PodGroup>;
+
 /// Groups the pods by revision (live first, then newest) and state (worst first).
 pub fn pods(workload: &Workload, set: &RevisionSet, pods: &[PodObject]) -> Vec<RevisionPods> {
     let live = set.live(workload).map(|revision| revision.number);
@@ -379,11 +382,7 @@ pub fn pods(workload: &Workload, set: &RevisionSet, pods: &[PodObject]) -> Vec<R
         .iter()
         .map(|revision| (revision.object_name.as_str(), revision.number))
         .collect();
-    // revision -> (pods, (state, reason) -> group)
-    let mut by_revision: BTreeMap<
-        Option<i64>,
-        (u32, BTreeMap<(PodState, Option<String>), PodGroup>),
-    > = BTreeMap::new();
+    let mut by_revision: BTreeMap<Option<i64>, (u32, Groups)> = BTreeMap::new();
     for pod in pods {
         let facts = facts(pod);
         let (count, groups) = by_revision.entry(revision_of(pod, &objects)).or_default();
