@@ -13,7 +13,7 @@ use super::host::tempdir;
 const BINARY: &str = env!("CARGO_BIN_EXE_k8s-rollout-mcp");
 
 /// Runs the binary to completion with no stdin; returns (exit code, stdout, stderr).
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let output = Command::new(BINARY)
         .args(args)
         .env_remove("KUBECONFIG")

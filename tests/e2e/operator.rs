@@ -5,14 +5,12 @@
 //! decisions, which happen before any request, and need exact request counts.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use kube_sim::{Scenario, Sim};
 use serde_json::json;
 
+use super::cli::run;
 use super::host::{Host, HostOptions, Lifecycle, refusal, structured, tempdir, text};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_k8s-rollout-mcp");
 
 fn history(namespace: &str) -> serde_json::Value {
     json!({"resource_type": "deployment", "name": "api-server", "namespace": namespace})
@@ -192,22 +190,6 @@ async fn a_kubeconfig_with_two_contexts_reaches_two_clusters() {
     // Without a context the start context (east) is used.
     let report = structured(&host.call("k8s_rollout_history", history("shop")).await).clone();
     assert_eq!(report["context"], "east");
-}
-
-/// Runs the binary to completion with `env`; returns (exit code, stdout, stderr).
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let output = Command::new(BINARY)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[test]
