@@ -32,13 +32,13 @@ pub const BINARIES: [&str; 5] = [
 ];
 
 /// kwok's own stages used by kube-real (paths inside kwok's module): Nodes become Ready and keep
-/// their leases, terminating pods are deleted. Pod lifecycles are ours ([`OUR_STAGES`]).
-const KWOK_STAGES: [&str; 3] = [
+/// their leases. Pod lifecycles are ours ([`OUR_STAGES`]).
+const KWOK_STAGES: [&str; 2] = [
     "kustomize/stage/node/fast/node-initialize.yaml",
     "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-    "kustomize/stage/pod/fast/pod-delete.yaml",
 ];
-/// Our pod stages (paths inside `realkube/`): Ready at once, or failing as the image says.
+/// Our pod stages (paths inside `realkube/`): Ready at once, or failing as the image says, and
+/// terminating pods removed (kwok's own pod-delete stage deletes re-created StatefulSet pods).
 const OUR_STAGES: [&str; 1] = ["stages/pods.yaml"];
 
 /// Why the control plane could not be built.
