@@ -7,6 +7,7 @@
 //! lost took effect is for the undo workflow to find out (`crate::undo::outcome`), not for a
 //! blind re-send to decide.
 
+mod connect;
 pub mod identity;
 pub mod retry;
 
@@ -20,7 +21,6 @@ use kube::Resource;
 use kube::api::{
     Api, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
-use kube::client::ClientBuilder;
 use kube::core::Selector;
 use kube::discovery::ApiResource;
 use tower::ServiceBuilder;
@@ -348,12 +348,14 @@ impl Cluster {
         ));
         let server = config::server_url(&config);
         let default_namespace = config.default_namespace.clone();
-        let writes = kube::Client::try_from(config.clone()).map_err(failed)?;
+        let writes = connect::client_builder(config.clone())
+            .map_err(failed)?
+            .build();
         let layers = ServiceBuilder::new()
             .layer(RetryLayer::new(retry::ReadRetry::new(request_timeout)))
             // tower's retry needs a cloneable service; kube's stack is boxed and is not.
             .layer(BufferLayer::new(1024));
-        let reads = ClientBuilder::try_from(config)
+        let reads = connect::client_builder(config)
             .map_err(failed)?
             .with_layer(&layers)
             .build();
