@@ -538,9 +538,9 @@ async fn a_long_history_is_read_in_pages_and_an_expired_continue_restarts_once()
 #[tokio::test]
 async fn a_revision_numbered_two_billion_costs_no_memory() {
     let mut server = RawServer::start_with(web(), SimOptions::new(), "warn").await;
-    let uid = uid(&server.sim, "deployments", "web");
+    let uid = uid(server.sim(), "deployments", "web");
     server
-        .sim
+        .sim()
         .create(
             "replicasets",
             NS,

@@ -129,7 +129,7 @@ async fn malformed_messages_get_json_rpc_errors_and_the_server_keeps_serving() {
         still_serving(&mut server, session, 6).await;
 
         assert!(server.is_running());
-        assert!(server.sim.mutating_requests().is_empty());
+        assert!(server.sim().mutating_requests().is_empty());
         let bytes = server.assert_clean_stdout();
         assert!(server.stderr_bytes() > 0, "trace logging went to stderr");
         println!("{session:?}: stdout carried {bytes} bytes, all JSON-RPC");
@@ -166,7 +166,7 @@ async fn a_ten_mebibyte_line_is_answered_and_the_server_keeps_serving() {
             "{session:?}: peak RSS after two 10 MiB lines: {:.1} MiB",
             server.peak_rss_kib() as f64 / 1024.0
         );
-        assert!(server.sim.requests().iter().all(|r| !r.is_mutating()));
+        assert!(server.sim().requests().iter().all(|r| !r.is_mutating()));
         server.assert_clean_stdout();
     }
 }
@@ -195,7 +195,7 @@ async fn tool_calls_before_the_handshake_are_refused_and_the_handshake_still_wor
         .send(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}))
         .await;
     assert!(
-        server.sim.requests().is_empty(),
+        server.sim().requests().is_empty(),
         "nothing reached the cluster"
     );
     let answer = server.handshake().await;
@@ -248,15 +248,15 @@ async fn eof_in_the_middle_of_a_call_exits_cleanly() {
             .await;
         // The watch is open once the sim sees it.
         for _ in 0..200 {
-            if server.sim.open_watches() > 0 {
+            if server.sim().open_watches() > 0 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        assert_eq!(server.sim.open_watches(), 1);
+        assert_eq!(server.sim().open_watches(), 1);
         server.close_stdin();
         assert_eq!(server.exit_code().await, Some(0), "{session:?}");
-        assert!(server.sim.mutating_requests().is_empty());
+        assert!(server.sim().mutating_requests().is_empty());
         server.assert_clean_stdout();
     }
 }

@@ -1,6 +1,6 @@
 //! The real binary over its raw stdin and stdout, with no MCP library in between: for protocol
 //! abuse (bytes no client library would send), for load (hundreds of requests in flight on one
-//! pipe), and for reading the server's peak memory from `/proc`.
+//! pipe), and for reading the server's peak memory from `/proc`. On either backend.
 //!
 //! Every byte the server writes to stdout is read and checked: each line must be one JSON-RPC
 //! 2.0 message. Logs go to stderr, which is kept to look for panics.
@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
+use super::backend::{Backend, TestCluster};
 use super::host::tempdir;
 
 /// The server binary: the one `cargo test` built, or `K8S_ROLLOUT_MCP_SERVER` (e.g. the release
@@ -44,9 +45,9 @@ struct Stdout {
     partial_line: bool,
 }
 
-/// A server process on pipes, and the simulated cluster it talks to.
+/// A server process on pipes, and the cluster it talks to.
 pub struct RawServer {
-    pub sim: Sim,
+    pub cluster: TestCluster,
     child: Child,
     stdin: Option<ChildStdin>,
     messages: mpsc::UnboundedReceiver<Value>,
@@ -64,11 +65,21 @@ impl RawServer {
     }
 
     pub async fn start_with(scenario: Scenario, sim: SimOptions, log: &str) -> Self {
-        let sim = Sim::start_with(scenario, sim).await;
+        Self::start_seeded(TestCluster::seed(Backend::Sim, scenario, sim).await, log)
+    }
+
+    /// Seeds `scenario` on `backend` and starts the server with `RUST_LOG=log`.
+    pub async fn start_on(backend: Backend, scenario: Scenario, log: &str) -> Self {
+        Self::start_seeded(
+            TestCluster::seed(backend, scenario, SimOptions::new()).await,
+            log,
+        )
+    }
+
+    fn start_seeded(cluster: TestCluster, log: &str) -> Self {
         let dir = tempdir::Dir::new("raw");
         let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig)
-            .expect("kubeconfig written");
+        std::fs::write(&kubeconfig, cluster.kubeconfig(None)).expect("kubeconfig written");
         let mut child = Command::new(server_binary())
             .arg("--kubeconfig")
             .arg(&kubeconfig)
@@ -123,7 +134,7 @@ impl RawServer {
             }
         });
         Self {
-            sim,
+            cluster,
             child,
             stdin,
             messages,
@@ -132,6 +143,11 @@ impl RawServer {
             stderr,
             _dir: dir,
         }
+    }
+
+    /// The sim, for tests that only it can run.
+    pub fn sim(&self) -> &Sim {
+        self.cluster.sim()
     }
 
     pub fn pid(&self) -> u32 {
