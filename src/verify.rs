@@ -5,9 +5,9 @@
 //! Beyond kubectl: the status says why the rollout stands where it does ([`evidence`]: pods by
 //! revision and state, Warning events), names the live revision and the ReplicaSet or ControllerRevision
 //! carrying it, and `revision` is checked for DaemonSets and StatefulSets too (kubectl ignores
-//! it for them), against the revision whose template is live. After an undo, a progress
-//! deadline condition left over from before the write is not taken for a failure
-//! ([`status::after_write`]).
+//! it for them), against the revision whose template is live. A progress deadline condition
+//! left over from an earlier rollout (it names another ReplicaSet than the live one, or predates
+//! our undo) is not taken for a failure ([`status::EarlierRollout`]).
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use crate::follow::Follow;
 use crate::rollout::evidence::{self, Evidence};
 use crate::rollout::kind::WorkloadKind;
 use crate::rollout::revisions::RevisionSet;
-use crate::rollout::status::{self, ReplicaCounts, RolloutState, RolloutStatus};
+use crate::rollout::status::{self, EarlierRollout, ReplicaCounts, RolloutState, RolloutStatus};
 use crate::rollout::workload::Workload;
 
 /// The longest a status call may wait, in seconds.
@@ -77,7 +77,7 @@ pub struct StatusQuery {
     /// Wait this long for the rollout to finish; None to look once.
     pub wait: Option<Duration>,
     /// After an undo: the `Progressing` condition's `lastUpdateTime` before the write
-    /// ([`status::after_write`]).
+    /// ([`status::EarlierRollout::updated_before_write`]).
     pub progressing_before: Option<Timestamp>,
 }
 
@@ -94,24 +94,30 @@ pub async fn check(
 ) -> Result<StatusReport, ClusterError> {
     let started = Instant::now();
     let mut current = workload;
-    let evaluate = |workload: &Workload| {
-        status::after_write(workload, query.expected_revision, query.progressing_before)
-    };
-    let mut status = evaluate(&current);
-    // Beyond kubectl: the expected revision of a DaemonSet or StatefulSet is checked against
-    // its live ControllerRevision, before any waiting.
+    // Beyond kubectl, both judged against the live revision before any waiting: the expected
+    // revision of a DaemonSet or StatefulSet (its live ControllerRevision), and a Deployment's
+    // deadline condition (the live ReplicaSet: is the condition about it?).
     let checks_live =
         query.expected_revision.is_some() && !current.kind.kubectl_checks_expected_revision();
-    let mut set = if checks_live {
+    let mut set = if checks_live || status::has_deadline_condition(&current) {
         Some(cluster.revisions(&current).await?)
     } else {
         None
     };
+    let live_before = set.as_ref().and_then(|set| live(set, &current));
+    let earlier = EarlierRollout {
+        live_replica_set: live_before.as_ref().map(|(_, object)| object.as_str()),
+        updated_before_write: query.progressing_before,
+    };
+    let evaluate = |workload: &Workload| {
+        status::with_earlier_rollout(workload, query.expected_revision, earlier)
+    };
+    let mut status = evaluate(&current);
     expect_revision(
         &mut status,
         &current,
         query.expected_revision,
-        set.as_ref().and_then(|set| live(set, &current)).as_ref(),
+        live_before.as_ref(),
     );
     let mut timed_out = false;
     if let Some(limit) = query.wait.filter(|_| !status.is_final()) {
@@ -258,7 +264,7 @@ fn report(
             "{subject} does not use the RollingUpdate strategy: its pods change only when deleted, so there is no rollout to watch"
         )),
         RolloutState::Progressing if status.stale_deadline.is_some() => Some(format!(
-            "the progress deadline condition of {subject} (\"{}\") was set before the rollback; the Deployment controller keeps it until {} makes progress, so it is not the rollback's failure",
+            "the progress deadline condition of {subject} (\"{}\") is left over from the rollout before this one; the Deployment controller keeps it until {} makes progress (and does not time that one out while it stands), so it is not this rollout's failure: judge it by its pods",
             status.stale_deadline.as_deref().unwrap_or_default(),
             live_revision_object
                 .as_deref()

@@ -4,11 +4,13 @@
 //! generation and the replica counts and says whether the rollout is done, still going, or
 //! failed. The messages are kubectl's without the trailing newline.
 //!
-//! One departure, after a write only ([`after_write`]): the Deployment controller replaces its
+//! One departure ([`with_earlier_rollout`]): the Deployment controller replaces its
 //! `Progressing` condition only when it sees progress, so right after an undo of a deploy past
-//! its deadline the old `ProgressDeadlineExceeded` is still there while the restored ReplicaSet
-//! scales up. kubectl calls that rollout failed; a condition last updated before the write says
-//! nothing about the rollout the write started, so it is "progressing" here.
+//! its deadline (ours or anyone's) the old `ProgressDeadlineExceeded` is still there while the
+//! restored ReplicaSet scales up. kubectl calls that rollout failed. A condition that names
+//! another ReplicaSet than the live one, or (after our own write) was last updated before it,
+//! says nothing about the rollout under way, so it is "progressing" here, with the condition
+//! named as stale.
 
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
@@ -70,8 +72,8 @@ pub struct RolloutStatus {
     pub counts: ReplicaCounts,
     /// Whether the controller has observed the latest spec (`observedGeneration`).
     pub observed: bool,
-    /// The message of a `ProgressDeadlineExceeded` condition that predates the write being
-    /// verified, and so was not taken as a failure.
+    /// The message of a `ProgressDeadlineExceeded` condition left over from an earlier rollout
+    /// ([`EarlierRollout`]), and so not taken as a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_deadline: Option<String>,
 }
@@ -94,25 +96,53 @@ impl RolloutStatus {
     }
 }
 
+/// What tells a Deployment's `ProgressDeadlineExceeded` condition left over from an earlier
+/// rollout from one about the rollout under way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EarlierRollout<'a> {
+    /// The ReplicaSet running the live template. The controller names the ReplicaSet it timed
+    /// out in the condition's message (`ReplicaSet "web-7c9d" has timed out progressing.`), and
+    /// a rollback to an existing ReplicaSet keeps that condition until the restored one
+    /// progresses: a condition naming another ReplicaSet is about an earlier rollout.
+    pub live_replica_set: Option<&'a str>,
+    /// After our own write: the condition's `lastUpdateTime` before it ([`progressing_updated`]
+    /// of the object the write replaced); a condition no newer than that predates the write.
+    pub updated_before_write: Option<Timestamp>,
+}
+
 /// Decides the rollout status as `kubectl rollout status --watch=false` would.
 /// `expected_revision` is kubectl's `--revision` (checked for Deployments, as kubectl does).
 pub fn evaluate(workload: &Workload, expected_revision: Option<i64>) -> RolloutStatus {
-    after_write(workload, expected_revision, None)
+    with_earlier_rollout(workload, expected_revision, EarlierRollout::default())
 }
 
-/// [`evaluate`] for a workload written over one whose `Progressing` condition was last
-/// updated at `progressing_before` ([`progressing_updated`] of the object the write replaced):
-/// a deadline condition no newer than that predates the write and is not a failure.
-pub fn after_write(
+/// [`evaluate`], except that a deadline condition `earlier` shows to be left over from an
+/// earlier rollout is not a failure.
+pub fn with_earlier_rollout(
     workload: &Workload,
     expected_revision: Option<i64>,
-    progressing_before: Option<Timestamp>,
+    earlier: EarlierRollout<'_>,
 ) -> RolloutStatus {
     match workload.kind {
-        WorkloadKind::Deployment => deployment(workload, expected_revision, progressing_before),
+        WorkloadKind::Deployment => deployment(workload, expected_revision, earlier),
         WorkloadKind::DaemonSet => daemon_set(workload),
         WorkloadKind::StatefulSet => stateful_set(workload),
     }
+}
+
+/// Whether a Deployment carries a `ProgressDeadlineExceeded` condition: the one case where
+/// the live ReplicaSet changes the verdict ([`EarlierRollout::live_replica_set`]).
+pub fn has_deadline_condition(workload: &Workload) -> bool {
+    workload.kind == WorkloadKind::Deployment && deadline_exceeded(workload.status()).is_some()
+}
+
+/// The ReplicaSet a timed-out `Progressing` condition names, from the controller's message.
+fn timed_out_replica_set(condition: &Value) -> Option<&str> {
+    condition["message"]
+        .as_str()?
+        .strip_prefix("ReplicaSet \"")?
+        .split_once('"')
+        .map(|(name, _)| name)
 }
 
 /// The `lastUpdateTime` of a Deployment's `Progressing` condition (None for the other kinds,
@@ -131,6 +161,8 @@ fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
         .find(|condition| condition["type"] == kind)
 }
 
+/// A count from the status. The API server validates counts, but a status is written by
+/// whoever may update it: arithmetic on counts saturates rather than trusting them.
 fn field(value: &Value, name: &str) -> i64 {
     value[name].as_i64().unwrap_or(0)
 }
@@ -157,18 +189,35 @@ fn status(
 fn deployment(
     workload: &Workload,
     expected_revision: Option<i64>,
-    progressing_before: Option<Timestamp>,
+    earlier: EarlierRollout<'_>,
 ) -> RolloutStatus {
-    let mut status = deployment_verdict(workload, expected_revision, progressing_before);
-    if status.state == RolloutState::Progressing && progressing_before.is_some() {
-        status.stale_deadline = deadline_exceeded(workload.status()).map(|condition| {
-            condition["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        });
+    let mut status = deployment_verdict(workload, expected_revision, earlier);
+    if status.state == RolloutState::Progressing {
+        status.stale_deadline = deadline_exceeded(workload.status())
+            .filter(|condition| from_earlier_rollout(condition, earlier))
+            .map(|condition| {
+                condition["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            });
     }
     status
+}
+
+/// Whether a deadline condition is about an earlier rollout than the one under way.
+fn from_earlier_rollout(condition: &Value, earlier: EarlierRollout<'_>) -> bool {
+    let names_another = earlier
+        .live_replica_set
+        .zip(timed_out_replica_set(condition))
+        .is_some_and(|(live, named)| live != named);
+    let predates_the_write = earlier.updated_before_write.is_some_and(|before| {
+        condition["lastUpdateTime"]
+            .as_str()
+            .and_then(|text| text.parse::<Timestamp>().ok())
+            .is_some_and(|updated| updated <= before)
+    });
+    names_another || predates_the_write
 }
 
 /// The `Progressing` condition when it says the progress deadline passed.
@@ -180,7 +229,7 @@ fn deadline_exceeded(status: &Value) -> Option<&Value> {
 fn deployment_verdict(
     workload: &Workload,
     expected_revision: Option<i64>,
-    progressing_before: Option<Timestamp>,
+    earlier: EarlierRollout<'_>,
 ) -> RolloutStatus {
     let name = workload.name();
     let st = workload.status();
@@ -232,15 +281,8 @@ fn deployment_verdict(
     if !observed {
         return progressing("Waiting for deployment spec update to be observed...".into());
     }
-    let predates_the_write = |condition: &Value| {
-        let updated = condition["lastUpdateTime"]
-            .as_str()?
-            .parse::<Timestamp>()
-            .ok()?;
-        Some(updated <= progressing_before?)
-    };
     let timed_out =
-        deadline_exceeded(st).is_some_and(|condition| predates_the_write(condition) != Some(true));
+        deadline_exceeded(st).is_some_and(|condition| !from_earlier_rollout(condition, earlier));
     if timed_out {
         return failed(format!(
             "deployment \"{name}\" exceeded its progress deadline"
@@ -255,7 +297,7 @@ fn deployment_verdict(
     if counts.current > counts.updated {
         return progressing(format!(
             "Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...",
-            counts.current - counts.updated
+            counts.current.saturating_sub(counts.updated)
         ));
     }
     if counts.available < counts.updated {
@@ -352,18 +394,18 @@ fn stateful_set(workload: &Workload) -> RolloutStatus {
     if counts.ready < desired {
         return progressing(format!(
             "Waiting for {} pods to be ready...",
-            desired - counts.ready
+            desired.saturating_sub(counts.ready)
         ));
     }
     let rolling_update = &workload.spec()["updateStrategy"]["rollingUpdate"];
     if rolling_update.is_object() {
         if let Some(partition) = rolling_update["partition"].as_i64()
-            && counts.updated < desired - partition
+            && counts.updated < desired.saturating_sub(partition)
         {
             return progressing(format!(
                 "Waiting for partitioned roll out to finish: {} out of {} new pods have been updated...",
                 counts.updated,
-                desired - partition
+                desired.saturating_sub(partition)
             ));
         }
         let message = format!(
@@ -458,8 +500,11 @@ mod tests {
             RolloutState::Failed,
             "kubectl's verdict"
         );
-        let written: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
-        let after = after_write(&workload, None, Some(written));
+        let before_write = |time: &str| EarlierRollout {
+            updated_before_write: Some(time.parse().unwrap()),
+            live_replica_set: None,
+        };
+        let after = with_earlier_rollout(&workload, None, before_write("2026-12-01T10:00:00Z"));
         assert_eq!(
             (after.state, after.message.as_str()),
             (
@@ -471,17 +516,85 @@ mod tests {
             after.stale_deadline.as_deref(),
             Some("ReplicaSet \"web-bad\" has timed out progressing.")
         );
-        let earlier: Timestamp = "2026-12-01T09:59:59Z".parse().unwrap();
         assert_eq!(
-            after_write(&workload, None, Some(earlier)).state,
+            with_earlier_rollout(&workload, None, before_write("2026-12-01T09:59:59Z")).state,
             RolloutState::Failed,
             "a deadline passed after the write is a failure"
         );
         assert_eq!(
             progressing_updated(&workload),
-            Some(written),
+            Some("2026-12-01T10:00:00Z".parse().unwrap()),
             "what a plan records as the mark"
         );
+    }
+
+    #[test]
+    fn a_deadline_condition_naming_another_replica_set_is_an_earlier_rollouts() {
+        let timed_out = json!({"observedGeneration": 2, "updatedReplicas": 1, "replicas": 3,
+            "availableReplicas": 2,
+            "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                            "lastUpdateTime": "2026-12-01T10:00:00Z", "message": "ReplicaSet \"web-bad\" has timed out progressing."}]});
+        let workload = deployment(2, timed_out, json!({}));
+        assert!(has_deadline_condition(&workload));
+        let live = |name| EarlierRollout {
+            live_replica_set: Some(name),
+            updated_before_write: None,
+        };
+        let restored = with_earlier_rollout(&workload, None, live("web-good"));
+        assert_eq!(
+            (restored.state, restored.message.as_str()),
+            (
+                RolloutState::Progressing,
+                "Waiting for deployment \"web\" rollout to finish: 1 out of 3 new replicas have been updated..."
+            ),
+            "a rollback to web-good, which has not progressed yet"
+        );
+        assert_eq!(
+            restored.stale_deadline.as_deref(),
+            Some("ReplicaSet \"web-bad\" has timed out progressing.")
+        );
+        let own = with_earlier_rollout(&workload, None, live("web-bad"));
+        assert_eq!(
+            (own.state, own.stale_deadline),
+            (RolloutState::Failed, None),
+            "the live ReplicaSet's own deadline"
+        );
+        let mut unnamed = workload.clone();
+        unnamed.object.data["status"]["conditions"][0]["message"] =
+            json!("Deployment \"web\" has timed out progressing.");
+        assert_eq!(
+            with_earlier_rollout(&unnamed, None, live("web-good")).state,
+            RolloutState::Failed,
+            "a condition naming no ReplicaSet proves nothing"
+        );
+    }
+
+    #[test]
+    fn counts_at_the_ends_of_i64_do_not_overflow() {
+        let web = workload(
+            WorkloadKind::Deployment,
+            json!({"metadata": {"name": "web", "generation": 1},
+                   "spec": {"replicas": i64::MIN},
+                   "status": {"observedGeneration": 1, "replicas": i64::MAX,
+                              "updatedReplicas": i64::MIN}}),
+        );
+        assert_eq!(
+            evaluate(&web, None).message,
+            format!(
+                "Waiting for deployment \"web\" rollout to finish: {} old replicas are pending termination...",
+                i64::MAX
+            )
+        );
+        let mut sts = workload(
+            WorkloadKind::StatefulSet,
+            json!({"metadata": {"name": "db", "generation": 1},
+                   "spec": {"replicas": i64::MAX, "updateStrategy": {"type": "RollingUpdate",
+                            "rollingUpdate": {"partition": i64::MIN}}},
+                   "status": {"observedGeneration": 1, "readyReplicas": i64::MIN}}),
+        );
+        assert_eq!(evaluate(&sts, None).state, RolloutState::Progressing);
+        sts.object.data["status"]["readyReplicas"] = json!(i64::MAX);
+        assert_eq!(evaluate(&sts, None).state, RolloutState::Progressing);
     }
 
     #[test]
