@@ -94,7 +94,19 @@ impl ApprovalBinding {
 #[derive(Debug, Serialize, Deserialize)]
 struct Sealed {
     nonce: String,
+    /// The call id of the round that asked: the retry's audit records carry it too, so one
+    /// approval is one call on the record.
+    call_id: String,
     binding: ApprovalBinding,
+}
+
+/// An echoed state, opened.
+#[derive(Debug)]
+pub struct Redemption {
+    /// The call id of the round that asked, when the state is authentic.
+    pub asked_in: Option<String>,
+    /// Whether it approves the current plan, once.
+    pub verdict: Result<(), StateRejection>,
 }
 
 /// Why an echoed state is not accepted. Each means no write.
@@ -143,12 +155,17 @@ impl ApprovalStates {
         })
     }
 
-    /// Seals a state for `binding`.
-    pub fn seal(&self, binding: &ApprovalBinding) -> Result<String, getrandom::Error> {
+    /// Seals a state for `binding`, asked in the call `call_id`.
+    pub fn seal(
+        &self,
+        binding: &ApprovalBinding,
+        call_id: &str,
+    ) -> Result<String, getrandom::Error> {
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce)?;
         let sealed = Sealed {
             nonce: nonce.iter().map(|byte| format!("{byte:02x}")).collect(),
+            call_id: call_id.to_string(),
             binding: binding.clone(),
         };
         Ok(self
@@ -158,32 +175,46 @@ impl ApprovalStates {
     }
 
     /// Accepts a state once, if it is authentic, unexpired, unused and binds `current`.
-    pub fn redeem(&self, sealed: &str, current: &ApprovalBinding) -> Result<(), StateRejection> {
-        let opened: Sealed =
-            self.codec
-                .open_json_with(sealed, &[])
-                .map_err(|error| match error {
-                    RequestStateError::Expired => StateRejection::Expired,
-                    _ => StateRejection::Tampered,
-                })?;
-        {
-            let mut spent = self
-                .spent
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let now = Instant::now();
-            spent.retain(|_, expires| *expires > now);
-            if spent.contains_key(&opened.nonce) {
-                return Err(StateRejection::Replayed);
+    pub fn redeem(&self, sealed: &str, current: &ApprovalBinding) -> Redemption {
+        let opened: Sealed = match self.codec.open_json_with(sealed, &[]) {
+            Ok(opened) => opened,
+            Err(error) => {
+                return Redemption {
+                    asked_in: None,
+                    verdict: Err(match error {
+                        RequestStateError::Expired => StateRejection::Expired,
+                        _ => StateRejection::Tampered,
+                    }),
+                };
             }
-            spent.insert(opened.nonce, now + self.ttl);
+        };
+        let verdict = self.spend(&opened.nonce).and_then(|()| {
+            let differences = opened.binding.differences(current);
+            if differences.is_empty() {
+                Ok(())
+            } else {
+                Err(StateRejection::ForeignPlan(differences))
+            }
+        });
+        Redemption {
+            asked_in: Some(opened.call_id),
+            verdict,
         }
-        let differences = opened.binding.differences(current);
-        if differences.is_empty() {
-            Ok(())
-        } else {
-            Err(StateRejection::ForeignPlan(differences))
+    }
+
+    /// Marks a nonce spent, or says it was already.
+    fn spend(&self, nonce: &str) -> Result<(), StateRejection> {
+        let mut spent = self
+            .spent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        spent.retain(|_, expires| *expires > now);
+        if spent.contains_key(nonce) {
+            return Err(StateRejection::Replayed);
         }
+        spent.insert(nonce.to_string(), now + self.ttl);
+        Ok(())
     }
 }
 
@@ -209,19 +240,23 @@ mod tests {
     #[test]
     fn a_status_only_change_keeps_the_approval_valid() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding()).unwrap();
+        let sealed = states.seal(&binding(), "call-1").unwrap();
         let mut later = binding();
         later.shown_resource_version = "17".into();
-        assert_eq!(states.redeem(&sealed, &later), Ok(()));
+        assert_eq!(states.redeem(&sealed, &later).verdict, Ok(()));
     }
 
     #[test]
     fn a_state_is_accepted_once() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding()).unwrap();
-        assert_eq!(states.redeem(&sealed, &binding()), Ok(()));
+        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let redeemed = states.redeem(&sealed, &binding());
         assert_eq!(
-            states.redeem(&sealed, &binding()),
+            (redeemed.asked_in.as_deref(), redeemed.verdict),
+            (Some("call-1"), Ok(()))
+        );
+        assert_eq!(
+            states.redeem(&sealed, &binding()).verdict,
             Err(StateRejection::Replayed)
         );
     }
@@ -229,22 +264,22 @@ mod tests {
     #[test]
     fn a_modified_or_foreign_state_is_tampered() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding()).unwrap();
+        let sealed = states.seal(&binding(), "call-1").unwrap();
         let mut bytes = sealed.clone().into_bytes();
         let last = bytes.len() - 1;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(bytes).unwrap();
         assert_eq!(
-            states.redeem(&tampered, &binding()),
+            states.redeem(&tampered, &binding()).verdict,
             Err(StateRejection::Tampered)
         );
         let other_process = ApprovalStates::new(Duration::from_secs(60)).unwrap();
         assert_eq!(
-            other_process.redeem(&sealed, &binding()),
+            other_process.redeem(&sealed, &binding()).verdict,
             Err(StateRejection::Tampered)
         );
         assert_eq!(
-            states.redeem("garbage", &binding()),
+            states.redeem("garbage", &binding()).verdict,
             Err(StateRejection::Tampered)
         );
     }
@@ -252,14 +287,14 @@ mod tests {
     #[test]
     fn a_state_for_another_plan_names_the_difference() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding()).unwrap();
+        let sealed = states.seal(&binding(), "call-1").unwrap();
         let mut changed = binding();
         changed.shown_resource_version = "11".into();
         changed.state_digest = "s2".into();
         changed.target_revision = 2;
         changed.reason_digest = sha256_hex(b"something else");
         assert_eq!(
-            states.redeem(&sealed, &changed),
+            states.redeem(&sealed, &changed).verdict,
             Err(StateRejection::ForeignPlan(vec![
                 "target revision: 3 -> 2".into(),
                 "the workload's spec, labels or annotations changed (resourceVersion 10 -> 11)"
@@ -272,10 +307,10 @@ mod tests {
     #[test]
     fn an_old_state_expires() {
         let states = ApprovalStates::new(Duration::from_millis(1)).unwrap();
-        let sealed = states.seal(&binding()).unwrap();
+        let sealed = states.seal(&binding(), "call-1").unwrap();
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
-            states.redeem(&sealed, &binding()),
+            states.redeem(&sealed, &binding()).verdict,
             Err(StateRejection::Expired)
         );
     }

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::approval::form::{self, ClusterIdentity};
+use crate::approval::state::ApprovalBinding;
 use crate::approval::{self, ApprovalDecision, ApprovalPath, Refusal, hosts};
 use crate::audit::{AuditEvent, CallFacts, Detail};
 use crate::cluster::Cluster;
@@ -82,16 +83,26 @@ impl RolloutServer {
         )
         .await?;
         let kube_user = cluster.kube_user().await;
+        // The second round of a 2026-07-28 approval: its state (once) and the call that asked,
+        // whose call id this round's records carry too.
+        let redemption = request_state.filter(|_| !args.dry_run).map(|sealed| {
+            let binding = ApprovalBinding::of(&plan, &cluster.context, args.reason.as_deref());
+            self.approvals.redeem(&sealed, &binding)
+        });
+        let mut facts = self.call_facts(
+            &cluster,
+            &plan,
+            &context,
+            args.reason.as_deref(),
+            &kube_user,
+        );
+        if let Some(asked_in) = redemption.as_ref().and_then(|r| r.asked_in.clone()) {
+            facts.call_id = asked_in;
+        }
         let call = UndoCall::new(
             &cluster,
             &self.audit,
-            self.call_facts(
-                &cluster,
-                &plan,
-                &context,
-                args.reason.as_deref(),
-                &kube_user,
-            ),
+            facts,
             args.reason.clone(),
             self.settings.show_env_values,
         );
@@ -105,8 +116,8 @@ impl RolloutServer {
             return Ok(success(&cluster, &report).into());
         }
 
-        let decision = match (request_state, path) {
-            (Some(sealed), _) => match self.approvals.redeem(&sealed, &call.binding(&plan)) {
+        let decision = match (redemption, path) {
+            (Some(redemption), _) => match redemption.verdict {
                 Ok(()) => {
                     form::decide_response(responses.as_ref().and_then(|r| r.get(form::INPUT_KEY)))
                 }
@@ -132,7 +143,8 @@ impl RolloutServer {
                 )
                 .await?;
                 if path == ApprovalPath::InputRequired {
-                    let sealed = self.approvals.seal(&call.binding(&plan)).map_err(|error| {
+                    let sealed = self.approvals.seal(&call.binding(&plan), call.call_id());
+                    let sealed = sealed.map_err(|error| {
                         ToolFailure(format!(
                             "cannot seal the approval request: {error}. Nothing was written."
                         ))

@@ -200,16 +200,21 @@ impl<'a> UndoCall<'a> {
             })
     }
 
-    /// Records a failure after the fact; if even that fails, says so in the same message.
+    /// Records a failure after the fact; if even that fails, says so in the same message
+    /// (which already says what was or may have been written: an unrecordable outcome is not a
+    /// reason to claim nothing was).
     async fn record_failure(
         &self,
         event: AuditEvent,
         detail: Detail,
         failure: UndoError,
     ) -> UndoError {
-        match self.record(event, detail).await {
+        match self.audit.append(event, &self.facts, &detail).await {
             Ok(_) => failure,
-            Err(audit) => UndoError(format!("{} {}", failure.0, audit.0)),
+            Err(error) => UndoError(format!(
+                "{} Its audit record could not be written: {error}. Fix the path or pass --audit-log.",
+                failure.0
+            )),
         }
     }
 
@@ -237,6 +242,11 @@ impl<'a> UndoCall<'a> {
             ..Default::default()
         };
         self.record_failure(event, detail, refused).await
+    }
+
+    /// The id every audit record of this call carries.
+    pub fn call_id(&self) -> &str {
+        &self.facts.call_id
     }
 
     /// What the approval of `plan` is bound to in this call.

@@ -134,6 +134,16 @@ async fn a_stateless_approval_records_both_rounds(backend: Backend) {
         ]
     );
     assert_eq!(host.audit()[4]["protocol_version"], "2026-07-28");
+    let calls: std::collections::BTreeSet<String> = host
+        .audit()
+        .iter()
+        .map(|record| record["call_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        calls.len(),
+        1,
+        "both rounds of one approval are one call on the record: {calls:?}"
+    );
 }
 
 on_both_backends!(each_refusal_is_recorded_with_its_decision);
@@ -466,6 +476,58 @@ async fn an_approval_that_cannot_be_recorded_writes_nothing(backend: Backend) {
         "{message}"
     );
     assert!(host.writes().await.is_empty(), "{:?}", host.writes().await);
+}
+
+/// kube-sim only: it needs a write whose answer is lost (an injected 504) held long enough to
+/// break the log between the approval record and the outcome record.
+#[tokio::test]
+async fn an_unknown_outcome_that_cannot_be_recorded_still_says_it_may_apply() {
+    let dir = tempdir::Dir::new("audit");
+    let log = dir.path().join("audit.jsonl");
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.audit_log = Some(log.clone());
+    let host = Host::start_with(Scenario::demo(), options).await;
+    let sim = host.sim().clone();
+    // Once the human is asked (after the dry run): the write's answer is lost after a second,
+    // and as soon as the approval is on the record the log becomes unwritable.
+    host.while_asked(move || {
+        sim.inject_fault(
+            Fault::on(Verb::Patch, "deployments")
+                .named("api-server")
+                .delay(std::time::Duration::from_secs(1))
+                .status(504)
+                .once(),
+        );
+        let log = log.clone();
+        std::thread::spawn(move || {
+            while !std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("\"event\":\"approved\"")
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            std::fs::remove_file(&log).unwrap();
+            std::fs::create_dir(&log).unwrap();
+        });
+    });
+    host.answer(Answer::approve("alice"));
+    let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
+    assert!(
+        message.starts_with(
+            "the outcome of restoring revision 3 of deployment shop/api-server is unknown"
+        ) && message.contains("Its audit record could not be written"),
+        "{message}"
+    );
+    assert!(
+        !message.to_lowercase().contains("nothing was written"),
+        "an unknown outcome is never \"nothing was written\": {message}"
+    );
+    let writes = host.writes().await;
+    assert_eq!(
+        writes.iter().filter(|write| !write.dry_run).count(),
+        1,
+        "sent once, not again: {writes:?}"
+    );
 }
 
 on_both_backends!(a_stateless_decline_is_recorded_on_the_retry);
