@@ -241,7 +241,7 @@ fn image_changes(before: &[ContainerImage], after: &[ContainerImage]) -> String 
         .iter()
         .map(|image| (key(image), image.image.as_str()))
         .collect();
-    let show = |image: &str| clip::text(image, clip::VALUE).into_owned();
+    let show = |image: &str| clip::untrusted(image, clip::VALUE);
     let changed = after.iter().map(|image| {
         let label = if image.init {
             format!("{} (init)", image.container)
@@ -418,6 +418,14 @@ mod tests {
                 &[image("app", "a:1"), image("proxy", "p:1")]
             ),
             "app: a:2 -> a:1; proxy: unchanged (p:1)"
+        );
+        assert_eq!(
+            image_changes(
+                &[image("app", "a:2")],
+                &[image("app", "a:1\nWarnings: none")]
+            ),
+            "app: a:2 -> a:1\\nWarnings: none",
+            "an image cannot forge a line of the question"
         );
     }
 }

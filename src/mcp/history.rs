@@ -99,6 +99,9 @@ pub fn render(report: &HistoryReport) -> String {
     for revision in &report.revisions {
         out.push_str(&line(revision));
     }
+    if report.revisions.iter().any(|r| r.short_lived.is_some()) {
+        out.push_str(SHORT_LIVED_LEGEND);
+    }
     if report.omitted_older > 0 {
         out.push_str(&format!(
             "({} older revisions not shown; raise limit to see them)\n",
@@ -134,15 +137,24 @@ pub fn render(report: &HistoryReport) -> String {
     out
 }
 
+/// Under the rows when one is marked short-lived (`!`), once rather than on every row.
+const SHORT_LIVED_LEGEND: &str =
+    "(!: live for less than the progress deadline: it may never have finished rolling out)\n";
+
 fn line(revision: &RevisionSummary) -> String {
     let marker = if revision.live { "*" } else { "" };
+    let short = if revision.short_lived.is_some() {
+        "!"
+    } else {
+        ""
+    };
     let mut line = format!(
-        "{}{marker} {} {} {} {}\n",
+        "{}{marker} {} {}{short} {} {}\n",
         revision.revision,
         revision.age.as_deref().unwrap_or("?"),
         revision.live_for_estimate.as_deref().unwrap_or("?"),
         images(&revision.images),
-        clip::text(
+        clip::untrusted(
             revision.change_cause.as_deref().unwrap_or("<none>"),
             clip::VALUE
         ),
@@ -150,21 +162,19 @@ fn line(revision: &RevisionSummary) -> String {
     if let Some(health) = &revision.health {
         line.push_str(&format!("  live: {health}\n"));
     }
-    if let Some(short) = &revision.short_lived {
-        line.push_str(&format!("  note: {short}\n"));
-    }
     line
 }
 
 /// Images in one field: `img` for one container, `name=img,...` for several (at most
-/// [`clip::ITEMS`], each at most [`clip::VALUE`] characters).
+/// [`clip::ITEMS`], each at most [`clip::VALUE`] characters, control characters escaped: a
+/// row cannot forge another).
 fn images(images: &[ContainerImage]) -> String {
     match images {
         [] => "-".to_string(),
-        [only] if !only.init => clip::text(&only.image, clip::VALUE).into_owned(),
+        [only] if !only.init => clip::untrusted(&only.image, clip::VALUE),
         several => clip::list(
             several.iter().map(|image| {
-                clip::text(
+                clip::untrusted(
                     &format!(
                         "{}{}={}",
                         if image.init { "init:" } else { "" },
@@ -173,7 +183,6 @@ fn images(images: &[ContainerImage]) -> String {
                     ),
                     clip::VALUE,
                 )
-                .into_owned()
             }),
             clip::ITEMS,
             ",",

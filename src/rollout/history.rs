@@ -443,6 +443,74 @@ mod tests {
     }
 
     #[test]
+    fn a_revision_replaced_within_its_progress_deadline_is_flagged_short_lived() {
+        // Revision 2 was replaced five minutes after it was created, inside the default
+        // 600 s deadline: it may never have finished rolling out.
+        let set = RevisionSet::owned_by(
+            &deployment("app:3"),
+            vec![
+                replica_set(
+                    "web-aaa",
+                    "uid-web",
+                    Some("1"),
+                    "app:1",
+                    "2026-01-01T00:00:00Z",
+                ),
+                replica_set(
+                    "web-bbb",
+                    "uid-web",
+                    Some("2"),
+                    "app:2",
+                    "2026-01-03T00:00:00Z",
+                ),
+                replica_set(
+                    "web-ccc",
+                    "uid-web",
+                    Some("3"),
+                    "app:3",
+                    "2026-01-03T00:05:00Z",
+                ),
+            ],
+        );
+        let report = report(
+            &deployment("app:3"),
+            &set,
+            HistoryQuery {
+                limit: 20,
+                ..Default::default()
+            },
+            at("2026-01-10T00:00:00Z"),
+        )
+        .unwrap();
+        let flags: Vec<(i64, Option<&str>, Option<&str>)> = report
+            .revisions
+            .iter()
+            .map(|r| {
+                (
+                    r.revision,
+                    r.replaced_estimate.as_deref(),
+                    r.short_lived.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                (1, Some("2026-01-03T00:00:00Z"), None),
+                (
+                    2,
+                    Some("2026-01-03T00:05:00Z"),
+                    Some(
+                        "live for 5m, less than its progress deadline (600s): it may never have finished rolling out"
+                    )
+                ),
+                (3, None, None),
+            ],
+            "the live revision is never flagged or replaced"
+        );
+    }
+
+    #[test]
     fn a_reused_revision_counts_its_earlier_stint_from_revision_history() {
         // 1, 2, 3 then undo to 2: the controller renumbers web-bbb to 4. It was live as 2 for
         // 3d (Jan 3 to Jan 6), and as 4 since some time after Jan 6: at most 4d.
