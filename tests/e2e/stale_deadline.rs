@@ -133,3 +133,99 @@ fn watch_replay(url: &str) -> Vec<Value> {
         .filter(Value::is_object)
         .collect()
 }
+
+/// A rollback by anyone (here kubectl's own patch) to an existing ReplicaSet, seen by a plain
+/// `k8s_rollout_status` between the controller observing it and the restored ReplicaSet's
+/// first progress: kubectl says the deadline was exceeded; the condition names the ReplicaSet
+/// of the rollout before, so this is "progressing", with the left-over condition named.
+///
+/// kube-sim only: its controllers can be held inside that window, which real controllers
+/// close within a sync or two.
+#[tokio::test]
+async fn a_status_in_the_window_names_the_left_over_deadline_instead_of_failing() {
+    let scenario = Scenario::builder()
+        .deployment("shop", "web", |d| {
+            d.replicas(2)
+                .progress_deadline_seconds(5)
+                .revision(|t| t.image("app", "web:1").days_ago(3))
+                .revision(|t| t.image("app", "web:2-crashloop").hours_ago(3))
+        })
+        .build();
+    let mut options = HostOptions::new(Lifecycle::Handshake);
+    options.sim = SimOptions::new().controllers(ControllerMode::OnTick);
+    let host = Host::start_with(scenario, options).await;
+    let sim = host.sim();
+    let stale = progressing(&sim.get("deployments", "shop", "web").unwrap());
+    let replica_sets = sim.list("replicasets", "shop");
+    let by_image = |image: &str| {
+        replica_sets
+            .iter()
+            .find(|rs| rs["spec"]["template"]["spec"]["containers"][0]["image"] == image)
+            .unwrap()
+            .clone()
+    };
+    let (good, bad) = (by_image("web:1"), by_image("web:2-crashloop"));
+    assert_eq!(
+        stale["message"],
+        format!(
+            "ReplicaSet \"{}\" has timed out progressing.",
+            bad["metadata"]["name"].as_str().unwrap()
+        )
+    );
+    // The rollback: revision 1's template, observed by the controller, no progress yet.
+    let mut template = good["spec"]["template"].clone();
+    template["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pod-template-hash");
+    let rolled_back = sim
+        .update("deployments", "shop", "web", |d| {
+            d["spec"]["template"] = template;
+        })
+        .unwrap();
+    sim.update_status("deployments", "shop", "web", |d| {
+        d["status"]["observedGeneration"] = rolled_back["metadata"]["generation"].clone();
+        d["status"]["updatedReplicas"] = json!(0);
+    })
+    .unwrap();
+
+    let result = host
+        .call(
+            "k8s_rollout_status",
+            json!({"resource_type": "deployment", "name": "web", "namespace": "shop"}),
+        )
+        .await;
+    let report = structured(&result);
+    assert_eq!(
+        (report["state"].as_str(), report["message"].as_str()),
+        (
+            Some("progressing"),
+            Some(
+                "Waiting for deployment \"web\" rollout to finish: 0 out of 2 new replicas have been updated..."
+            )
+        ),
+        "{}",
+        text(&result)
+    );
+    assert_eq!(report["live_revision_object"], good["metadata"]["name"]);
+    let hint = report["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(stale["message"].as_str().unwrap())
+            && hint.contains("left over from the rollout before this one"),
+        "{hint}"
+    );
+    if let Some(kubectl) = super::kubectl::Kubectl::for_cluster(&host.cluster) {
+        let (_, printed, error) = kubectl.run(&[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            "shop",
+            "--watch=false",
+        ]);
+        assert!(
+            format!("{printed}{error}").contains("exceeded its progress deadline"),
+            "kubectl's verdict, which this departs from: {printed}{error}"
+        );
+    }
+}
