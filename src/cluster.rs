@@ -291,6 +291,20 @@ impl ClusterError {
     pub fn is_gone(&self) -> bool {
         matches!(self, Self::Api { code: 410, .. })
     }
+
+    /// Whether trying again later may succeed: the connection broke or timed out, or the API
+    /// server was busy or briefly unavailable (429, 500, 502, 503, 504).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. }
+                | Self::Timeout { .. }
+                | Self::Api {
+                    code: 429 | 500 | 502 | 503 | 504,
+                    ..
+                }
+        )
+    }
 }
 
 /// What to do about an API error, by its code.

@@ -1,7 +1,9 @@
 //! Following one workload on a watch: each new version of it until a deadline, across the
-//! server ending the watch (its `timeoutSeconds`) and 410 Gone (the resourceVersion is too old
-//! to watch from, as for a workload nothing has changed in a while): then the workload is
-//! listed again and the watch resumes from the list's resourceVersion, as informers do.
+//! server ending the watch (its `timeoutSeconds`), a stream that breaks mid-way (a cut
+//! connection, a restarting API server: watched again from the last version, a few times in a
+//! row at most), and 410 Gone (the resourceVersion is too old to watch from, as for a workload
+//! nothing has changed in a while): then the workload is listed again and the watch resumes
+//! from the list's resourceVersion, as informers do.
 //! Waiting for a rollout (`crate::verify`) and reading back an undo (`crate::undo::readback`)
 //! both follow a workload this way.
 
@@ -15,6 +17,9 @@ use crate::rollout::workload::Workload;
 
 type Events = Pin<Box<dyn Stream<Item = Result<Workload, ClusterError>> + Send>>;
 
+/// Broken streams in a row (with no event between them) before the break is reported.
+const REWATCHES: u32 = 3;
+
 /// A workload being followed.
 pub struct Follow<'a> {
     cluster: &'a Cluster,
@@ -24,6 +29,8 @@ pub struct Follow<'a> {
     resume_from: String,
     deadline: Instant,
     events: Option<Events>,
+    /// Streams that broke since the last event.
+    broken: u32,
 }
 
 impl<'a> Follow<'a> {
@@ -35,6 +42,7 @@ impl<'a> Follow<'a> {
             last: from,
             deadline,
             events: None,
+            broken: 0,
         }
     }
 
@@ -59,6 +67,7 @@ impl<'a> Follow<'a> {
                 // The server ended the watch: watch again from the last version.
                 Ok(None) => self.events = None,
                 Ok(Some(Ok(workload))) => {
+                    self.broken = 0;
                     self.resume_from = workload.resource_version().to_string();
                     self.last = workload;
                     return Ok(Some(&self.last));
@@ -66,6 +75,13 @@ impl<'a> Follow<'a> {
                 Ok(Some(Err(error))) if error.is_gone() => {
                     self.events = None;
                     return self.relist().await.map(Some);
+                }
+                // The stream broke: watch again from the last version seen (events are not
+                // lost: the new watch replays what came after it).
+                Ok(Some(Err(error))) if error.is_transient() && self.broken < REWATCHES => {
+                    tracing::debug!(%error, "a watch broke; watching again");
+                    self.broken += 1;
+                    self.events = None;
                 }
                 Ok(Some(Err(error))) => return Err(error),
             }

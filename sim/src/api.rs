@@ -302,7 +302,7 @@ async fn dispatch(
     shared: &Arc<Shared>,
     req: &Received,
     query: &Query,
-    kill: &Notify,
+    kill: &Arc<Notify>,
 ) -> Response<Body> {
     let minor = shared.options.kube_minor;
     let route = match parse_path(&req.path, &shared.server_address, minor) {
@@ -335,6 +335,17 @@ async fn dispatch(
         });
     }
     let fault = shared.faults().take(&target);
+    if let Some(fault) = fault
+        .as_ref()
+        .filter(|f| f.action == FaultAction::DropMidStream)
+    {
+        let (kill, delay) = (kill.clone(), fault.delay.unwrap_or_default());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            kill.notify_one();
+        });
+        return serve(shared, req, query, &route, verb);
+    }
     if let Some(fault) = fault.as_ref().filter(|f| !f.after_write) {
         if let Some(delay) = fault.delay {
             tokio::time::sleep(delay).await;
@@ -377,6 +388,7 @@ async fn fault_response(fault: &Fault, kill: &Notify) -> Option<Response<Body>> 
             Some(response)
         }
         FaultAction::ExpireContinue => Some(error(&ApiError::ContinueExpired)),
+        FaultAction::DropMidStream => None,
         FaultAction::DropConnection => {
             kill.notify_one();
             // The connection task drops this future with the connection.

@@ -129,6 +129,9 @@ pub enum FaultAction {
     Status(u16),
     /// Close the connection without an answer.
     DropConnection,
+    /// Answer, then close the connection after [`Fault::delay`]: a watch's stream breaks in
+    /// the middle, as when a load balancer or a restarting API server cuts it.
+    DropMidStream,
     /// Answer a paged list's `continue` request with the API server's 410 `Expired`.
     ExpireContinue,
     /// Only wait (see [`Fault::delay`]); then serve normally.
@@ -204,6 +207,13 @@ impl Fault {
     /// Close the connection without sending a response.
     pub fn drop_connection(mut self) -> Self {
         self.action = FaultAction::DropConnection;
+        self
+    }
+
+    /// Answer normally, then close the connection once [`Fault::delay`] has passed (at once
+    /// without one): for a watch, the stream breaks mid-way with no closing chunk.
+    pub fn drop_connection_mid_stream(mut self) -> Self {
+        self.action = FaultAction::DropMidStream;
         self
     }
 

@@ -375,6 +375,63 @@ async fn status_reports_or_retries_past_every_failure_of_its_requests() {
     assert_eq!(cases, 30);
 }
 
+/// A watch stream cut mid-way (no closing chunk: a load balancer, a restarting API server) is
+/// watched again from the last version seen; the wait still ends with the rollout. (The sim
+/// closes the connection, which kube-rs reads as the end of the stream; a reset arrives as a
+/// transient error instead, and `Follow` watches again after that too.)
+#[tokio::test]
+async fn a_watch_that_breaks_mid_stream_is_watched_again_from_the_last_version() {
+    let host = Host::start_with(deployments(1), options(ControllerMode::OnTick)).await;
+    host.sim()
+        .update("deployments", "shop", "app-0", |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("img:next");
+        })
+        .unwrap();
+    host.sim().clear_requests();
+    host.sim().inject_fault(
+        Fault::on(Verb::Watch, "deployments")
+            .in_namespace("shop")
+            .drop_connection_mid_stream()
+            .delay(Duration::from_millis(100))
+            .once(),
+    );
+    let mut arguments = workload("app-0");
+    arguments["wait"] = json!(true);
+    arguments["timeout_seconds"] = json!(20);
+    let watches = || {
+        host.sim()
+            .requests()
+            .into_iter()
+            .filter(|record| record.query.contains("watch=true"))
+            .collect::<Vec<_>>()
+    };
+    // The controllers roll the template out only once the second watch is open.
+    let roll_out = async {
+        while watches().len() < 2 || host.sim().open_watches() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        host.sim().reconcile();
+    };
+    let (result, ()) = tokio::join!(host.call("k8s_rollout_status", arguments), roll_out);
+    let report = structured(&result);
+    assert_eq!(report["state"], "complete", "{report}");
+    let watches = watches();
+    assert_eq!(watches.len(), 2, "{watches:?}");
+    let from = |record: &RequestRecord| {
+        record
+            .query
+            .split('&')
+            .find(|pair| pair.starts_with("resourceVersion="))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        from(&watches[0]),
+        from(&watches[1]),
+        "resumed from the last version seen, so no event is lost"
+    );
+    answers_the_next_call(&host, "a broken watch", "app-0").await;
+}
+
 /// When an undo's fault is injected: before the call (the plan's and the dry run's requests),
 /// or while the human is asked (the write's and the read-back's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
