@@ -135,6 +135,16 @@ pub fn message(
             event.reason, event.count, event.object, event.message
         ));
     }
+    if !briefing.evidence.unavailable.is_empty() {
+        // The approver should know the evidence above is partial, not that all is well.
+        let missing: Vec<String> = briefing
+            .evidence
+            .unavailable
+            .iter()
+            .map(|line| show(line))
+            .collect();
+        lines.push(format!("Evidence incomplete: {}", missing.join("; ")));
+    }
     let target = &plan.target;
     let age = target
         .created

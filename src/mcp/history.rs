@@ -52,15 +52,27 @@ impl RolloutServer {
         args: HistoryArgs,
     ) -> Result<(Cluster, HistoryReport), ToolFailure> {
         let cluster = self.cluster_for(args.context.as_deref()).await?;
+        let report = self
+            .history_in(&cluster, args)
+            .await
+            .map_err(|failure| failure.in_cluster(&cluster))?;
+        Ok((cluster, report))
+    }
+
+    async fn history_in(
+        &self,
+        cluster: &Cluster,
+        args: HistoryArgs,
+    ) -> Result<HistoryReport, ToolFailure> {
         let target = self
             .target(
-                &cluster,
+                cluster,
                 &args.resource_type,
                 &args.name,
                 args.namespace.as_deref(),
             )
             .await?;
-        let workload = target.fetch(&cluster).await?;
+        let workload = target.fetch(cluster).await?;
         let set = cluster.revisions(&workload).await?;
         let query = HistoryQuery {
             limit: args.limit.unwrap_or(DEFAULT_LIMIT) as usize,
@@ -79,9 +91,9 @@ impl RolloutServer {
                 ))
             })?;
         if !history::healthy(&workload) {
-            report.evidence = Some(verify::evidence(&cluster, &workload, &set).await);
+            report.evidence = Some(verify::evidence(cluster, &workload, &set).await);
         }
-        Ok((cluster, report))
+        Ok(report)
     }
 }
 

@@ -31,6 +31,17 @@ impl<E: std::error::Error> From<E> for ToolFailure {
 }
 
 impl ToolFailure {
+    /// The failure of a call that reached `cluster`, ending with its context and server as
+    /// every result does.
+    pub fn in_cluster(self, cluster: &Cluster) -> Self {
+        Self(format!(
+            "{}\n(context \"{}\", server {})",
+            self.0.trim_end(),
+            cluster.context,
+            cluster.server
+        ))
+    }
+
     pub fn into_result(self) -> CallToolResult {
         CallToolResult::error(vec![ContentBlock::text(self.0)])
     }

@@ -87,15 +87,28 @@ impl RolloutServer {
         context: &RequestContext<RoleServer>,
     ) -> Result<(Cluster, StatusReport), ToolFailure> {
         let cluster = self.cluster_for(args.context.as_deref()).await?;
+        let report = self
+            .status_in(&cluster, args, context)
+            .await
+            .map_err(|failure| failure.in_cluster(&cluster))?;
+        Ok((cluster, report))
+    }
+
+    async fn status_in(
+        &self,
+        cluster: &Cluster,
+        args: StatusArgs,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<StatusReport, ToolFailure> {
         let target = self
             .target(
-                &cluster,
+                cluster,
                 &args.resource_type,
                 &args.name,
                 args.namespace.as_deref(),
             )
             .await?;
-        let workload = target.fetch(&cluster).await?;
+        let workload = target.fetch(cluster).await?;
         let query = StatusQuery {
             expected_revision: args.revision,
             wait: wait_limit(args.wait, args.timeout_seconds),
@@ -103,14 +116,14 @@ impl RolloutServer {
         };
         let uid = workload.uid().to_string();
         let mut progress = McpProgress::new(context);
-        let report = verify::check(&cluster, workload, query, &context.ct, &mut progress).await?;
+        let report = verify::check(cluster, workload, query, &context.ct, &mut progress).await?;
         if args.wait && report.state == RolloutState::Failed {
             // The audit trail records failed rollouts seen while waiting, not only decisions.
             let facts = CallFacts {
                 uid: Some(uid),
                 live_revision: report.live_revision,
                 ..self.workload_facts(
-                    &cluster,
+                    cluster,
                     context,
                     target.kind,
                     &target.namespace,
@@ -125,7 +138,7 @@ impl RolloutServer {
                 tracing::warn!(%error, "a failed rollout could not be recorded in the audit log");
             }
         }
-        Ok((cluster, report))
+        Ok(report)
     }
 }
 

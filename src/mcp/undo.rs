@@ -66,17 +66,30 @@ impl RolloutServer {
         responses: Option<InputResponses>,
     ) -> Result<CallToolResponse, ToolFailure> {
         let cluster = self.cluster_for(args.context.as_deref()).await?;
+        self.undo_in(&cluster, args, context, request_state, responses)
+            .await
+            .map_err(|failure| failure.in_cluster(&cluster))
+    }
+
+    async fn undo_in(
+        &self,
+        cluster: &Cluster,
+        args: UndoArgs,
+        context: RequestContext<RoleServer>,
+        request_state: Option<String>,
+        responses: Option<InputResponses>,
+    ) -> Result<CallToolResponse, ToolFailure> {
         let target = self
             .target(
-                &cluster,
+                cluster,
                 &args.resource_type,
                 &args.name,
                 args.namespace.as_deref(),
             )
             .await?;
-        let workload = target.fetch(&cluster).await?;
+        let workload = target.fetch(cluster).await?;
         let (plan, set) = undo::plan(
-            &cluster,
+            cluster,
             &workload,
             args.to_revision,
             self.settings.show_env_values,
@@ -89,18 +102,13 @@ impl RolloutServer {
             let binding = ApprovalBinding::of(&plan, &cluster.context, args.reason.as_deref());
             self.approvals.redeem(&sealed, &binding)
         });
-        let mut facts = self.call_facts(
-            &cluster,
-            &plan,
-            &context,
-            args.reason.as_deref(),
-            &kube_user,
-        );
+        let mut facts =
+            self.call_facts(cluster, &plan, &context, args.reason.as_deref(), &kube_user);
         if let Some(asked_in) = redemption.as_ref().and_then(|r| r.asked_in.clone()) {
             facts.call_id = asked_in;
         }
         let call = UndoCall::new(
-            &cluster,
+            cluster,
             &self.audit,
             facts,
             args.reason.clone(),
@@ -113,7 +121,7 @@ impl RolloutServer {
             let report = call
                 .dry_run(&plan, *path.as_ref().unwrap_or(&ApprovalPath::Elicitation))
                 .await?;
-            return Ok(success(&cluster, &report).into());
+            return Ok(success(cluster, &report).into());
         }
 
         let decision = match (redemption, path) {
@@ -128,7 +136,7 @@ impl RolloutServer {
                 // refused here, before anyone is asked.
                 let briefing = call.brief(&workload, &set, &plan, path).await?;
                 let message = approval_message(
-                    &cluster,
+                    cluster,
                     &plan,
                     &briefing,
                     args.reason.as_deref(),
@@ -182,7 +190,7 @@ impl RolloutServer {
         let report = call
             .execute(plan, approved, wait, &context.ct, &mut progress)
             .await?;
-        Ok(success(&cluster, &report).into())
+        Ok(success(cluster, &report).into())
     }
 
     /// How this session's human would be asked: elicitation during the call (handshake

@@ -251,6 +251,26 @@ async fn pods_and_events_that_cannot_be_read_are_one_line_each_and_status_still_
             .starts_with("events could not be read: forbidden"),
         "{unavailable:?}"
     );
+
+    // The approver is told the evidence is partial, not shown a question that looks complete.
+    host.answer(Answer::Decline);
+    let result = host
+        .call(
+            "k8s_rollout_undo",
+            json!({"resource_type": "deployment", "name": "web", "namespace": "shop", "to_revision": 1}),
+        )
+        .await;
+    assert!(refusal(&result).contains("declined"), "{}", text(&result));
+    let question = host.asked().last().cloned().expect("asked");
+    let incomplete = question
+        .lines()
+        .find(|line| line.starts_with("Evidence incomplete: "))
+        .unwrap_or_else(|| panic!("{question}"));
+    assert!(
+        incomplete.contains("pods could not be read: forbidden")
+            && incomplete.contains("events could not be read: forbidden"),
+        "{incomplete}"
+    );
 }
 
 /// A deployment `api` whose revision 2 (live, crash-looping) changed env, command, args,

@@ -448,7 +448,12 @@ async fn a_missing_workload_is_named_with_close_names_in_its_namespace(backend: 
     let message = refusal(&host.call("k8s_rollout_history", history("api-servr")).await);
     assert_eq!(
         message,
-        "deployments.apps \"api-servr\" not found in namespace \"shop\"; did you mean api-server?"
+        format!(
+            "deployments.apps \"api-servr\" not found in namespace \"shop\"; did you mean api-server?\n(context \"{}\", server {})",
+            host.cluster.context(),
+            host.cluster.url()
+        ),
+        "a refusal names the cluster it is about, as every result does"
     );
     let message = refusal(
         &host
@@ -460,7 +465,11 @@ async fn a_missing_workload_is_named_with_close_names_in_its_namespace(backend: 
     );
     assert!(
         message.contains("unable to find specified revision 9 in history")
-            && message.ends_with("revisions are 1, 2, 3, 4"),
+            && message
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("revisions are 1, 2, 3, 4"),
         "{message}"
     );
 }

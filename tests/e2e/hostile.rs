@@ -446,12 +446,12 @@ async fn owner_chains_follow_only_apps_v1_owners() {
     let ask = |resource_type: &str, name: &str| json!({"resource_type": resource_type, "name": name, "namespace": NS});
     let message = refusal(&host.call("k8s_rollout_history", ask("pod", "web-0")).await);
     assert_eq!(
-        message,
+        message.lines().next().unwrap(),
         "pod shop/web-0 has no rollout history of its own: it is managed by StatefulSet.apps.kruise.io web, which this server does not roll back; use its own tool"
     );
     let message = refusal(&host.call("k8s_rollout_undo", json!({"resource_type": "pod", "name": "canary-7d9-abcde", "namespace": NS, "to_revision": 1})).await);
     assert_eq!(
-        message,
+        message.lines().next().unwrap(),
         "pod shop/canary-7d9-abcde has no rollout history of its own: it is managed by Rollout.argoproj.io canary, which this server does not roll back; use its own tool"
     );
     assert!(

@@ -221,7 +221,12 @@ async fn declined_cancelled_not_approved_and_malformed_answers_write_nothing(bac
             host.answer(answer);
             let message = refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
             assert!(
-                message.contains(expected) && message.ends_with("Nothing was written."),
+                message.contains(expected)
+                    && message
+                        .lines()
+                        .next()
+                        .unwrap()
+                        .ends_with("Nothing was written."),
                 "{lifecycle:?}: {message}"
             );
         }
