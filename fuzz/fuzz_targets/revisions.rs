@@ -1,15 +1,17 @@
-//! Revision-object parsing and everything built on it: a workload and the objects a LIST
-//! returned, as any cluster may hold them, through numbering, history (with a revision shown
-//! and diffed), warnings, status, undo planning and the approval message. It must return,
-//! never panic, whatever the objects say.
+//! Revision-object parsing and everything built on it: a workload, the objects a LIST
+//! returned, and its pods and Warning events, as any cluster may hold them, through numbering,
+//! history (with a revision shown and diffed), warnings, status, the evidence of why a rollout
+//! stands where it does, undo planning and the approval message. It must return, never panic,
+//! whatever the objects say.
 #![no_main]
 
-use k8s_rollout_mcp::approval::form::{self, ClusterIdentity};
+use k8s_rollout_mcp::approval::form::{self, Briefing, ClusterIdentity};
+use k8s_rollout_mcp::rollout::evidence::{self, Evidence, EventObject, PodObject};
 use k8s_rollout_mcp::rollout::history::{self, HistoryQuery};
 use k8s_rollout_mcp::rollout::kind::WorkloadKind;
 use k8s_rollout_mcp::rollout::revisions::{RevisionObject, RevisionSet};
 use k8s_rollout_mcp::rollout::workload::Workload;
-use k8s_rollout_mcp::rollout::{plan, status};
+use k8s_rollout_mcp::rollout::{plan, status, template};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(serde::Deserialize)]
@@ -19,6 +21,11 @@ struct Input {
     workload: kube::api::DynamicObject,
     /// The LIST's items, parsed as the server parses them.
     items: Vec<Box<serde_json::value::RawValue>>,
+    /// The pods and Warning events the evidence reads, likewise.
+    #[serde(default)]
+    pods: Vec<Box<serde_json::value::RawValue>>,
+    #[serde(default)]
+    events: Vec<Box<serde_json::value::RawValue>>,
     revision: Option<i64>,
     compare_with: Option<i64>,
     to_revision: i64,
@@ -34,12 +41,7 @@ fuzz_target!(|data: &[u8]| {
         _ => WorkloadKind::StatefulSet,
     };
     let workload = Workload::new(kind, input.workload);
-    // One item that does not parse is skipped, as a page that does not parse fails the list.
-    let objects: Vec<RevisionObject> = input
-        .items
-        .iter()
-        .filter_map(|item| serde_json::from_str(item.get()).ok())
-        .collect();
+    let objects: Vec<RevisionObject> = parsed(&input.items);
     let set = RevisionSet::owned_by(&workload, objects);
     let now = "2026-06-01T00:00:00Z".parse().expect("a timestamp");
     let query = HistoryQuery {
@@ -48,14 +50,45 @@ fuzz_target!(|data: &[u8]| {
         compare_with: input.compare_with,
         show_env_values: false,
     };
-    let _ = history::report(&workload, &set, query, now);
-    let _ = status::evaluate(&workload, input.revision);
+    let report = history::report(&workload, &set, query, now);
+    let live = status::evaluate(&workload, input.revision);
+    let pods: Vec<PodObject> = parsed(&input.pods);
+    let events: Vec<EventObject> = parsed(&input.events);
+    let evidence = Evidence {
+        warning_events: evidence::warning_events(&workload, &set, &pods, &events),
+        pods: evidence::pods(&workload, &set, &pods),
+        ..Evidence::default()
+    };
+    let _ = evidence.render();
     if let Ok(plan) = plan::plan(&workload, &set, input.to_revision, false) {
-        let _ = plan.patch(Some("fuzz"));
+        let _ = plan.patch("fuzz");
         let cluster = ClusterIdentity {
             context: "fuzz",
             server: "https://127.0.0.1",
+            kube_user: "kube user \"fuzz\"",
         };
-        let _ = form::message(&plan, &cluster, Some("fuzz"), now);
+        let references = template::config_references(&plan.target.template());
+        let target = report.as_ref().ok().and_then(|report| {
+            report
+                .revisions
+                .iter()
+                .find(|summary| summary.revision == plan.target_revision())
+        });
+        let briefing = Briefing {
+            live: &live,
+            evidence: &evidence,
+            target,
+            dry_run: "accepted",
+            config_references: &references,
+        };
+        let _ = form::message(&plan, &cluster, &briefing, Some("fuzz"), now);
     }
 });
+
+/// The items that parse, one by one (a LIST whose page does not parse fails as a whole).
+fn parsed<T: serde::de::DeserializeOwned>(items: &[Box<serde_json::value::RawValue>]) -> Vec<T> {
+    items
+        .iter()
+        .filter_map(|item| serde_json::from_str(item.get()).ok())
+        .collect()
+}

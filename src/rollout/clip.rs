@@ -8,6 +8,9 @@ use std::fmt::Display;
 
 /// Characters shown of one value inside a line (a change-cause, an annotation, an image).
 pub const VALUE: usize = 256;
+/// Characters kept of one value from the cluster in a structured result (a change-cause: the
+/// longest one this server writes, a 1,024-character reason and its prefix, fits).
+pub const FIELD: usize = 2 * 1024;
 /// Items shown of a list inside a line.
 pub const ITEMS: usize = 20;
 /// Characters shown of a whole block of text (a template, a unified diff).

@@ -7,6 +7,7 @@
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use super::clip;
 use super::diff::{self, TemplateDiff};
 use super::evidence::Evidence;
 use super::kind::WorkloadKind;
@@ -154,7 +155,10 @@ pub fn report(
                 live_for_estimate: live_for.map(|(text, _)| text),
                 replaced_estimate: replaced.filter(|_| !is_live).map(|time| time.to_string()),
                 short_lived,
-                change_cause: revision.change_cause.clone(),
+                change_cause: revision
+                    .change_cause
+                    .as_deref()
+                    .map(|cause| clip::text(cause, clip::FIELD).into_owned()),
                 images: revision.images.clone(),
                 health: is_live.then(|| health(workload)),
                 earlier_numbers: revision.earlier_numbers.clone(),

@@ -338,17 +338,28 @@ fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revisio
         earlier_numbers: metadata
             .annotations
             .get(REVISION_HISTORY)
-            .map(|history| {
-                history
-                    .split(',')
-                    .filter_map(|n| n.trim().parse().ok())
-                    .collect()
-            })
+            .map(|history| earlier_numbers(history))
             .unwrap_or_default(),
         object_name: name,
         annotations: metadata.annotations,
         broken,
     })
+}
+
+/// The most numbers of `revision-history` read: the Deployment controller keeps that
+/// annotation under 2,000 characters (dropping the oldest numbers), so at most 1,000 of them.
+const EARLIER_NUMBERS: usize = 1000;
+
+/// The numbers a reused ReplicaSet carried before, oldest first: the newest
+/// [`EARLIER_NUMBERS`] of them, so a longer annotation (not the controller's) costs no more.
+fn earlier_numbers(history: &str) -> Vec<i64> {
+    let mut numbers: Vec<i64> = history
+        .rsplit(',')
+        .take(EARLIER_NUMBERS)
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    numbers.reverse();
+    numbers
 }
 
 /// What keeps a revision's pod template from being restored: the API server refuses a
@@ -411,6 +422,19 @@ pub(crate) mod tests {
             }}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn revision_history_is_read_from_its_newest_end_and_bounded() {
+        assert_eq!(earlier_numbers("2, 5,x,7"), vec![2, 5, 7]);
+        let hostile: String = (1..=200_000).map(|n| format!("{n},")).collect();
+        let numbers = earlier_numbers(hostile.trim_end_matches(','));
+        assert_eq!(numbers.len(), EARLIER_NUMBERS);
+        assert_eq!(
+            (numbers[0], *numbers.last().unwrap()),
+            (200_001 - EARLIER_NUMBERS as i64, 200_000),
+            "the newest numbers, oldest first"
+        );
     }
 
     #[test]
