@@ -12,6 +12,7 @@ use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::clip;
 use super::diff::{self, TemplateDiff};
 use super::kind::{RevisionStore, WorkloadKind};
 use super::revisions::{REVISION, REVISION_HISTORY, Revision, RevisionLookupError, RevisionSet};
@@ -237,11 +238,13 @@ impl RollbackPlan {
 
 /// What a rollback records in `kubernetes.io/change-cause`, so `kubectl rollout history`
 /// shows who did it: `rollback to revision 3 approved by alice via k8s-rollout-mcp: <reason>`.
+/// The agent's reason has its control characters escaped ([`clip::escape`]): kubectl prints
+/// the annotation as it is, so a newline or a terminal escape in it could forge a row.
 pub fn change_cause(target: i64, approved_by: &str, reason: Option<&str>) -> String {
     let mut cause = format!("rollback to revision {target} {approved_by} via k8s-rollout-mcp");
     if let Some(reason) = reason.map(str::trim).filter(|reason| !reason.is_empty()) {
         cause.push_str(": ");
-        cause.push_str(reason);
+        cause.push_str(&clip::escape(reason));
     }
     cause
 }
@@ -286,6 +289,18 @@ mod tests {
                 ),
             ],
         )
+    }
+
+    #[test]
+    fn the_change_cause_cannot_forge_a_row_of_kubectls_history() {
+        assert_eq!(
+            change_cause(
+                3,
+                "approved by alice",
+                Some(" errors\n4 web:evil\u{1b}[2J ")
+            ),
+            "rollback to revision 3 approved by alice via k8s-rollout-mcp: errors\\n4 web:evil\\u{1b}[2J"
+        );
     }
 
     #[test]
