@@ -118,7 +118,8 @@ pub fn plan(
     if workload.paused() {
         return Err(PlanRefusal::Paused);
     }
-    if target.template_digest == template::digest(workload.template()) {
+    let target_digest = target.template_digest();
+    if target_digest == template::digest(workload.template()) {
         return Err(PlanRefusal::AlreadyMatches {
             revision: to_revision,
         });
@@ -139,7 +140,7 @@ pub fn plan(
         live_revision,
         highest_revision: set.highest().unwrap_or(0),
         state_digest: workload.state_digest(),
-        template_digest: target.template_digest.clone(),
+        template_digest: target_digest,
         images_before: template::images(workload.template()),
         images_after: target.images.clone(),
         diff: diff::diff(

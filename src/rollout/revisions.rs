@@ -99,8 +99,6 @@ pub struct Revision {
     /// compact JSON: a parsed template costs several times its text, and a history call may
     /// list a thousand revisions of which it shows one in full.
     template_json: String,
-    /// [`template::digest`] of the template: how the live revision is found.
-    pub template_digest: String,
     /// The template's images, init containers first.
     pub images: Vec<ContainerImage>,
     /// The revision object's annotations (kubectl copies them onto a Deployment on undo).
@@ -119,6 +117,12 @@ impl Revision {
     /// The pod template as an undo restores it.
     pub fn template(&self) -> Value {
         serde_json::from_str(&self.template_json).unwrap_or_default()
+    }
+
+    /// [`template::digest`] of the template: how the live revision is found. Computed when
+    /// asked (a thousand of them cost more than the rest of a history call).
+    pub fn template_digest(&self) -> String {
+        template::digest(&self.template())
     }
 
     /// A ControllerRevision's `data`, which kubectl applies verbatim as the undo patch.
@@ -261,10 +265,13 @@ impl RevisionSet {
     /// None while the controller has not yet recorded the live template.
     pub fn live(&self, workload: &Workload) -> Option<&Revision> {
         let live = template::digest(workload.template());
-        let matching = self
-            .revisions
-            .iter()
-            .filter(|revision| revision.broken.is_none() && revision.template_digest == live);
+        // Equal templates have equal images: only those are digested.
+        let images = template::images(workload.template());
+        let matching = self.revisions.iter().filter(|revision| {
+            revision.broken.is_none()
+                && revision.images == images
+                && revision.template_digest() == live
+        });
         match workload.kind.revision_store() {
             RevisionStore::ReplicaSets => matching.min_by_key(|revision| revision.created),
             RevisionStore::ControllerRevisions => matching.max_by_key(|revision| revision.number),
@@ -329,7 +336,6 @@ fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revisio
     };
     Ok(Revision {
         number,
-        template_digest: template::digest(&template),
         images: template::images(&template),
         template_json: template.to_string(),
         data_json: data.map(|data| data.to_string()),
