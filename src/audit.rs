@@ -45,9 +45,16 @@ pub enum AuditEvent {
     StateRejected,
     /// A server-side dry run.
     DryRun,
-    /// The approved patch was written (`note` says so when its answer was lost and a re-read
-    /// showed it applied).
+    /// A dry run came back stored (a new resourceVersion): something between this server and
+    /// the API server dropped `dryRun=All`, and the patch was written without approval.
+    DryRunStored,
+    /// The approved patch was written, recorded as soon as the API server's answer (or a
+    /// re-read, when the answer was lost: `note` says so) proved it.
     Written,
+    /// After `written`: the revision the controller gave the restored template
+    /// (`resulting_revision`, absent when it was not observed in time; `note` says how it was
+    /// determined).
+    ReadBack,
     /// The write was refused with 409 Conflict (the workload changed since approval).
     Conflict,
     /// The write was refused before it could apply, the approval request failed, or a
@@ -105,6 +112,8 @@ pub fn new_call_id() -> String {
 pub struct Detail {
     pub approval_path: Option<ApprovalPath>,
     pub approver: Option<String>,
+    /// SHA-256 of the exact patch body sent (a dry run or the write).
+    pub patch_sha256: Option<String>,
     pub resulting_revision: Option<i64>,
     pub error: Option<String>,
     /// What else the record needs said (a lost answer, a re-read's finding).

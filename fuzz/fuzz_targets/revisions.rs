@@ -61,7 +61,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = evidence.render();
     if let Ok(plan) = plan::plan(&workload, &set, input.to_revision, false) {
-        let _ = plan.patch("fuzz");
+        let stamp = plan::Stamp {
+            change_cause: "fuzz",
+            call_id: "fuzz",
+        };
+        let patch = plan.patch(&stamp);
+        let _ = (patch.sha256(), patch.shown(false), plan.patch_digest(Some("fuzz")));
+        let annotation_changes = plan.annotation_changes(&stamp, false);
         let cluster = ClusterIdentity {
             context: "fuzz",
             server: "https://127.0.0.1",
@@ -79,6 +85,8 @@ fuzz_target!(|data: &[u8]| {
             evidence: &evidence,
             target,
             dry_run: "accepted",
+            admission: Some(&plan.diff),
+            annotation_changes: &annotation_changes,
             config_references: &references,
         };
         let _ = form::message(&plan, &cluster, &briefing, Some("fuzz"), now);

@@ -71,6 +71,11 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The same parameters but `key`.
+    fn without(&self, key: &str) -> Self {
+        Self(self.0.iter().filter(|(k, _)| k != key).cloned().collect())
+    }
+
     /// Whether `key` is `true` or `1`.
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
@@ -354,7 +359,14 @@ async fn dispatch(
             return response;
         }
     }
-    let response = serve(shared, req, query, &route, verb);
+    let ignore_dry_run = fault
+        .as_ref()
+        .is_some_and(|f| f.action == FaultAction::IgnoreDryRun);
+    let response = if ignore_dry_run {
+        serve(shared, req, &query.without("dryRun"), &route, verb)
+    } else {
+        serve(shared, req, query, &route, verb)
+    };
     if let Some(fault) = fault.filter(|f| f.after_write) {
         if let Some(delay) = fault.delay {
             tokio::time::sleep(delay).await;
@@ -388,7 +400,7 @@ async fn fault_response(fault: &Fault, kill: &Notify) -> Option<Response<Body>> 
             Some(response)
         }
         FaultAction::ExpireContinue => Some(error(&ApiError::ContinueExpired)),
-        FaultAction::DropMidStream => None,
+        FaultAction::DropMidStream | FaultAction::IgnoreDryRun => None,
         FaultAction::DropConnection => {
             kill.notify_one();
             // The connection task drops this future with the connection.

@@ -134,6 +134,9 @@ pub enum FaultAction {
     DropMidStream,
     /// Answer a paged list's `continue` request with the API server's 410 `Expired`.
     ExpireContinue,
+    /// Serve a `dryRun=All` request as a real one, as an intermediary that drops the query
+    /// parameter would.
+    IgnoreDryRun,
     /// Only wait (see [`Fault::delay`]); then serve normally.
     None,
 }
@@ -201,6 +204,13 @@ impl Fault {
     pub fn expire_continue(mut self) -> Self {
         self.matcher.continued = true;
         self.action = FaultAction::ExpireContinue;
+        self
+    }
+
+    /// Serve the request as if it carried no `dryRun=All`: it is stored, as when a proxy
+    /// between the client and the API server drops the query parameter.
+    pub fn ignore_dry_run(mut self) -> Self {
+        self.action = FaultAction::IgnoreDryRun;
         self
     }
 

@@ -17,6 +17,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod admission;
 mod api;
 pub mod clock;
 mod controllers;
@@ -45,6 +46,7 @@ mod validation;
 mod watch;
 mod world;
 
+pub use admission::Mutation;
 pub use clock::{Clock, ClockMode};
 pub use demo::BAD_IMAGE as DEMO_BAD_IMAGE;
 pub use errors::{ApiError, FieldError, FieldErrorKind};

@@ -354,6 +354,9 @@ impl World {
             _ => {}
         }
         defaults::apply(kind, &mut new);
+        if subresource == Subresource::Main {
+            self.admission.mutate(kind, namespace, &mut new);
+        }
         if kind == ResourceKind::DaemonSet {
             let old_gen: i64 = json::str_at(
                 &existing,

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::admission::Mutation;
 use crate::clock::{Clock, ClockMode};
 use crate::errors::ApiError;
 use crate::faults::{Fault, Faults, Verb};
@@ -330,6 +331,17 @@ impl Sim {
     /// Lifts every denial.
     pub fn clear_denials(&self) {
         self.shared.faults().clear_denials();
+    }
+
+    /// Adds a mutating admission rule (see [`Mutation`]): from now on, matching updates and
+    /// patches, dry runs included, are changed by it before they are validated and stored.
+    pub fn mutate_writes(&self, rule: Mutation) {
+        self.shared.world().admission.add(rule);
+    }
+
+    /// Removes every mutating admission rule.
+    pub fn clear_mutations(&self) {
+        self.shared.world().admission.clear();
     }
 
     /// One object (`resource` as kubectl accepts it: `deployments`, `deploy`, `Deployment`).

@@ -7,6 +7,7 @@ use std::collections::{HashSet, VecDeque};
 
 use serde_json::Value;
 
+use crate::admission::Admission;
 use crate::clock::Clock;
 use crate::controllers;
 use crate::ids::Ids;
@@ -55,6 +56,8 @@ pub struct World {
     pub ids: Ids,
     /// Nodes and rollout model.
     pub cluster: Cluster,
+    /// Mutating admission rules.
+    pub admission: Admission,
     queue: VecDeque<WorkKey>,
     queued: HashSet<WorkKey>,
 }
@@ -67,6 +70,7 @@ impl World {
             clock,
             ids: Ids::new(seed),
             cluster,
+            admission: Admission::default(),
             queue: VecDeque::new(),
             queued: HashSet::new(),
         }

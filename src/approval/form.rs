@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::{ApprovalDecision, ApprovalPath, Refusal};
 use crate::rollout::clip;
-use crate::rollout::diff::{Change, ChangeArea};
+use crate::rollout::diff::{Change, ChangeArea, TemplateDiff};
 use crate::rollout::evidence::Evidence;
 use crate::rollout::history::{RevisionSummary, human_duration};
 use crate::rollout::plan::RollbackPlan;
@@ -82,6 +82,10 @@ pub struct Briefing<'a> {
     pub target: Option<&'a RevisionSummary>,
     /// The server-side dry run of the very patch, which the API server accepted.
     pub dry_run: &'a str,
+    /// How admission changes the template the API server would store, if it does.
+    pub admission: Option<&'a TemplateDiff>,
+    /// How the write changes the workload's own annotations.
+    pub annotation_changes: &'a [Change],
     /// The ConfigMaps and Secrets the target template uses, which an undo does not restore.
     pub config_references: &'a [String],
 }
@@ -175,22 +179,30 @@ pub fn message(
         "Images: {}",
         image_changes(&plan.images_before, &plan.images_after)
     ));
-    let changes = &plan.diff.changes;
-    lines.push(format!("Template changes ({}):", changes.len()));
-    lines.extend(
-        changes
-            .iter()
-            .take(CHANGES_SHOWN)
-            .map(|change| format!("  - {}", show(&change_line(change)))),
-    );
-    if changes.len() > CHANGES_SHOWN {
-        lines.push(format!(
-            "  - and {} more, see the diff (k8s_rollout_history with revision {})",
-            changes.len() - CHANGES_SHOWN,
+    changes_block(
+        &mut lines,
+        "Template changes",
+        &plan.diff.changes,
+        &format!(
+            "see the diff: k8s_rollout_history with revision {}",
             target.number
-        ));
-    }
+        ),
+    );
+    changes_block(
+        &mut lines,
+        "Workload annotation changes",
+        briefing.annotation_changes,
+        "see annotation_changes in a dry run's result",
+    );
     lines.push(format!("Server dry run: {}", briefing.dry_run));
+    if let Some(admission) = briefing.admission {
+        changes_block(
+            &mut lines,
+            "Admission (a mutating webhook or policy) changes the restored template; the API server would store, compared with the revision",
+            &admission.changes,
+            "see admission_changes in a dry run's result",
+        );
+    }
     lines.push(match reason {
         Some(reason) => format!(
             "The agent's reason (its words, unverified): \"{}\"",
@@ -220,12 +232,34 @@ pub fn message(
         "Not restored by an undo: the contents of ConfigMaps and Secrets{references}, the replica count, and every other object; only the pod template changes."
     ));
     lines.push(format!(
-        "Nothing is written unless you approve. The write applies only if {}/{} is unchanged since this request (resourceVersion {}) apart from its status and replica count.",
+        "Nothing is written unless you approve. The write applies only if, since this request (resourceVersion {}), the spec of {}/{} (but its replica count), its labels and annotations, and revision {}'s template and the patch above are unchanged; its status and other metadata may move.",
+        show(&plan.resource_version),
         show(&plan.namespace),
         show(&plan.name),
-        show(&plan.resource_version)
+        target.number
     ));
     lines.join("\n")
+}
+
+/// `title (N):` and the first [`CHANGES_SHOWN`] changes, each escaped and clipped, then how
+/// many more and where to see them; nothing when there are none.
+fn changes_block(lines: &mut Vec<String>, title: &str, changes: &[Change], rest: &str) {
+    if changes.is_empty() {
+        return;
+    }
+    lines.push(format!("{title} ({}):", changes.len()));
+    lines.extend(
+        changes
+            .iter()
+            .take(CHANGES_SHOWN)
+            .map(|change| format!("  - {}", clip::untrusted(&change_line(change), clip::VALUE))),
+    );
+    if changes.len() > CHANGES_SHOWN {
+        lines.push(format!(
+            "  - and {} more, {rest}",
+            changes.len() - CHANGES_SHOWN
+        ));
+    }
 }
 
 /// One change as the question lists it: what part of the container it is when the subject
@@ -251,12 +285,12 @@ fn image_changes(before: &[ContainerImage], after: &[ContainerImage]) -> String 
         .iter()
         .map(|image| (key(image), image.image.as_str()))
         .collect();
-    let show = |image: &str| clip::untrusted(image, clip::VALUE);
+    let show = |text: &str| clip::untrusted(text, clip::VALUE);
     let changed = after.iter().map(|image| {
         let label = if image.init {
-            format!("{} (init)", image.container)
+            format!("{} (init)", show(&image.container))
         } else {
-            image.container.clone()
+            show(&image.container)
         };
         match old.get(&key(image)) {
             Some(old) if *old == image.image => {
@@ -269,7 +303,7 @@ fn image_changes(before: &[ContainerImage], after: &[ContainerImage]) -> String 
     let removed = before
         .iter()
         .filter(|image| !new.contains_key(&key(image)))
-        .map(|old| format!("{}: removed ({})", old.container, show(&old.image)));
+        .map(|old| format!("{}: removed ({})", show(&old.container), show(&old.image)));
     clip::list(changed.chain(removed), clip::ITEMS, "; ")
 }
 

@@ -2,11 +2,18 @@
 //!
 //! The client echoes `requestState` back, so it is untrusted input. It is sealed with HMAC
 //! (rmcp's `RequestStateCodec`, a random key per process), expires with the approval timeout,
-//! is single use (spent nonces are remembered until they expire), and names the exact plan it
+//! is single use, and names the exact plan it
 //! approves: context, namespace, kind, name, uid, the workload's spec/labels/annotations
-//! digest, target revision, the target template's digest and the reason shown. The binding is signed inside the payload (not only mixed into the
-//! tag) so a rejection can say which part differs. The payload is readable by the client: it
-//! holds no template or env values, only identifiers and a digest.
+//! digest, target revision, the target template's digest, the digest of the patch the write
+//! sends and the reason shown. The binding is signed inside the payload (not only mixed into
+//! the tag) so a rejection can say which part differs. The payload is readable by the client:
+//! it holds no template or env values, only identifiers and digests.
+//!
+//! Single use is kept by remembering the nonces issued and not yet spent, each until its
+//! expiry on the monotonic clock: a state is accepted only while its nonce is in that set,
+//! and redeeming it takes it out. (Remembering spent nonces instead, until they expire, would
+//! let a state whose wall-clock expiry the codec checks be replayed after the wall clock
+//! stepped back.) The set holds at most [`MAX_OPEN`] states.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -35,6 +42,10 @@ pub struct ApprovalBinding {
     pub state_digest: String,
     pub target_revision: i64,
     pub template_digest: String,
+    /// SHA-256 of the patch the write sends ([`RollbackPlan::patch_digest`]): everything it
+    /// writes besides the template (the annotations a Deployment undo copies from the
+    /// ReplicaSet, a ControllerRevision's data) is bound too.
+    pub patch_digest: String,
     /// SHA-256 of the reason shown to the approver (the retry must carry the same one).
     pub reason_digest: String,
 }
@@ -51,6 +62,7 @@ impl ApprovalBinding {
             state_digest: plan.state_digest.clone(),
             target_revision: plan.target_revision(),
             template_digest: plan.template_digest.clone(),
+            patch_digest: plan.patch_digest(reason),
             reason_digest: sha256_hex(reason.unwrap_or_default().as_bytes()),
         }
     }
@@ -83,6 +95,18 @@ impl ApprovalBinding {
                 "the workload's spec, labels or annotations changed (resourceVersion {} -> {})",
                 self.shown_resource_version, now.shown_resource_version
             ));
+        }
+        // The patch also covers the template and the workload's annotations, which are
+        // named above when they changed; otherwise what else it writes did.
+        if self.patch_digest != now.patch_digest
+            && self.template_digest == now.template_digest
+            && self.state_digest == now.state_digest
+            && self.reason_digest == now.reason_digest
+        {
+            differences.push(
+                "the patch the write would send changed (the target revision's annotations or data)"
+                    .into(),
+            );
         }
         if self.reason_digest != now.reason_digest {
             differences.push("the reason differs from the one shown to the approver".into());
@@ -140,7 +164,24 @@ pub enum KeyError {
 pub struct ApprovalStates {
     codec: RequestStateCodec,
     ttl: Duration,
-    spent: Mutex<HashMap<String, Instant>>,
+    /// Nonces issued and not yet redeemed, with their expiry on the monotonic clock.
+    open: Mutex<HashMap<String, Instant>>,
+}
+
+/// The most approval states open (issued, unredeemed, unexpired) at once. Each costs a tool
+/// call that planned an undo and asked; a client that asks for more without answering is
+/// refused a new one until older ones expire.
+pub const MAX_OPEN: usize = 1024;
+
+/// Why no state could be sealed. Nothing is asked and nothing written.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("no randomness for the approval state: {0}")]
+    Random(#[from] getrandom::Error),
+    #[error(
+        "{MAX_OPEN} approval requests are already waiting for an answer; answer or let them expire (the approval timeout) and ask again"
+    )]
+    TooManyOpen,
 }
 
 impl ApprovalStates {
@@ -151,20 +192,34 @@ impl ApprovalStates {
         Ok(Self {
             codec: RequestStateCodec::try_new(key.to_vec())?,
             ttl,
-            spent: Mutex::new(HashMap::new()),
+            open: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Seals a state for `binding`, asked in the call `call_id`.
-    pub fn seal(
+    /// Seals a state for `binding`, asked in the call `call_id`, and remembers it as open.
+    pub fn seal(&self, binding: &ApprovalBinding, call_id: &str) -> Result<String, SealError> {
+        self.seal_at(binding, call_id, Instant::now())
+    }
+
+    fn seal_at(
         &self,
         binding: &ApprovalBinding,
         call_id: &str,
-    ) -> Result<String, getrandom::Error> {
+        now: Instant,
+    ) -> Result<String, SealError> {
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce)?;
+        let nonce: String = nonce.iter().map(|byte| format!("{byte:02x}")).collect();
+        {
+            let mut open = self.open_states();
+            open.retain(|_, expires| *expires > now);
+            if open.len() >= MAX_OPEN {
+                return Err(SealError::TooManyOpen);
+            }
+            open.insert(nonce.clone(), now + self.ttl);
+        }
         let sealed = Sealed {
-            nonce: nonce.iter().map(|byte| format!("{byte:02x}")).collect(),
+            nonce,
             call_id: call_id.to_string(),
             binding: binding.clone(),
         };
@@ -174,8 +229,12 @@ impl ApprovalStates {
             .expect("the approval state serialises"))
     }
 
-    /// Accepts a state once, if it is authentic, unexpired, unused and binds `current`.
+    /// Accepts a state once, if it is authentic, unexpired, open and binds `current`.
     pub fn redeem(&self, sealed: &str, current: &ApprovalBinding) -> Redemption {
+        self.redeem_at(sealed, current, Instant::now())
+    }
+
+    fn redeem_at(&self, sealed: &str, current: &ApprovalBinding, now: Instant) -> Redemption {
         let opened: Sealed = match self.codec.open_json_with(sealed, &[]) {
             Ok(opened) => opened,
             Err(error) => {
@@ -188,7 +247,7 @@ impl ApprovalStates {
                 };
             }
         };
-        let verdict = self.spend(&opened.nonce).and_then(|()| {
+        let verdict = self.spend(&opened.nonce, now).and_then(|()| {
             let differences = opened.binding.differences(current);
             if differences.is_empty() {
                 Ok(())
@@ -202,19 +261,20 @@ impl ApprovalStates {
         }
     }
 
-    /// Marks a nonce spent, or says it was already.
-    fn spend(&self, nonce: &str) -> Result<(), StateRejection> {
-        let mut spent = self
-            .spent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        spent.retain(|_, expires| *expires > now);
-        if spent.contains_key(nonce) {
-            return Err(StateRejection::Replayed);
+    /// Takes an open nonce out of the open set, or says why it is not open: expired on the
+    /// monotonic clock, or never issued here or already redeemed.
+    fn spend(&self, nonce: &str, now: Instant) -> Result<(), StateRejection> {
+        match self.open_states().remove(nonce) {
+            Some(expires) if expires > now => Ok(()),
+            Some(_) => Err(StateRejection::Expired),
+            None => Err(StateRejection::Replayed),
         }
-        spent.insert(nonce.to_string(), now + self.ttl);
-        Ok(())
+    }
+
+    fn open_states(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -233,6 +293,7 @@ mod tests {
             state_digest: "s1".into(),
             target_revision: 3,
             template_digest: "abc".into(),
+            patch_digest: "p1".into(),
             reason_digest: sha256_hex(b"checkout errors"),
         }
     }
@@ -300,6 +361,68 @@ mod tests {
                 "the workload's spec, labels or annotations changed (resourceVersion 10 -> 11)"
                     .into(),
                 "the reason differs from the one shown to the approver".into(),
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_spent_state_stays_spent_after_the_wall_clock_steps_back() {
+        // Monotonic time passes beyond the TTL while the wall clock stepped back, so the
+        // codec's wall-clock expiry still accepts the seal: only the open set refuses it.
+        let ttl = Duration::from_secs(60);
+        let states = ApprovalStates::new(ttl).unwrap();
+        let issued = Instant::now();
+        let sealed = states.seal_at(&binding(), "call-1", issued).unwrap();
+        assert_eq!(
+            states.redeem_at(&sealed, &binding(), issued).verdict,
+            Ok(())
+        );
+        let later = issued + ttl + Duration::from_secs(1);
+        assert_eq!(
+            states.redeem_at(&sealed, &binding(), later).verdict,
+            Err(StateRejection::Replayed)
+        );
+    }
+
+    #[test]
+    fn a_state_past_its_monotonic_expiry_is_expired_even_if_the_wall_clock_says_not() {
+        let ttl = Duration::from_secs(60);
+        let states = ApprovalStates::new(ttl).unwrap();
+        let issued = Instant::now();
+        let sealed = states.seal_at(&binding(), "call-1", issued).unwrap();
+        let later = issued + ttl + Duration::from_secs(1);
+        assert_eq!(
+            states.redeem_at(&sealed, &binding(), later).verdict,
+            Err(StateRejection::Expired)
+        );
+    }
+
+    #[test]
+    fn open_states_are_bounded() {
+        let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
+        let now = Instant::now();
+        for _ in 0..MAX_OPEN {
+            states.seal_at(&binding(), "call", now).unwrap();
+        }
+        assert!(matches!(
+            states.seal_at(&binding(), "call", now),
+            Err(SealError::TooManyOpen)
+        ));
+        // Once the older ones expire, new ones can be asked.
+        let later = now + Duration::from_secs(61);
+        assert!(states.seal_at(&binding(), "call", later).is_ok());
+    }
+
+    #[test]
+    fn a_patch_that_changed_alone_is_named() {
+        let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
+        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let mut changed = binding();
+        changed.patch_digest = "p2".into();
+        assert_eq!(
+            states.redeem(&sealed, &changed).verdict,
+            Err(StateRejection::ForeignPlan(vec![
+                "the patch the write would send changed (the target revision's annotations or data)".into()
             ]))
         );
     }

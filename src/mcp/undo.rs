@@ -124,6 +124,9 @@ impl RolloutServer {
             return Ok(success(cluster, &report).into());
         }
 
+        // With --approval host-confirmed nobody is asked here: the result carries what an
+        // approver would have been shown.
+        let mut briefing_shown = None;
         let decision = match (redemption, path) {
             (Some(redemption), _) => match redemption.verdict {
                 Ok(()) => {
@@ -167,10 +170,24 @@ impl RolloutServer {
                 )
                 .await
             }
-            (None, Ok(ApprovalPath::HostConfirmed)) => ApprovalDecision::Approved {
-                approver: None,
-                path: ApprovalPath::HostConfirmed,
-            },
+            (None, Ok(ApprovalPath::HostConfirmed)) => {
+                // The dry run and the evidence still come first: a patch the API server
+                // refuses is refused here too.
+                let briefing = call
+                    .brief(&workload, &set, &plan, ApprovalPath::HostConfirmed)
+                    .await?;
+                briefing_shown = Some(approval_message(
+                    cluster,
+                    &plan,
+                    &briefing,
+                    args.reason.as_deref(),
+                    &kube_user,
+                ));
+                ApprovalDecision::Approved {
+                    approver: None,
+                    path: ApprovalPath::HostConfirmed,
+                }
+            }
             (None, Err(refusal)) => ApprovalDecision::Refused(refusal),
         };
 
@@ -187,9 +204,10 @@ impl RolloutServer {
         call.record(AuditEvent::Approved, approved.detail()).await?;
         let wait = status::wait_limit(args.wait, args.timeout_seconds);
         let mut progress = McpProgress::new(&context);
-        let report = call
+        let mut report = call
             .execute(plan, approved, wait, &context.ct, &mut progress)
             .await?;
+        report.briefing = briefing_shown;
         Ok(success(cluster, &report).into())
     }
 

@@ -53,10 +53,41 @@ pub fn escape(raw: &str) -> String {
     out
 }
 
-/// Unicode format characters that change how text around them is shown: bidi embeddings,
-/// overrides and isolates, zero-width joiners and marks, line and paragraph separators.
+/// Characters that change how the text around them is shown, or show as nothing: every
+/// Unicode format character (category Cf: bidi embeddings, overrides, isolates and marks,
+/// zero-width joiners and spaces, the interlinear annotation controls, the tag characters),
+/// the line and paragraph separators, and the other default-ignorable characters that render
+/// invisibly (the Hangul fillers, the combining grapheme joiner, variation selectors, which
+/// can carry hidden text).
 fn is_format(ch: char) -> bool {
-    matches!(ch, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    matches!(
+        ch,
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61c}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 /// At most `max` of `items` joined with `separator`, then `... N more` for the rest.
@@ -93,6 +124,15 @@ mod tests {
         assert_eq!(
             untrusted("a\nWarnings: none\r\x1b[31mred\u{202e}x", 100),
             "a\\nWarnings: none\\r\\u{1b}[31mred\\u{202e}x"
+        );
+        // Arabic letter mark, interlinear annotation, a tag character, a variation selector.
+        assert_eq!(
+            untrusted("a\u{61c}b\u{fff9}c\u{fffb}d\u{e0041}e\u{e0100}f", 100),
+            "a\\u{61c}b\\u{fff9}c\\u{fffb}d\\u{e0041}e\\u{e0100}f"
+        );
+        assert_eq!(
+            untrusted("caf\u{e9} \u{65e5}\u{672c}", 100),
+            "caf\u{e9} \u{65e5}\u{672c}"
         );
         let long = untrusted(&"y".repeat(10_000), 20);
         assert!(long.starts_with(&"y".repeat(20)) && long.ends_with("(9980 more characters)"));

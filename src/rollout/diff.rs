@@ -138,13 +138,24 @@ pub fn diff(
     }
 }
 
+/// How an object of annotations changes, one [`Change`] per key (`annotation KEY`), with
+/// manifests held in them redacted unless values are shown.
+pub fn annotation_changes(before: &Value, after: &Value, show_values: bool) -> Vec<Change> {
+    let mut changes = Changes {
+        list: Vec::new(),
+        show_env_values: show_values,
+    };
+    changes.annotations(before, after);
+    changes.list
+}
+
 /// Redacts env values on both sides, marking values that differ so the text diff still
 /// shows a line changed.
 fn redact_for_display(before: &Value, after: &Value) -> (Value, Value) {
     let raw_before = env_values(before);
     let raw_after = env_values(after);
-    let left = template::redact_env(before);
-    let mut right = template::redact_env(after);
+    let left = template::redact(before);
+    let mut right = template::redact(after);
     for (list, _) in CONTAINER_LISTS {
         let Some(containers) = right
             .pointer_mut(&format!("/spec/{list}"))
@@ -252,9 +263,7 @@ impl Changes {
             &before["metadata"]["labels"],
             &after["metadata"]["labels"],
         );
-        self.string_map(
-            ChangeArea::Annotation,
-            "annotation",
+        self.annotations(
             &before["metadata"]["annotations"],
             &after["metadata"]["annotations"],
         );
@@ -446,6 +455,29 @@ impl Changes {
                 before.get(key),
                 after.get(key),
             );
+        }
+    }
+
+    /// Template annotations, with manifests held in them redacted unless values are shown
+    /// ([`template::shown_annotation`]).
+    fn annotations(&mut self, before: &Value, after: &Value) {
+        let show_values = self.show_env_values;
+        let show = |key: &str, value: &Value| match value {
+            Value::String(text) if !show_values => {
+                clip::text(&template::shown_annotation(key, text), clip::VALUE).into_owned()
+            }
+            other => render(other),
+        };
+        for key in keys(before, after) {
+            let (old, new) = (before.get(key), after.get(key));
+            if old != new {
+                self.push(
+                    ChangeArea::Annotation,
+                    format!("annotation {key}"),
+                    old.map(|value| show(key, value)),
+                    new.map(|value| show(key, value)),
+                );
+            }
         }
     }
 

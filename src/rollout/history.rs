@@ -217,7 +217,7 @@ fn detail(
     let shown = if query.show_env_values {
         restored
     } else {
-        template::redact_env(&restored)
+        template::redact(&restored)
     };
     Ok(RevisionDetail {
         revision: number,

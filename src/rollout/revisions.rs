@@ -125,6 +125,16 @@ impl Revision {
         template::digest(&self.template())
     }
 
+    /// The same revision with another template (tests build odd histories with it).
+    #[cfg(test)]
+    pub(crate) fn with_template(&self, template: Value) -> Self {
+        Self {
+            images: template::images(&template),
+            template_json: template.to_string(),
+            ..self.clone()
+        }
+    }
+
     /// A ControllerRevision's `data`, which kubectl applies verbatim as the undo patch.
     pub fn data(&self) -> Option<Value> {
         self.data_json
@@ -329,8 +339,14 @@ fn revision_from(store: RevisionStore, object: RevisionObject) -> Result<Revisio
             if let Some(fields) = template.as_object_mut() {
                 fields.remove("$patch");
             }
-            let broken = template_problem(&template)
-                .map(|problem| format!("unable to parse history {name}: its data {problem}"));
+            let broken = match template_problem(&template) {
+                Some(problem) => Some(format!("unable to parse history {name}: its data {problem}")),
+                None => data_problem(&data).map(|problem| {
+                    format!(
+                        "controllerrevision {name}'s data {problem}; an undo writes the data whole, but only its pod template is shown and approved, so it is not restored (the DaemonSet and StatefulSet controllers write only spec.template, with \"$patch\": \"replace\")"
+                    )
+                }),
+            };
             (number, template, Some(data), broken)
         }
     };
@@ -366,6 +382,71 @@ fn earlier_numbers(history: &str) -> Vec<i64> {
         .collect();
     numbers.reverse();
     numbers
+}
+
+/// Why a ControllerRevision's `data` is not the controllers' own snapshot,
+/// `{"spec":{"template":{...,"$patch":"replace"}}}` and nothing else. kubectl applies `data`
+/// verbatim as the undo patch, so anything more (`replicas`, `updateStrategy`, metadata), a
+/// template merged rather than replaced, or patch directives inside it would write more or
+/// other than the template the approver saw. Called once the template itself is usable.
+fn data_problem(data: &Value) -> Option<String> {
+    let beside = |object: &serde_json::Map<String, Value>, allowed: &str, prefix: &str| {
+        let extra: Vec<String> = object
+            .keys()
+            .filter(|key| *key != allowed)
+            .map(|key| format!("{prefix}{}", clip::untrusted(key, clip::VALUE)))
+            .collect();
+        (!extra.is_empty()).then(|| format!("also sets {}", clip::list(extra, clip::ITEMS, ", ")))
+    };
+    let top = data.as_object()?;
+    if let Some(extra) = beside(top, "spec", "") {
+        return Some(extra);
+    }
+    let spec = top.get("spec")?.as_object()?;
+    if let Some(extra) = beside(spec, "template", "spec.") {
+        return Some(extra);
+    }
+    let template = spec.get("template")?.as_object()?;
+    if template.get("$patch") != Some(&Value::String("replace".into())) {
+        return Some(
+            "lacks \"$patch\": \"replace\" on spec.template, so it would merge into the live template rather than replace it".into(),
+        );
+    }
+    template
+        .iter()
+        .filter(|(key, _)| *key != "$patch")
+        .find_map(|(key, value)| {
+            if key.starts_with('$') {
+                Some(format!(
+                    "holds the patch directive {} at spec.template",
+                    clip::untrusted(key, clip::VALUE)
+                ))
+            } else {
+                directive(value, &format!("spec.template.{key}"))
+            }
+        })
+}
+
+/// The first strategic-merge directive (a key starting with `$`) inside `value`, by path.
+fn directive(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::Object(fields) => fields.iter().find_map(|(key, value)| {
+            if key.starts_with('$') {
+                Some(format!(
+                    "holds the patch directive {} at {}",
+                    clip::untrusted(key, clip::VALUE),
+                    clip::untrusted(path, clip::VALUE)
+                ))
+            } else {
+                directive(value, &format!("{path}.{key}"))
+            }
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| directive(item, &format!("{path}[{index}]"))),
+        _ => None,
+    }
 }
 
 /// What keeps a revision's pod template from being restored: the API server refuses a
@@ -605,5 +686,58 @@ pub(crate) mod tests {
         assert_eq!(set.numbers(), vec![4]);
         assert_eq!(set.revisions[0].template().get("$patch"), None);
         assert_eq!(set.live(&daemon_set).unwrap().number, 4);
+    }
+
+    #[test]
+    fn controller_revision_data_beyond_the_template_is_listed_but_not_restored() {
+        let stateful_set = workload(
+            WorkloadKind::StatefulSet,
+            json!({"metadata": {"name": "db", "uid": "uid-sts"}, "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}]}}}}),
+        );
+        let template = json!({"spec": {"containers": [{"name": "a", "image": "a:1"}]}});
+        let cases = [
+            (
+                json!({"spec": {"replicas": 0, "template": template.clone()}}),
+                "also sets spec.replicas",
+            ),
+            (
+                json!({"spec": {"template": template.clone()}, "metadata": {"labels": {"x": "y"}}}),
+                "also sets metadata",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:1"}]}}}}),
+                "lacks \"$patch\": \"replace\"",
+            ),
+            (
+                json!({"spec": {"template": {"$patch": "replace", "spec": {"containers": [{"name": "a", "image": "a:1"}, {"name": "b", "$patch": "delete"}]}}}}),
+                "holds the patch directive $patch at spec.template.spec.containers[1]",
+            ),
+            (
+                json!({"spec": {"template": {"$patch": "replace", "$setElementOrder/x": [], "spec": {"containers": [{"name": "a", "image": "a:1"}]}}}}),
+                "holds the patch directive $setElementOrder/x at spec.template",
+            ),
+        ];
+        for (number, (mut data, problem)) in cases.into_iter().enumerate() {
+            if let Some(template) = data.pointer_mut("/spec/template")
+                && template.get("$patch").is_none()
+                && number < 2
+            {
+                template["$patch"] = json!("replace");
+            }
+            let revision: RevisionObject = serde_json::from_value(json!({
+                "metadata": {"name": "db-1", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": "uid-sts", "controller": true}]},
+                "revision": 1,
+                "data": data,
+            }))
+            .unwrap();
+            let set = RevisionSet::owned_by(&stateful_set, vec![revision]);
+            assert_eq!(set.numbers(), vec![1], "listed as kubectl lists it");
+            let broken = set.revisions[0].broken.as_deref().unwrap_or_default();
+            assert!(broken.contains(problem), "{problem}: {broken}");
+            assert!(matches!(
+                set.find(1),
+                Err(RevisionLookupError::Broken { number: 1, .. })
+            ));
+        }
     }
 }

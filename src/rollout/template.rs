@@ -1,5 +1,6 @@
 //! Pod templates: the semantic comparison kubectl relies on, the facts people read (images),
-//! a digest to bind an approval to, and redaction of env values.
+//! a digest to bind an approval to, and redaction of env values and of manifests held in
+//! annotations.
 //!
 //! Templates stay raw JSON so nothing a newer cluster added is lost. Comparison follows
 //! apimachinery's `Semantic.DeepEqual`, which treats nil and empty maps and lists alike, and
@@ -7,6 +8,8 @@
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+use super::workload::LAST_APPLIED;
 
 /// The label the Deployment controller adds to each ReplicaSet's template.
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
@@ -161,10 +164,12 @@ pub fn containers<'a>(template: &'a Value, list: &str) -> impl Iterator<Item = &
     template["spec"][list].as_array().into_iter().flatten()
 }
 
-/// The template with every literal env value replaced by [`REDACTED`]. References
+/// The template as shown to the agent or the approver unless the operator opted in to values
+/// (`--show-env-values`): every literal env value replaced by [`REDACTED`], and every
+/// manifest held in a template annotation ([`redact_annotations`]). References
 /// (`valueFrom`: secretKeyRef, configMapKeyRef, fieldRef...) are kept: they name where a
 /// value comes from, not the value.
-pub fn redact_env(template: &Value) -> Value {
+pub fn redact(template: &Value) -> Value {
     let mut template = template.clone();
     for (list, _) in CONTAINER_LISTS {
         let Some(containers) = template
@@ -184,7 +189,45 @@ pub fn redact_env(template: &Value) -> Value {
             }
         }
     }
+    if let Some(annotations) = template.pointer_mut("/metadata/annotations") {
+        redact_annotations(annotations);
+    }
     template
+}
+
+/// Whether an annotation holds a manifest, which can carry env values and whole specs:
+/// kubectl's `last-applied-configuration`, or any value that is a JSON object or array or
+/// names an `apiVersion` and a `kind` (a YAML manifest).
+pub fn holds_manifest(key: &str, value: &str) -> bool {
+    if key == LAST_APPLIED {
+        return true;
+    }
+    let trimmed = value.trim_start();
+    let json = (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && serde_json::from_str::<serde::de::IgnoredAny>(value).is_ok();
+    json || (value.contains("apiVersion") && value.contains("kind"))
+}
+
+/// What is shown of an annotation's value when values are redacted: the value itself, or for
+/// a manifest ([`holds_manifest`]) only its size.
+pub fn shown_annotation(key: &str, value: &str) -> String {
+    if holds_manifest(key, value) {
+        format!("<redacted manifest, {} bytes>", value.len())
+    } else {
+        value.to_string()
+    }
+}
+
+/// Replaces, in an object of annotations, every value that holds a manifest
+/// ([`shown_annotation`]).
+pub fn redact_annotations(annotations: &mut Value) {
+    for (key, value) in annotations.as_object_mut().into_iter().flatten() {
+        if let Value::String(text) = value
+            && holds_manifest(key, text)
+        {
+            *text = shown_annotation(key, text);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -293,10 +336,40 @@ mod tests {
 
     #[test]
     fn redaction_hides_values_and_keeps_references() {
-        let redacted = redact_env(&template("app:1"));
+        let redacted = redact(&template("app:1"));
         let env = &redacted["spec"]["containers"][0]["env"];
         assert_eq!(env[0], json!({"name": "MODE", "value": REDACTED}));
         assert_eq!(env[1]["valueFrom"]["secretKeyRef"]["name"], "api");
+    }
+
+    #[test]
+    fn manifests_in_annotations_are_redacted_and_plain_values_kept() {
+        let mut annotated = template("app:1");
+        annotated["metadata"]["annotations"] = json!({
+            LAST_APPLIED: "apiVersion: v1",
+            "tool/config": "{\"env\": [{\"name\": \"TOKEN\", \"value\": \"s3cret\"}]}",
+            "tool/yaml": "apiVersion: apps/v1\nkind: Deployment\nspec: {}",
+            "team": "payments",
+            "braces": "{not json",
+        });
+        let shown = redact(&annotated);
+        let annotations = &shown["metadata"]["annotations"];
+        assert_eq!(annotations[LAST_APPLIED], "<redacted manifest, 14 bytes>");
+        assert!(
+            annotations["tool/config"]
+                .as_str()
+                .unwrap()
+                .starts_with("<redacted manifest")
+        );
+        assert!(
+            annotations["tool/yaml"]
+                .as_str()
+                .unwrap()
+                .starts_with("<redacted manifest")
+        );
+        assert_eq!(annotations["team"], "payments");
+        assert_eq!(annotations["braces"], "{not json");
+        assert!(!shown.to_string().contains("s3cret"));
     }
 
     #[test]

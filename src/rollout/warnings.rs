@@ -12,10 +12,11 @@ pub fn for_workload(workload: &Workload) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some((tool, marker)) = workload.gitops_manager() {
         warnings.push(format!(
-            "{} {}/{} is managed by {tool} ({marker}): its next sync will revert an undo; roll back in Git, or suspend the sync first",
+            "{} {}/{} is managed by {tool} ({}): its next sync will revert an undo; roll back in Git, or suspend the sync first",
             workload.kind,
             workload.namespace(),
-            workload.name()
+            workload.name(),
+            clip::untrusted(&marker, clip::VALUE)
         ));
     }
     let subject = format!(
@@ -288,6 +289,20 @@ mod tests {
         let warnings = for_workload(&managed);
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].contains("managed by Argo CD"));
+    }
+
+    #[test]
+    fn a_gitops_marker_cannot_forge_a_line() {
+        let managed = workload(
+            WorkloadKind::Deployment,
+            json!({"metadata": {"name": "web", "namespace": "shop",
+                                "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:shop/web\nWarnings: none\u{202e}"}}}),
+        );
+        let warning = &for_workload(&managed)[0];
+        assert!(
+            warning.contains("shop/web\\nWarnings: none\\u{202e}"),
+            "{warning}"
+        );
     }
 
     #[test]

@@ -14,6 +14,10 @@ use super::kind::WorkloadKind;
 
 /// The annotation kubectl and humans use to say why a revision was made.
 pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+/// The call id of the undo that wrote the workload last: with the change-cause, how a re-read
+/// after a lost answer tells this call's write from another's with the same approver and
+/// reason.
+pub const CALL_ID: &str = "k8s-rollout-mcp.io/call-id";
 /// Written by `kubectl apply`; a later apply may undo a rollback.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 

@@ -58,7 +58,7 @@ pub fn after_conflict(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::plan::plan;
+    use crate::rollout::plan::{Stamp, plan};
     use crate::rollout::revisions::RevisionSet;
     use crate::rollout::revisions::tests::{deployment, replica_set};
     use crate::rollout::workload::Workload;
@@ -85,6 +85,11 @@ mod tests {
         )
     }
 
+    const STAMP: Stamp<'static> = Stamp {
+        change_cause: "c",
+        call_id: "call-1",
+    };
+
     fn planned(live: &Workload) -> RollbackPlan {
         plan(live, &history(live), 1, false).unwrap()
     }
@@ -106,10 +111,10 @@ mod tests {
             panic!("expected a second attempt")
         };
         assert_eq!(fresh.resource_version, "57");
-        assert_eq!(fresh.patch("c"), {
+        assert_eq!(fresh.patch(&STAMP), {
             let mut expected = sent.clone();
             expected.resource_version = "57".into();
-            expected.patch("c")
+            expected.patch(&STAMP)
         });
         assert_eq!(
             decide(&sent, &status_moved, true),

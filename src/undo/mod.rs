@@ -19,9 +19,12 @@
 //!    failure.
 //!
 //! A dry run (`dry_run: true`) is step 4 with `dryRun=All`: the very patch the write would send, with a
-//! placeholder for the approver's name.
+//! placeholder for the approver's name. What its answer proves beyond success is
+//! [`dry_run`]'s: a dry run that came back stored is an alarm, and a template that admission
+//! changed is shown to the approver.
 
 pub mod conflict;
+pub mod dry_run;
 pub mod event;
 pub mod outcome;
 pub mod readback;
@@ -38,9 +41,10 @@ use crate::approval::state::ApprovalBinding;
 use crate::approval::{ApprovalPath, Refusal};
 use crate::audit::{AuditEvent, AuditLog, CallFacts, Detail};
 use crate::cluster::{Cluster, ClusterError};
+use crate::rollout::diff::{Change, TemplateDiff};
 use crate::rollout::evidence::Evidence;
 use crate::rollout::history::{self, HistoryQuery, RevisionSummary};
-use crate::rollout::plan::{self, PlanRefusal, RollbackPatch, RollbackPlan};
+use crate::rollout::plan::{self, PlanRefusal, RollbackPatch, RollbackPlan, Stamp};
 use crate::rollout::revisions::{self, RevisionLookupError, RevisionSet};
 use crate::rollout::status::{self, RolloutStatus};
 use crate::rollout::template;
@@ -48,6 +52,7 @@ use crate::rollout::workload::{CHANGE_CAUSE, Workload};
 use crate::verify::{self, ProgressSink, StatusQuery};
 
 use conflict::AfterConflict;
+use dry_run::DryRunVerdict;
 use event::ClusterEvent;
 use outcome::WriteOutcome;
 use report::{ApprovalSummary, ReadBack, UndoOutcome, UndoReport};
@@ -100,6 +105,10 @@ pub async fn plan(
 pub struct Briefing {
     /// What the server dry run before asking found.
     pub dry_run: String,
+    /// How admission changed the template the dry run would store, if it did.
+    pub admission: Option<TemplateDiff>,
+    /// How the write changes the workload's own annotations.
+    pub annotation_changes: Vec<Change>,
     /// kubectl's verdict on the live revision's rollout.
     pub live: RolloutStatus,
     /// Pods by revision and state, Warning events.
@@ -118,6 +127,8 @@ impl Briefing {
             evidence: &self.evidence,
             target: self.target.as_ref(),
             dry_run: &self.dry_run,
+            admission: self.admission.as_ref(),
+            annotation_changes: &self.annotation_changes,
             config_references: &self.config_references,
         }
     }
@@ -144,6 +155,15 @@ fn dry_run_failed(plan: &RollbackPlan, error: &ClusterError) -> UndoError {
         plan.namespace,
         plan.name
     ))
+}
+
+/// The warning a result carries when admission changes the restored template.
+fn admission_warning(admission: &TemplateDiff) -> String {
+    format!(
+        "admission (a mutating webhook or policy) changes the restored template: the API server would store {} change(s) from {} (see admission_changes); the restored revision is not exactly the one picked",
+        admission.changes.len(),
+        admission.from
+    )
 }
 
 /// The live revision, and the plan or kubectl's refusal.
@@ -262,6 +282,14 @@ impl<'a> UndoCall<'a> {
         )
     }
 
+    /// What the patch records besides the template, for `change_cause`.
+    fn stamp<'s>(&'s self, change_cause: &'s str) -> Stamp<'s> {
+        Stamp {
+            change_cause,
+            call_id: self.call_id(),
+        }
+    }
+
     /// Before asking: the server dry run of the patch an approval on `path` would write, and
     /// the evidence of the live revision (its pods and Warning events), read together. A dry
     /// run the API server refuses refuses the undo before anyone is asked.
@@ -276,18 +304,20 @@ impl<'a> UndoCall<'a> {
             self.server_dry_run(plan, path),
             verify::evidence(self.cluster, workload, set)
         );
-        let dry_run = match dry_run?.1 {
-            Ok(_) => DRY_RUN_ACCEPTED.to_string(),
+        let (sent, verdict) = dry_run?;
+        let (dry_run, admission) = match verdict {
+            DryRunVerdict::Accepted { admission } => (DRY_RUN_ACCEPTED.to_string(), admission),
             // The status moved the resourceVersion since the plan (a rollout in progress
             // does every few seconds): the dry run proves nothing either way, and the write
             // re-checks the plan on its own 409.
-            Err(ClusterError::Conflict { .. }) => DRY_RUN_CONFLICT.to_string(),
-            Err(error) => {
+            DryRunVerdict::Inconclusive(_) => (DRY_RUN_CONFLICT.to_string(), None),
+            DryRunVerdict::Refused(error) => {
                 return Err(UndoError(format!(
                     "{} Nobody was asked to approve: the rollback would fail as it stands.",
                     dry_run_failed(plan, &error).0
                 )));
             }
+            DryRunVerdict::Stored { .. } => unreachable!("server_dry_run refuses a stored dry run"),
         };
         let query = HistoryQuery {
             limit: usize::MAX,
@@ -303,6 +333,9 @@ impl<'a> UndoCall<'a> {
             });
         Ok(Briefing {
             dry_run,
+            admission,
+            annotation_changes: plan
+                .annotation_changes(&self.stamp(&sent.change_cause), self.show_env_values),
             live: status::evaluate(workload, None),
             evidence,
             target,
@@ -310,32 +343,54 @@ impl<'a> UndoCall<'a> {
         })
     }
 
-    /// Sends the patch an approval on `path` would write with `dryRun=All`, and records it:
-    /// the API server's answer, and the patch with its change-cause. Err only when the record
-    /// cannot be kept.
+    /// Sends the patch an approval on `path` would write with `dryRun=All`, judges the answer
+    /// ([`dry_run::judge`]) and records it: the API server's answer, and the patch's digest.
+    /// Err when the record cannot be kept, and when the dry run came back stored: that alarm
+    /// is logged and audited, and nothing more is sent.
     async fn server_dry_run(
         &self,
         plan: &RollbackPlan,
         path: ApprovalPath,
-    ) -> Result<(DryRun, Result<Workload, ClusterError>), UndoError> {
+    ) -> Result<(DryRun, DryRunVerdict), UndoError> {
         let approval = ApprovalSummary::placeholder(path);
         let change_cause = self.change_cause(plan, &approval);
-        let patch = plan.patch(&change_cause);
+        let patch = plan.patch(&self.stamp(&change_cause));
         let answer = self
             .cluster
             .patch(plan.kind, &plan.namespace, &plan.name, &patch, true)
             .await;
+        let verdict = dry_run::judge(plan, answer, self.show_env_values);
+        let (event, error, note) = match &verdict {
+            DryRunVerdict::Stored { resource_version } => {
+                let alarm = dry_run::stored_message(plan, resource_version);
+                tracing::error!(call_id = self.call_id(), "{alarm}");
+                (AuditEvent::DryRunStored, Some(alarm), None)
+            }
+            DryRunVerdict::Inconclusive(error) | DryRunVerdict::Refused(error) => {
+                (AuditEvent::DryRun, Some(error.to_string()), None)
+            }
+            DryRunVerdict::Accepted { admission } => (
+                AuditEvent::DryRun,
+                None,
+                admission.as_ref().map(admission_warning),
+            ),
+        };
         let detail = Detail {
-            error: answer.as_ref().err().map(ToString::to_string),
+            patch_sha256: Some(patch.sha256()),
+            error: error.clone(),
+            note,
             ..Default::default()
         };
-        self.record(AuditEvent::DryRun, detail).await?;
+        if let (DryRunVerdict::Stored { .. }, Some(alarm)) = (&verdict, error) {
+            return Err(self.record_failure(event, detail, UndoError(alarm)).await);
+        }
+        self.record(event, detail).await?;
         let sent = DryRun {
             approval,
             change_cause,
             patch,
         };
-        Ok((sent, answer))
+        Ok((sent, verdict))
     }
 
     /// A server-side dry run (`dryRun=All`) of the patch an approval on `path` would write.
@@ -344,17 +399,25 @@ impl<'a> UndoCall<'a> {
         plan: &RollbackPlan,
         path: ApprovalPath,
     ) -> Result<UndoReport, UndoError> {
-        let (sent, answer) = self.server_dry_run(plan, path).await?;
-        answer.map_err(|error| dry_run_failed(plan, &error))?;
+        let (sent, verdict) = self.server_dry_run(plan, path).await?;
+        let admission = match verdict {
+            DryRunVerdict::Accepted { admission } => admission,
+            DryRunVerdict::Inconclusive(error) | DryRunVerdict::Refused(error) => {
+                return Err(dry_run_failed(plan, &error));
+            }
+            DryRunVerdict::Stored { .. } => unreachable!("server_dry_run refuses a stored dry run"),
+        };
+        let read_back = ReadBack {
+            note: "dry run: nothing was written".into(),
+            ..ReadBack::default()
+        };
+        let annotation_changes =
+            plan.annotation_changes(&self.stamp(&sent.change_cause), self.show_env_values);
         let DryRun {
             approval,
             change_cause,
             patch,
         } = sent;
-        let read_back = ReadBack {
-            note: "dry run: nothing was written".into(),
-            ..ReadBack::default()
-        };
         let mut report = UndoReport::new(
             plan,
             UndoOutcome::DryRun,
@@ -362,7 +425,13 @@ impl<'a> UndoCall<'a> {
             change_cause,
             read_back,
         );
-        report.patch = Some(patch.body());
+        report.annotation_changes = annotation_changes;
+        report.patch = Some(patch.shown(self.show_env_values));
+        report.patch_sha256 = Some(patch.sha256());
+        if let Some(admission) = admission {
+            report.warnings.push(admission_warning(&admission));
+            report.admission_changes = Some(admission);
+        }
         Ok(report)
     }
 
@@ -378,6 +447,25 @@ impl<'a> UndoCall<'a> {
     ) -> Result<UndoReport, UndoError> {
         let change_cause = self.change_cause(&plan, &approved);
         let (plan, written) = self.write(plan, &approved, &change_cause).await?;
+        // On the record as soon as the write is known to be stored, before the read-back
+        // (seconds on a slow API server): a crash or SIGTERM in between must not leave a
+        // rollback without its `written` record.
+        let mut warnings = Vec::new();
+        let detail = Detail {
+            patch_sha256: Some(written.patch_sha256.clone()),
+            note: written.lost.clone(),
+            ..approved.detail()
+        };
+        let written_hash = self
+            .record(AuditEvent::Written, detail)
+            .await
+            .map_err(|audit| {
+                warnings.push(format!(
+                    "the rollback was written but its audit record was not: {}",
+                    audit.0
+                ))
+            })
+            .ok();
         let restored = readback::restored_revision(
             self.cluster,
             &written.workload,
@@ -386,6 +474,24 @@ impl<'a> UndoCall<'a> {
         )
         .await;
         let resulting_revision = restored.read_back.number;
+        let detail = Detail {
+            resulting_revision,
+            note: Some(restored.read_back.note.clone()),
+            ..approved.detail()
+        };
+        // The Event anchors the chain's head: this record when it was kept, else `written`.
+        let audit_hash = match self.record(AuditEvent::ReadBack, detail).await {
+            Ok(hash) => Some(hash),
+            Err(audit) => {
+                warnings.push(format!(
+                    "the new revision was read back but its audit record was not: {}",
+                    audit.0
+                ));
+                written_hash
+            }
+        };
+        let annotation_changes =
+            plan.annotation_changes(&self.stamp(&change_cause), self.show_env_values);
         let mut report = UndoReport::new(
             &plan,
             UndoOutcome::RolledBack,
@@ -393,6 +499,8 @@ impl<'a> UndoCall<'a> {
             change_cause,
             restored.read_back,
         );
+        report.annotation_changes = annotation_changes;
+        report.patch_sha256 = Some(written.patch_sha256);
         if !plan.kind.history_shows_undo_change_cause() {
             report.warnings.push(format!(
                 "`kubectl rollout history` shows the restored {}'s revision with its original change-cause: the controller reuses the old ControllerRevision and only renumbers it; the approval is recorded in the workload's {CHANGE_CAUSE} annotation and the audit log",
@@ -404,22 +512,8 @@ impl<'a> UndoCall<'a> {
                 "the workload's status changed while approval was pending (its resourceVersion moved); the plan was checked again and what was approved was unchanged, so it was written".into(),
             );
         }
-        report.warnings.extend(written.lost.clone());
-        let detail = Detail {
-            resulting_revision,
-            note: written.lost,
-            ..approved.detail()
-        };
-        let audit_hash = match self.record(AuditEvent::Written, detail).await {
-            Ok(hash) => Some(hash),
-            Err(audit) => {
-                report.warnings.push(format!(
-                    "the rollback was written but its audit record was not: {}",
-                    audit.0
-                ));
-                None
-            }
-        };
+        report.warnings.extend(written.lost);
+        report.warnings.extend(warnings);
         let approved_by = approved.approved_by();
         let client = self.client();
         let rollback = event::ApprovedRollback {
@@ -477,17 +571,13 @@ impl<'a> UndoCall<'a> {
         change_cause: &str,
     ) -> Result<(RollbackPlan, Written), UndoError> {
         let approved_binding = self.binding(&plan);
+        let stamp = self.stamp(change_cause);
         let mut sent_again = false;
         loop {
+            let patch = plan.patch(&stamp);
             let answer = self
                 .cluster
-                .patch(
-                    plan.kind,
-                    &plan.namespace,
-                    &plan.name,
-                    &plan.patch(change_cause),
-                    false,
-                )
+                .patch(plan.kind, &plan.namespace, &plan.name, &patch, false)
                 .await;
             let failure = |event, error: String, note: Option<String>, failure: UndoError| {
                 let detail = Detail {
@@ -501,6 +591,7 @@ impl<'a> UndoCall<'a> {
                 WriteOutcome::Written(workload) => {
                     let written = Written {
                         workload: *workload,
+                        patch_sha256: patch.sha256(),
                         sent_again,
                         lost: None,
                     };
@@ -566,10 +657,11 @@ impl<'a> UndoCall<'a> {
                         .workload(plan.kind, &plan.namespace, &plan.name)
                         .await;
                     if let Ok(workload) = &now
-                        && outcome::applied(&plan, change_cause, workload)
+                        && outcome::applied(&plan, &stamp, workload)
                     {
                         let written = Written {
                             workload: workload.clone(),
+                            patch_sha256: patch.sha256(),
                             sent_again,
                             lost: Some(format!(
                                 "the response was lost ({error}), but a re-read shows the rollback applied"
@@ -623,6 +715,8 @@ impl<'a> UndoCall<'a> {
 struct Written {
     /// The workload as written (or as re-read when the answer was lost).
     workload: Workload,
+    /// SHA-256 of the patch body that was stored.
+    patch_sha256: String,
     /// Whether the patch was sent a second time after a status-only 409.
     sent_again: bool,
     /// Set when the answer was lost and a re-read showed the write.

@@ -10,9 +10,9 @@
 //! ([`applied`]), and otherwise the result says it may still apply and how to check.
 
 use crate::cluster::ClusterError;
-use crate::rollout::plan::RollbackPlan;
+use crate::rollout::plan::{RollbackPlan, Stamp};
 use crate::rollout::template;
-use crate::rollout::workload::{CHANGE_CAUSE, Workload};
+use crate::rollout::workload::{CALL_ID, CHANGE_CAUSE, Workload};
 
 /// What the answer to a write proves.
 #[derive(Debug)]
@@ -56,19 +56,31 @@ fn refused_before_applying(error: &ClusterError) -> bool {
 
 /// Whether the workload as re-read carries our write: the same object, its generation moved
 /// past the planned one (the write changed the template), the target's template, and the
-/// change-cause this very approval wrote (no other writer writes it).
-pub fn applied(plan: &RollbackPlan, change_cause: &str, now: &Workload) -> bool {
+/// stamp this very call wrote: its change-cause and its call id (two calls with the same
+/// approver and reason write the same change-cause, never the same call id).
+pub fn applied(plan: &RollbackPlan, stamp: &Stamp<'_>, now: &Workload) -> bool {
     now.uid() == plan.uid
         && now.generation() > plan.generation
         && template::digest(now.template()) == plan.template_digest
-        && now.annotations().get(CHANGE_CAUSE).map(String::as_str) == Some(change_cause)
+        && carries(now, stamp)
 }
 
-/// What a re-read showed about an unknown write that had not applied, in words.
+/// Whether the workload carries this call's stamp.
+fn carries(workload: &Workload, stamp: &Stamp<'_>) -> bool {
+    let annotation = |key| workload.annotations().get(key).map(String::as_str);
+    annotation(CHANGE_CAUSE) == Some(stamp.change_cause)
+        && annotation(CALL_ID) == Some(stamp.call_id)
+}
+
+/// What a re-read showed about an unknown write that had not applied (as far as the re-read
+/// can tell), in words.
 pub fn not_applied(plan: &RollbackPlan, now: &Result<Workload, ClusterError>) -> String {
     match now {
         Ok(workload) if workload.resource_version() == plan.resource_version => {
             "a re-read shows the workload unchanged since the plan: the rollback has not applied so far, but may still".into()
+        }
+        Ok(workload) if template::digest(workload.template()) == plan.template_digest => {
+            "a re-read shows the approved template live, but without this call's change-cause and call id: another write (another undo to the same revision, or a later change of the annotations) carries it, so whether this write applied is unknown".into()
         }
         Ok(_) => "a re-read shows the workload changed, but not to the approved template: the rollback has not applied so far, but may still".into(),
         Err(error) => format!(
@@ -85,6 +97,10 @@ mod tests {
     use crate::rollout::revisions::tests::{deployment, replica_set};
 
     const CAUSE: &str = "rollback to revision 1 approved by alice via k8s-rollout-mcp";
+    const STAMP: Stamp<'static> = Stamp {
+        change_cause: CAUSE,
+        call_id: "call-1",
+    };
 
     fn planned() -> (Workload, RollbackPlan) {
         let live = deployment("app:2");
@@ -111,18 +127,15 @@ mod tests {
         (live, plan)
     }
 
-    /// The workload after our patch: the target template, the next generation, our cause.
-    fn after_write(live: &Workload, plan: &RollbackPlan, cause: &str) -> Workload {
+    /// The workload after a patch with `stamp`: the target template, the next generation.
+    fn after_write(live: &Workload, plan: &RollbackPlan, stamp: &Stamp<'_>) -> Workload {
         let mut written = live.clone();
         written.object.data["spec"]["template"] = plan.target.template();
         written.object.metadata.generation = Some(plan.generation + 1);
         written.object.metadata.resource_version = Some("43".into());
-        written
-            .object
-            .metadata
-            .annotations
-            .get_or_insert_default()
-            .insert(CHANGE_CAUSE.into(), cause.into());
+        let annotations = written.object.metadata.annotations.get_or_insert_default();
+        annotations.insert(CHANGE_CAUSE.into(), stamp.change_cause.into());
+        annotations.insert(CALL_ID.into(), stamp.call_id.into());
         written
     }
 
@@ -195,29 +208,47 @@ mod tests {
     }
 
     #[test]
-    fn a_re_read_shows_our_write_only_with_template_generation_and_change_cause() {
+    fn a_re_read_shows_our_write_only_with_template_generation_and_stamp() {
         let (live, plan) = planned();
-        assert!(applied(&plan, CAUSE, &after_write(&live, &plan, CAUSE)));
-        assert!(!applied(&plan, CAUSE, &live), "unchanged");
+        assert!(applied(&plan, &STAMP, &after_write(&live, &plan, &STAMP)));
+        assert!(!applied(&plan, &STAMP, &live), "unchanged");
         assert_eq!(
             not_applied(&plan, &Ok(live.clone())),
             "a re-read shows the workload unchanged since the plan: the rollback has not applied so far, but may still"
         );
-        let someone_else = after_write(&live, &plan, "kubectl rollout undo");
+        let kubectl = Stamp {
+            change_cause: "kubectl rollout undo",
+            call_id: "",
+        };
+        let someone_else = after_write(&live, &plan, &kubectl);
         assert!(
-            !applied(&plan, CAUSE, &someone_else),
+            !applied(&plan, &STAMP, &someone_else),
             "the same template written by another hand is not ours"
         );
-        let mut same_generation = after_write(&live, &plan, CAUSE);
+        assert_eq!(
+            not_applied(&plan, &Ok(someone_else)),
+            "a re-read shows the approved template live, but without this call's change-cause and call id: another write (another undo to the same revision, or a later change of the annotations) carries it, so whether this write applied is unknown"
+        );
+        let mut same_generation = after_write(&live, &plan, &STAMP);
         same_generation.object.metadata.generation = Some(plan.generation);
-        assert!(!applied(&plan, CAUSE, &same_generation));
-        let mut other_template = after_write(&live, &plan, CAUSE);
+        assert!(!applied(&plan, &STAMP, &same_generation));
+        let mut other_template = after_write(&live, &plan, &STAMP);
         other_template.object.data["spec"]["template"]["spec"]["containers"][0]["image"] =
             "app:9".into();
-        assert!(!applied(&plan, CAUSE, &other_template));
+        assert!(!applied(&plan, &STAMP, &other_template));
         assert_eq!(
             not_applied(&plan, &Ok(other_template)),
             "a re-read shows the workload changed, but not to the approved template: the rollback has not applied so far, but may still"
         );
+    }
+
+    #[test]
+    fn a_concurrent_undo_with_the_same_approver_and_reason_is_not_ours() {
+        let (live, plan) = planned();
+        let twin = Stamp {
+            change_cause: CAUSE,
+            call_id: "call-2",
+        };
+        assert!(!applied(&plan, &STAMP, &after_write(&live, &plan, &twin)));
     }
 }

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::approval::ApprovalPath;
 use crate::audit::Detail;
-use crate::rollout::diff::TemplateDiff;
+use crate::rollout::clip;
+use crate::rollout::diff::{Change, TemplateDiff};
 use crate::rollout::kind::WorkloadKind;
 use crate::rollout::plan::RollbackPlan;
 use crate::rollout::template::ContainerImage;
@@ -95,10 +96,27 @@ pub struct UndoReport {
     /// The `kubernetes.io/change-cause` written with the rollback (for a dry run, the one the
     /// write will carry, with a placeholder for the approver's name).
     pub change_cause: String,
-    /// The patch the dry run sent: exactly the write's, but for the approver's name.
+    /// How the write changes (changed) the workload's own annotations: a Deployment undo
+    /// replaces them with the target ReplicaSet's, as kubectl does (manifests held in them
+    /// redacted unless the server shows env values).
+    pub annotation_changes: Vec<Change>,
+    /// The patch the dry run sent (exactly the write's, but for the approver's name), with env
+    /// values and manifests held in annotations redacted unless the server shows env values.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("anyOf" = [{"type": "object"}, {"type": "array"}]))]
     pub patch: Option<Value>,
+    /// Lower-case hex SHA-256 of the exact patch body sent (unredacted), to match `patch` and
+    /// the audit record to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_sha256: Option<String>,
+    /// How admission (a mutating webhook or policy) changes the restored template, as the dry
+    /// run's answer shows it; absent when it stores the target's template as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission_changes: Option<TemplateDiff>,
+    /// With `--approval host-confirmed`: the question an approver would have been shown (the
+    /// host's own confirmation shows only the call's arguments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub briefing: Option<String>,
     pub warnings: Vec<String>,
     /// The `RollbackApproved` Event on the workload (approved writes only): its name, or why
     /// it is missing.
@@ -157,7 +175,11 @@ impl UndoReport {
             precondition_resource_version: plan.resource_version.clone(),
             approval: (outcome == UndoOutcome::RolledBack).then(|| approval.clone()),
             change_cause,
+            annotation_changes: Vec::new(),
             patch: None,
+            patch_sha256: None,
+            admission_changes: None,
+            briefing: None,
             warnings,
             cluster_event: None,
             status: None,
@@ -202,7 +224,37 @@ pub fn render(report: &UndoReport) -> String {
     if let Some(patch) = &report.patch {
         out.push_str(&format!("patch sent (dry run): {patch}\n"));
     }
+    if let Some(digest) = &report.patch_sha256 {
+        out.push_str(&format!("patch sha256 (exact body sent): {digest}\n"));
+    }
     out.push_str(&report.diff.describe_changes());
+    if !report.annotation_changes.is_empty() {
+        out.push_str("workload annotations:\n");
+        for change in report.annotation_changes.iter().take(clip::ITEMS) {
+            out.push_str(&format!(
+                "- {}\n",
+                clip::untrusted(&change.describe(), clip::VALUE)
+            ));
+        }
+        if report.annotation_changes.len() > clip::ITEMS {
+            out.push_str(&format!(
+                "- ... {} more\n",
+                report.annotation_changes.len() - clip::ITEMS
+            ));
+        }
+    }
+    if let Some(admission) = &report.admission_changes {
+        out.push_str(&format!(
+            "admission changes ({} -> {}):\n",
+            admission.from, admission.to
+        ));
+        out.push_str(&admission.describe_changes());
+    }
+    if let Some(briefing) = &report.briefing {
+        out.push_str(&format!(
+            "briefing (what an approver would have been shown):\n{briefing}\n"
+        ));
+    }
     for warning in &report.warnings {
         out.push_str(&format!("warning: {warning}\n"));
     }

@@ -66,8 +66,9 @@ async fn an_approved_undo_records_plan_request_approval_and_write_with_every_fac
             event("dry_run", None, None, None, false),
             event("approval_requested", Some("elicitation"), None, None, false),
             event("approved", Some("elicitation"), Some("alice"), None, false),
+            event("written", Some("elicitation"), Some("alice"), None, false),
             event(
-                "written",
+                "read_back",
                 Some("elicitation"),
                 Some("alice"),
                 Some(5),
@@ -124,8 +125,9 @@ async fn a_stateless_approval_records_both_rounds(backend: Backend) {
             ),
             event("planned", None, None, None, false),
             event("approved", Some("input_required"), Some("bob"), None, false),
+            event("written", Some("input_required"), Some("bob"), None, false),
             event(
-                "written",
+                "read_back",
                 Some("input_required"),
                 Some("bob"),
                 Some(5),
@@ -318,7 +320,8 @@ async fn a_rollout_that_fails_while_waiting_is_recorded(backend: Backend) {
     let report = structured(&result);
     assert_eq!(report["status"]["failed"], true, "{report}");
     let records = outline(&host);
-    assert_eq!(records[records.len() - 2].event, "written");
+    assert_eq!(records[records.len() - 3].event, "written");
+    assert_eq!(records[records.len() - 2].event, "read_back");
     assert_eq!(
         records.last().unwrap(),
         &event("failed", Some("elicitation"), Some("alice"), None, true)
@@ -438,14 +441,13 @@ async fn a_host_that_disconnects_mid_write_still_gets_the_outcome_recorded() {
     // and record it in that window rather than die on SIGTERM.
     let cluster = host.disconnect().await;
     call.abort();
-    let last = events()
-        .lines()
-        .last()
-        .map(str::to_string)
-        .unwrap_or_default();
+    // `written` is recorded as soon as the PATCH answers, before the read-back that SIGKILL
+    // may cut short.
+    let recorded = events();
+    let after_approval = recorded.split("\"approved\"").nth(1).unwrap_or_default();
     assert!(
-        last.contains("\"written\""),
-        "the outcome was recorded before exiting: {last}"
+        after_approval.contains("\"event\":\"written\""),
+        "the outcome was recorded before exiting: {recorded}"
     );
     assert_eq!(
         cluster

@@ -44,7 +44,7 @@ fn write(dir: &tempdir::Dir, lines: &[String]) -> std::path::PathBuf {
 }
 
 #[tokio::test]
-async fn a_calls_records_share_a_call_id_and_the_event_carries_the_written_records_hash() {
+async fn a_calls_records_share_a_call_id_and_the_event_carries_the_read_back_records_hash() {
     let (host, lines) = approved_undo_log().await;
     let records: Vec<Value> = lines
         .iter()
@@ -58,11 +58,20 @@ async fn a_calls_records_share_a_call_id_and_the_event_carries_the_written_recor
         assert_eq!(record["template_digest"].as_str().unwrap().len(), 64);
         assert!(record["resource_version"].is_string());
     }
+    // `written` as soon as the write was stored, then `read_back` chained to it; the Event
+    // anchors the chain's head.
     let events = host.sim().list("events", "shop");
-    let written = lines.last().unwrap();
+    let [.., written, read_back] = lines.as_slice() else {
+        panic!("records: {lines:?}")
+    };
+    assert!(written.contains(r#""event":"written""#), "{written}");
+    assert_eq!(
+        serde_json::from_str::<Value>(read_back).unwrap()["prev"],
+        sha256_hex(written.as_bytes())
+    );
     assert_eq!(
         events[0]["metadata"]["annotations"]["k8s-rollout-mcp.io/audit-record-sha256"],
-        sha256_hex(written.as_bytes())
+        sha256_hex(read_back.as_bytes())
     );
 }
 
@@ -76,12 +85,12 @@ async fn verify_passes_on_a_fresh_log_and_names_the_last_call() {
     let (code, out) = verify(&host.audit_log);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("intact, 5 records (1 before the chain began)"),
+        out.contains("intact, 6 records (1 before the chain began)"),
         "{out}"
     );
     assert!(
         out.contains(&format!(
-            "last call: {call_id} written Deployment shop/api-server at "
+            "last call: {call_id} read_back Deployment shop/api-server at "
         )),
         "{out}"
     );

@@ -104,5 +104,5 @@ async fn a_forbidden_event_leaves_the_rollback_intact_and_says_it_is_missing() {
             .contains("RollbackApproved Event recording this rollback in the cluster is missing")
     });
     assert!(warned, "{report}");
-    assert_eq!(host.audit().last().unwrap()["event"], "written");
+    assert_eq!(host.audit().last().unwrap()["event"], "read_back");
 }

@@ -257,7 +257,9 @@ async fn state(cluster: &TestCluster, resource: &str, name: &str) -> (Value, Val
     let workload = cluster.get(resource, "shop", name).await.unwrap();
     let mut annotations = workload["metadata"]["annotations"].clone();
     if let Some(annotations) = annotations.as_object_mut() {
+        // The stamp: who approved it, and which call wrote it.
         annotations.remove("kubernetes.io/change-cause");
+        annotations.remove("k8s-rollout-mcp.io/call-id");
     }
     (workload["spec"]["template"].clone(), annotations)
 }
@@ -307,7 +309,7 @@ async fn an_approved_undo_leaves_what_kubectls_undo_leaves(backend: Backend) {
         );
         assert_eq!(
             our_annotations, their_annotations,
-            "{resource_type}: the same annotations besides the change-cause"
+            "{resource_type}: the same annotations besides the stamp (change-cause, call id)"
         );
 
         let our_history = ours_kubectl.history("shop", &format!("{resource_type}/{name}"));

@@ -695,7 +695,7 @@ async fn undo_tells_and_records_what_the_cluster_stored_whatever_fails() {
                         "k8s_rollout_history".into(),
                     ],
                 );
-                assert_eq!(last.as_deref(), Some("written"), "{case}");
+                assert_eq!(last.as_deref(), Some("read_back"), "{case}");
             }
         }
         answers_the_next_call(&host, &case, &name).await;

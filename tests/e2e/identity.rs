@@ -41,8 +41,8 @@ async fn an_undo_shows_and_records_the_kube_user_it_writes_as(backend: Backend) 
     let records = host.audit();
     assert_eq!(
         records.len(),
-        5,
-        "planned, dry_run, approval_requested, approved, written"
+        6,
+        "planned, dry_run, approval_requested, approved, written, read_back"
     );
     for record in &records {
         assert_eq!(record["kube_user"], user, "{record}");

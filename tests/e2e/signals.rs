@@ -176,8 +176,8 @@ async fn sigterm_during_an_approved_undo_exits_after_the_outcome_is_recorded() {
     assert!(server.child.try_wait().unwrap().unwrap().success());
     assert_eq!(
         server.audit_events().last().map(String::as_str),
-        Some("\"written\""),
-        "the outcome was recorded before exiting"
+        Some("\"read_back\""),
+        "the outcome and the new revision were recorded before exiting"
     );
     assert_eq!(
         sim.get("deployments", "shop", "api-server").unwrap()["spec"]["template"]["spec"]["containers"]

@@ -82,7 +82,8 @@ async fn an_undo_of_a_deploy_past_its_deadline_with_wait_ends_complete(backend: 
             "dry_run",
             "approval_requested",
             "approved",
-            "written"
+            "written",
+            "read_back"
         ],
         "no failure on the record"
     );

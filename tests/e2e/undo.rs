@@ -511,7 +511,8 @@ async fn a_status_update_while_asking_does_not_block_the_approved_undo(backend: 
             "approval_requested",
             "approved",
             "conflict",
-            "written"
+            "written",
+            "read_back"
         ],
         "both write attempts are on the record"
     );
