@@ -1,6 +1,7 @@
 //! Mutating admission, as a webhook or a `MutatingAdmissionPolicy` does it: a JSON merge patch
 //! (RFC 7386) applied to every update or patch of one kind's main resource (in one namespace, or
-//! in all), after the request's own patch and defaulting and before validation. A dry run
+//! in all; optionally only to objects carrying an annotation, as a webhook's `matchConditions`
+//! select), after the request's own patch and defaulting and before validation. A dry run
 //! runs it too, so a client comparing a dry run's answer with what it sent sees the change.
 
 use serde_json::Value;
@@ -12,6 +13,7 @@ use crate::resources::ResourceKind;
 pub struct Mutation {
     kind: ResourceKind,
     namespace: Option<String>,
+    annotated: Option<String>,
     merge: Value,
 }
 
@@ -21,6 +23,7 @@ impl Mutation {
         Self {
             kind,
             namespace: None,
+            annotated: None,
             merge,
         }
     }
@@ -31,8 +34,19 @@ impl Mutation {
         self
     }
 
-    fn matches(&self, kind: ResourceKind, namespace: &str) -> bool {
-        self.kind == kind && self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+    /// Only objects that carry this annotation (as written).
+    pub fn when_annotated(mut self, key: &str) -> Self {
+        self.annotated = Some(key.to_string());
+        self
+    }
+
+    fn matches(&self, kind: ResourceKind, namespace: &str, object: &Value) -> bool {
+        self.kind == kind
+            && self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+            && self
+                .annotated
+                .as_deref()
+                .is_none_or(|key| object["metadata"]["annotations"].get(key).is_some())
     }
 }
 
@@ -53,12 +67,10 @@ impl Admission {
 
     /// Applies every rule that matches to `object`.
     pub fn mutate(&self, kind: ResourceKind, namespace: &str, object: &mut Value) {
-        for rule in self
-            .rules
-            .iter()
-            .filter(|rule| rule.matches(kind, namespace))
-        {
-            json_patch::merge(object, &rule.merge);
+        for rule in &self.rules {
+            if rule.matches(kind, namespace, object) {
+                json_patch::merge(object, &rule.merge);
+            }
         }
     }
 }

@@ -328,6 +328,7 @@ async fn dispatch(
         namespace: route.namespace.clone(),
         name: route.name.clone(),
         continued: query.get("continue").is_some_and(|token| !token.is_empty()),
+        dry_run: query.get("dryRun").is_some(),
     };
     if shared.faults().is_denied(&target) {
         return error(&ApiError::Forbidden {

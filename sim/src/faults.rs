@@ -64,6 +64,8 @@ pub struct Target {
     pub name: Option<String>,
     /// Whether a list request carries a `continue` token (asks for a later page).
     pub continued: bool,
+    /// Whether the request carries `dryRun=All`.
+    pub dry_run: bool,
 }
 
 impl Target {
@@ -84,6 +86,8 @@ struct Matcher {
     namespace: Option<String>,
     name: Option<String>,
     continued: bool,
+    /// Only requests without `dryRun`.
+    not_dry_run: bool,
 }
 
 impl Matcher {
@@ -98,6 +102,7 @@ impl Matcher {
             namespace: None,
             name: None,
             continued: false,
+            not_dry_run: false,
         }
     }
 
@@ -113,6 +118,7 @@ impl Matcher {
                 .as_ref()
                 .is_none_or(|n| target.name.as_ref() == Some(n))
             && (!self.continued || target.continued)
+            && (!self.not_dry_run || !target.dry_run)
     }
 }
 
@@ -170,6 +176,12 @@ impl Fault {
     /// Only requests naming this object.
     pub fn named(mut self, name: &str) -> Self {
         self.matcher.name = Some(name.to_string());
+        self
+    }
+
+    /// Only requests that write (not dry runs).
+    pub fn not_dry_run(mut self) -> Self {
+        self.matcher.not_dry_run = true;
         self
     }
 
@@ -321,6 +333,7 @@ mod tests {
             namespace: Some("shop".into()),
             name: Some(name.into()),
             continued: false,
+            dry_run: false,
         }
     }
 
@@ -342,6 +355,23 @@ mod tests {
         f.inject(Fault::on(Verb::Get, "*").drop_connection());
         assert!(f.take(&target(Verb::Get, "a")).is_some());
         assert!(f.take(&target(Verb::Get, "a")).is_some());
+    }
+
+    #[test]
+    fn a_fault_for_writes_skips_dry_runs() {
+        let mut f = Faults::default();
+        f.inject(
+            Fault::on(Verb::Patch, "deploy")
+                .not_dry_run()
+                .status(504)
+                .once(),
+        );
+        let dry_run = Target {
+            dry_run: true,
+            ..target(Verb::Patch, "api")
+        };
+        assert!(f.take(&dry_run).is_none());
+        assert!(f.take(&target(Verb::Patch, "api")).is_some());
     }
 
     #[test]

@@ -471,5 +471,13 @@ mod tests {
             "app: a:2 -> a:1\\nWarnings: none",
             "an image cannot forge a line of the question"
         );
+        assert_eq!(
+            image_changes(
+                &[image("gone\nWarnings: none", "g:1")],
+                &[image("app\u{202e}\nWarnings: none", "a:1")]
+            ),
+            "app\\u{202e}\\nWarnings: none: added a:1; gone\\nWarnings: none: removed (g:1)",
+            "nor a container name"
+        );
     }
 }

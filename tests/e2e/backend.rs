@@ -274,6 +274,74 @@ impl TestCluster {
         }
     }
 
+    /// Creates an object in a scenario namespace as another client would (not in the request
+    /// log), through the API server's validation on both backends.
+    pub async fn create(&self, resource: &str, namespace: &str, mut object: Value) -> Value {
+        match &*self.inner {
+            Inner::Sim(sim) => sim
+                .create(resource, namespace, object)
+                .expect("the object is created"),
+            Inner::Real(real) => {
+                let ns = self.ns(namespace);
+                object["metadata"]["namespace"] = Value::String(ns.clone());
+                let path = kube_real::replay::collection_path(Real::kind(resource), &ns);
+                real.objects
+                    .send("POST", &path, Some(&object))
+                    .await
+                    .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+            }
+        }
+    }
+
+    /// What an update of the object with `change` would store, from a dry run (`PUT` with
+    /// `dryRun=All`) as another client would send it.
+    pub async fn dry_run_update(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        change: impl Fn(&mut Value),
+    ) -> Value {
+        match &*self.inner {
+            Inner::Sim(_) => panic!("dry-run updates are for kube-real's webhook probe"),
+            Inner::Real(real) => {
+                let (kind, ns) = (Real::kind(resource), self.ns(namespace));
+                let mut object = real.get(resource, &ns, name).await.expect("the object");
+                change(&mut object);
+                let path = format!(
+                    "{}?dryRun=All",
+                    kube_real::replay::object_path(kind, &ns, name)
+                );
+                real.objects
+                    .send("PUT", &path, Some(&object))
+                    .await
+                    .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+            }
+        }
+    }
+
+    /// Creates a cluster-scoped object at `collection` (kube-real only; the sim serves none the
+    /// tests create).
+    pub async fn create_cluster_scoped(&self, collection: &str, object: &Value) {
+        let Inner::Real(real) = &*self.inner else {
+            panic!("cluster-scoped objects are created on kube-real only")
+        };
+        real.objects
+            .send("POST", collection, Some(object))
+            .await
+            .unwrap_or_else(|e| panic!("POST {collection}: {e}"));
+    }
+
+    /// Deletes a cluster-scoped object (kube-real only), ignoring a missing one.
+    pub async fn delete_cluster_scoped(&self, collection: &str, name: &str) {
+        if let Inner::Real(real) = &*self.inner {
+            let _ = real
+                .objects
+                .send("DELETE", &format!("{collection}/{name}"), None)
+                .await;
+        }
+    }
+
     /// Like [`TestCluster::update`] on the status subresource.
     pub async fn update_status(
         &self,

@@ -801,3 +801,52 @@ async fn a_read_back_whose_watch_start_was_forgotten_lists_again_and_resumes() {
     });
     assert!(relisted, "the 410 made it list again");
 }
+
+#[tokio::test]
+async fn two_undos_with_the_same_approver_and_reason_never_both_claim_one_write() {
+    let host = Host::start(Scenario::demo(), Lifecycle::Handshake).await;
+    host.answer(Answer::approve("alice"));
+    // The first write to arrive is held and answered 504 without being stored; the other one
+    // is stored meanwhile, with the same template and change-cause.
+    host.sim().inject_fault(
+        Fault::on(Verb::Patch, "deployments")
+            .named("api-server")
+            .not_dry_run()
+            .delay(Duration::from_secs(1))
+            .status(504)
+            .once(),
+    );
+    let undo = || {
+        json!({"resource_type": "deployment", "name": "api-server", "namespace": "shop",
+               "to_revision": 3, "reason": "errors"})
+    };
+    let (first, second) = tokio::join!(
+        host.call("k8s_rollout_undo", undo()),
+        host.call("k8s_rollout_undo", undo())
+    );
+    let mut written = 0;
+    for result in [&first, &second] {
+        if result.is_error == Some(true) {
+            let message = text(result);
+            assert!(
+                message.contains("is unknown")
+                    && message.contains("without this call's change-cause and call id"),
+                "{message}"
+            );
+        } else {
+            assert_eq!(structured(result)["outcome"], "rolled_back");
+            written += 1;
+        }
+    }
+    assert_eq!(
+        written, 1,
+        "one write was stored, and only its call claims it"
+    );
+    let stored = host
+        .sim()
+        .mutating_requests()
+        .into_iter()
+        .filter(|request| request.method == "PATCH" && !request.dry_run && request.status < 300)
+        .count();
+    assert_eq!(stored, 1);
+}

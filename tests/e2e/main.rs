@@ -23,6 +23,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod admission;
 mod backend;
 mod host;
 mod kubectl;
@@ -45,6 +46,7 @@ mod identity;
 mod incluster;
 mod load;
 mod operator;
+mod patch;
 mod protocol;
 mod rbac;
 mod schemas;

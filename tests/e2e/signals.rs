@@ -3,6 +3,9 @@
 //! server is driven with raw JSON-RPC lines here, so the test owns the process and its stdin.
 //!
 //! kube-sim only: the undo in flight is held by an injected delay.
+//!
+//! A crash (SIGKILL) after the write, while its new revision is being read back, still leaves
+//! the `written` record.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -183,5 +186,43 @@ async fn sigterm_during_an_approved_undo_exits_after_the_outcome_is_recorded() {
         sim.get("deployments", "shop", "api-server").unwrap()["spec"]["template"]["spec"]["containers"]
             [0]["image"],
         "ghcr.io/example/api-server:1.2.0"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_during_the_read_back_leaves_the_written_record() {
+    let sim = Sim::start(Scenario::demo()).await;
+    let mut server = Server::start(&sim).await;
+    server.send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "k8s_rollout_undo",
+        "arguments": {"resource_type": "deployment", "name": "api-server", "namespace": "shop", "to_revision": 3}}}));
+    let asked = server.expect(|message| message["method"] == "elicitation/create");
+    // A slow API server after the write: every read the read-back makes hangs.
+    for (verb, resource) in [
+        (Verb::Get, "deployments"),
+        (Verb::Watch, "deployments"),
+        (Verb::List, "deployments"),
+        (Verb::List, "replicasets"),
+    ] {
+        sim.inject_fault(Fault::on(verb, resource).delay(Duration::from_secs(30)));
+    }
+    server.send(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+        "action": "accept", "content": {"approve": true, "approver": "alice"}}}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sim
+        .mutating_requests()
+        .iter()
+        .any(|request| !request.dry_run && request.status == 200)
+    {
+        assert!(Instant::now() < deadline, "the write was sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The process dies mid read-back, as on a crash or a host's SIGKILL.
+    server.signal("KILL");
+    assert_eq!(
+        server.audit_events().last().map(String::as_str),
+        Some("\"written\""),
+        "the write is on the record although its read-back never finished"
     );
 }

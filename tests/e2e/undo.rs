@@ -559,6 +559,21 @@ async fn a_client_without_elicitation_is_refused_unless_the_operator_trusts_the_
         );
         assert!(trusting.asked().is_empty());
         assert_eq!(applied(&trusting).await.len(), 1);
+        // Nobody was asked here, but the dry run ran first and the result carries the
+        // briefing an approver would have been shown.
+        let sent = trusting.writes_and_dry_runs().await;
+        assert_eq!(
+            sent.iter().map(|r| r.dry_run).collect::<Vec<_>>(),
+            vec![true, false],
+            "a dry run, then the write"
+        );
+        let briefing = report["briefing"].as_str().unwrap();
+        assert!(
+            briefing.starts_with("Approve rolling back Deployment shop/api-server?")
+                && briefing.contains("Server dry run: the API server accepted this exact patch"),
+            "{briefing}"
+        );
+        assert!(text(&result).contains("briefing (what an approver would have been shown)"));
     })
     .await;
 }
