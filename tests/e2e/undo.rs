@@ -569,7 +569,7 @@ async fn a_client_without_elicitation_is_refused_unless_the_operator_trusts_the_
         );
         let briefing = report["briefing"].as_str().unwrap();
         assert!(
-            briefing.starts_with("Approve rolling back Deployment shop/api-server?")
+            briefing.starts_with("Approve rolling back deployment shop/api-server?")
                 && briefing.contains("Server dry run: the API server accepted this exact patch"),
             "{briefing}"
         );
