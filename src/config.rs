@@ -27,10 +27,17 @@ pub const IN_CLUSTER: &str = "in-cluster";
 /// How the server obtains a human's approval before an undo writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ApprovalMode {
-    /// Ask the human through MCP elicitation; refuse when the client cannot ask.
+    /// The form where the client shows one, else the approval page: through URL-mode
+    /// elicitation where the client offers it, else opened in the browser by the server where
+    /// a person can see one; else refuse.
+    Auto,
+    /// Forms only: ask through MCP form elicitation; refuse when the client cannot.
     Elicitation,
-    /// Also accept undo calls from clients without elicitation, trusting the host's own
-    /// per-call confirmation. Off by default; named in every result it affects.
+    /// The approval page always (opened by the server, else through URL-mode elicitation):
+    /// a decision no client hook can make.
+    Browser,
+    /// Forms where the client shows them, else trust the host's own per-call confirmation.
+    /// Named in every result it affects.
     HostConfirmed,
 }
 
@@ -93,10 +100,11 @@ pub struct Cli {
     #[arg(long, env = "K8S_ROLLOUT_MCP_READ_ONLY", value_parser = BoolishValueParser::new())]
     pub read_only: bool,
 
-    /// How undo approval is obtained: `elicitation` asks the human through the MCP client;
-    /// `host-confirmed` also lets clients without elicitation undo, trusting the host's own
-    /// per-call confirmation.
-    #[arg(long, value_enum, default_value_t = ApprovalMode::Elicitation, env = "K8S_ROLLOUT_MCP_APPROVAL")]
+    /// How undo approval is obtained: `auto` asks through the client's form, else shows the
+    /// server's approval page in the browser (URL-mode elicitation, or opened by the server);
+    /// `elicitation` forms only; `browser` the page always; `host-confirmed` forms, else trusts
+    /// the host's own per-call confirmation.
+    #[arg(long, value_enum, default_value_t = ApprovalMode::Auto, env = "K8S_ROLLOUT_MCP_APPROVAL")]
     pub approval: ApprovalMode,
 
     /// How long a human has to answer an approval request (e.g. 90s, 5m).

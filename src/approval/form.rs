@@ -88,6 +88,8 @@ pub struct Briefing<'a> {
     pub annotation_changes: &'a [Change],
     /// The ConfigMaps and Secrets the target template uses, which an undo does not restore.
     pub config_references: &'a [String],
+    /// The workload's revisions as history lists them, oldest first (the page shows them).
+    pub revisions: &'a [RevisionSummary],
 }
 
 /// The question, with everything the approver must see. Text that comes from the agent (the

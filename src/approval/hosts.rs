@@ -27,6 +27,17 @@ pub const CANNOT_ASK: &[CannotAsk] = &[CannotAsk {
     source: "public host issue reports, anthropics/claude-code issues 88901, 94450 and 94806 (late 2026)",
 }];
 
+impl CannotAsk {
+    /// `this MCP client ("NAME": HOSTS) declares elicitation but cannot show the approval
+    /// form: BEHAVIOUR (SOURCE)`.
+    pub fn described(&self) -> String {
+        format!(
+            "this MCP client (\"{}\": {}) declares elicitation but cannot show the approval form: {} ({})",
+            self.client_name, self.hosts, self.behaviour, self.source
+        )
+    }
+}
+
 /// The entry for a client by its `clientInfo.name`, if it is known to be unable to ask.
 pub fn cannot_ask(client_name: Option<&str>) -> Option<&'static CannotAsk> {
     let name = client_name?;

@@ -122,6 +122,10 @@ struct Sealed {
     /// approval is one call on the record.
     call_id: String,
     binding: ApprovalBinding,
+    /// The approval page the round that asked opened (URL-mode elicitation): the retry waits
+    /// on its decision. Its public id, not its address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    page: Option<String>,
 }
 
 /// An echoed state, opened.
@@ -129,6 +133,8 @@ struct Sealed {
 pub struct Redemption {
     /// The call id of the round that asked, when the state is authentic.
     pub asked_in: Option<String>,
+    /// The approval page that round opened, when it asked through one.
+    pub page: Option<String>,
     /// Whether it approves the current plan, once.
     pub verdict: Result<(), StateRejection>,
 }
@@ -196,15 +202,22 @@ impl ApprovalStates {
         })
     }
 
-    /// Seals a state for `binding`, asked in the call `call_id`, and remembers it as open.
-    pub fn seal(&self, binding: &ApprovalBinding, call_id: &str) -> Result<String, SealError> {
-        self.seal_at(binding, call_id, Instant::now())
+    /// Seals a state for `binding`, asked in the call `call_id` (through the approval page
+    /// `page`, if it did), and remembers it as open.
+    pub fn seal(
+        &self,
+        binding: &ApprovalBinding,
+        call_id: &str,
+        page: Option<&str>,
+    ) -> Result<String, SealError> {
+        self.seal_at(binding, call_id, page, Instant::now())
     }
 
     fn seal_at(
         &self,
         binding: &ApprovalBinding,
         call_id: &str,
+        page: Option<&str>,
         now: Instant,
     ) -> Result<String, SealError> {
         let mut nonce = [0u8; 16];
@@ -222,6 +235,7 @@ impl ApprovalStates {
             nonce,
             call_id: call_id.to_string(),
             binding: binding.clone(),
+            page: page.map(str::to_string),
         };
         Ok(self
             .codec
@@ -240,6 +254,7 @@ impl ApprovalStates {
             Err(error) => {
                 return Redemption {
                     asked_in: None,
+                    page: None,
                     verdict: Err(match error {
                         RequestStateError::Expired => StateRejection::Expired,
                         _ => StateRejection::Tampered,
@@ -257,6 +272,7 @@ impl ApprovalStates {
         });
         Redemption {
             asked_in: Some(opened.call_id),
+            page: opened.page,
             verdict,
         }
     }
@@ -301,7 +317,7 @@ mod tests {
     #[test]
     fn a_status_only_change_keeps_the_approval_valid() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let sealed = states.seal(&binding(), "call-1", None).unwrap();
         let mut later = binding();
         later.shown_resource_version = "17".into();
         assert_eq!(states.redeem(&sealed, &later).verdict, Ok(()));
@@ -310,7 +326,7 @@ mod tests {
     #[test]
     fn a_state_is_accepted_once() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let sealed = states.seal(&binding(), "call-1", None).unwrap();
         let redeemed = states.redeem(&sealed, &binding());
         assert_eq!(
             (redeemed.asked_in.as_deref(), redeemed.verdict),
@@ -325,7 +341,7 @@ mod tests {
     #[test]
     fn a_modified_or_foreign_state_is_tampered() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let sealed = states.seal(&binding(), "call-1", None).unwrap();
         let mut bytes = sealed.clone().into_bytes();
         let last = bytes.len() - 1;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
@@ -348,7 +364,7 @@ mod tests {
     #[test]
     fn a_state_for_another_plan_names_the_difference() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let sealed = states.seal(&binding(), "call-1", None).unwrap();
         let mut changed = binding();
         changed.shown_resource_version = "11".into();
         changed.state_digest = "s2".into();
@@ -372,7 +388,7 @@ mod tests {
         let ttl = Duration::from_secs(60);
         let states = ApprovalStates::new(ttl).unwrap();
         let issued = Instant::now();
-        let sealed = states.seal_at(&binding(), "call-1", issued).unwrap();
+        let sealed = states.seal_at(&binding(), "call-1", None, issued).unwrap();
         assert_eq!(
             states.redeem_at(&sealed, &binding(), issued).verdict,
             Ok(())
@@ -389,7 +405,7 @@ mod tests {
         let ttl = Duration::from_secs(60);
         let states = ApprovalStates::new(ttl).unwrap();
         let issued = Instant::now();
-        let sealed = states.seal_at(&binding(), "call-1", issued).unwrap();
+        let sealed = states.seal_at(&binding(), "call-1", None, issued).unwrap();
         let later = issued + ttl + Duration::from_secs(1);
         assert_eq!(
             states.redeem_at(&sealed, &binding(), later).verdict,
@@ -402,21 +418,21 @@ mod tests {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
         let now = Instant::now();
         for _ in 0..MAX_OPEN {
-            states.seal_at(&binding(), "call", now).unwrap();
+            states.seal_at(&binding(), "call", None, now).unwrap();
         }
         assert!(matches!(
-            states.seal_at(&binding(), "call", now),
+            states.seal_at(&binding(), "call", None, now),
             Err(SealError::TooManyOpen)
         ));
         // Once the older ones expire, new ones can be asked.
         let later = now + Duration::from_secs(61);
-        assert!(states.seal_at(&binding(), "call", later).is_ok());
+        assert!(states.seal_at(&binding(), "call", None, later).is_ok());
     }
 
     #[test]
     fn a_patch_that_changed_alone_is_named() {
         let states = ApprovalStates::new(Duration::from_secs(60)).unwrap();
-        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let sealed = states.seal(&binding(), "call-1", None).unwrap();
         let mut changed = binding();
         changed.patch_digest = "p2".into();
         assert_eq!(
@@ -430,7 +446,7 @@ mod tests {
     #[test]
     fn an_old_state_expires() {
         let states = ApprovalStates::new(Duration::from_millis(1)).unwrap();
-        let sealed = states.seal(&binding(), "call-1").unwrap();
+        let sealed = states.seal(&binding(), "call-1", None).unwrap();
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
             states.redeem(&sealed, &binding()).verdict,

@@ -27,6 +27,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler, prompt_handler, tool, tool_handler, tool_router};
 
+use crate::approval::page::Pages;
 use crate::approval::state::ApprovalStates;
 use crate::audit::{AuditLog, CallFacts};
 use crate::cluster::{Cluster, Clusters};
@@ -57,6 +58,7 @@ pub struct RolloutServer {
     clusters: Arc<Clusters>,
     settings: Arc<Settings>,
     approvals: Arc<ApprovalStates>,
+    pages: Pages,
     audit: Arc<AuditLog>,
     undos: Arc<InFlight>,
     tool_router: ToolRouter<Self>,
@@ -116,6 +118,7 @@ impl RolloutServer {
     ) -> Self {
         Self {
             clusters: Arc::new(Clusters::new(&settings, cluster)),
+            pages: Pages::new(settings.approval_timeout),
             settings: Arc::new(settings),
             approvals: Arc::new(approvals),
             audit: Arc::new(audit),

@@ -66,17 +66,24 @@ impl McpProgress {
     }
 }
 
-impl ProgressSink for McpProgress {
-    async fn changed(&mut self, status: &RolloutStatus) {
+impl McpProgress {
+    /// Sends `message` as the next progress notification, when the client asked for them.
+    pub async fn note(&mut self, message: String) {
         let Some(token) = self.token.clone() else {
             return;
         };
         self.sent += 1;
-        let notification = ProgressNotificationParam::new(token, f64::from(self.sent))
-            .with_message(status.message.clone());
+        let notification =
+            ProgressNotificationParam::new(token, f64::from(self.sent)).with_message(message);
         if let Err(error) = self.peer.notify_progress(notification).await {
             tracing::debug!(%error, "a progress notification could not be sent");
         }
+    }
+}
+
+impl ProgressSink for McpProgress {
+    async fn changed(&mut self, status: &RolloutStatus) {
+        self.note(status.message.clone()).await;
     }
 }
 

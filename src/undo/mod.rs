@@ -115,6 +115,8 @@ pub struct Briefing {
     pub evidence: Evidence,
     /// The target's line of history.
     pub target: Option<RevisionSummary>,
+    /// Every revision's line of history, oldest first.
+    pub revisions: Vec<RevisionSummary>,
     /// The ConfigMaps and Secrets the target template uses.
     pub config_references: Vec<String>,
 }
@@ -126,6 +128,7 @@ impl Briefing {
             live: &self.live,
             evidence: &self.evidence,
             target: self.target.as_ref(),
+            revisions: &self.revisions,
             dry_run: &self.dry_run,
             admission: self.admission.as_ref(),
             annotation_changes: &self.annotation_changes,
@@ -238,16 +241,26 @@ impl<'a> UndoCall<'a> {
         }
     }
 
-    /// Records a refused approval and turns it into the answer.
-    pub async fn refuse(&self, plan: &RollbackPlan, refusal: Refusal) -> UndoError {
+    /// Records a refused approval (asked on `path`, when someone was asked) and turns it into
+    /// the answer.
+    pub async fn refuse(
+        &self,
+        plan: &RollbackPlan,
+        path: Option<ApprovalPath>,
+        refusal: Refusal,
+    ) -> UndoError {
         let event = match &refusal {
             Refusal::Declined | Refusal::NotApproved | Refusal::Malformed(_) => {
                 AuditEvent::Declined
             }
             Refusal::Cancelled => AuditEvent::Cancelled,
             Refusal::TimedOut(_) => AuditEvent::TimedOut,
-            Refusal::NotSupported | Refusal::CannotAsk(_) => AuditEvent::NotSupported,
-            Refusal::StateRejected(_) => AuditEvent::StateRejected,
+            Refusal::NotSupported | Refusal::CannotAsk(_) | Refusal::NoWayToAsk { .. } => {
+                AuditEvent::NotSupported
+            }
+            Refusal::StateRejected(_) | Refusal::Superseded | Refusal::Taken => {
+                AuditEvent::StateRejected
+            }
             Refusal::Failed(_) => AuditEvent::Failed,
         };
         let refused = UndoError(format!(
@@ -258,6 +271,7 @@ impl<'a> UndoCall<'a> {
             plan.target_revision()
         ));
         let detail = Detail {
+            approval_path: path,
             error: Some(refusal.to_string()),
             ..Default::default()
         };
@@ -323,14 +337,13 @@ impl<'a> UndoCall<'a> {
             limit: usize::MAX,
             ..HistoryQuery::default()
         };
-        let target = history::report(workload, set, query, Timestamp::now())
-            .ok()
-            .and_then(|report| {
-                report
-                    .revisions
-                    .into_iter()
-                    .find(|summary| summary.revision == plan.target_revision())
-            });
+        let revisions = history::report(workload, set, query, Timestamp::now())
+            .map(|report| report.revisions)
+            .unwrap_or_default();
+        let target = revisions
+            .iter()
+            .find(|summary| summary.revision == plan.target_revision())
+            .cloned();
         Ok(Briefing {
             dry_run,
             admission,
@@ -339,6 +352,7 @@ impl<'a> UndoCall<'a> {
             live: status::evaluate(workload, None),
             evidence,
             target,
+            revisions,
             config_references: template::config_references(&plan.target.template()),
         })
     }

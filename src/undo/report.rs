@@ -188,6 +188,17 @@ impl UndoReport {
     }
 }
 
+/// The outcome in one line, as the approval page shows it.
+pub fn outcome_line(report: &UndoReport) -> String {
+    let new = report
+        .new_revision
+        .map_or("not yet known".to_string(), |n| n.to_string());
+    format!(
+        "Written: {} {}/{} runs the template of revision {} (new revision {new}). Verify it with k8s_rollout_status.",
+        report.kind, report.namespace, report.name, report.to_revision
+    )
+}
+
 /// The report as compact text.
 pub fn render(report: &UndoReport) -> String {
     let subject = format!("{} {}/{}", report.kind, report.namespace, report.name);

@@ -166,7 +166,7 @@ async fn each_refusal_is_recorded_with_its_decision(backend: Backend) {
                 event("planned", None, None, None, false),
                 event("dry_run", None, None, None, false),
                 event("approval_requested", Some("elicitation"), None, None, false),
-                event(decision, None, None, None, true),
+                event(decision, Some("elicitation"), None, None, true),
             ]
         );
         assert!(host.writes().await.is_empty());
@@ -187,7 +187,7 @@ async fn a_timeout_an_unsupported_client_and_a_rejected_state_are_recorded(backe
     refusal(&host.call("k8s_rollout_undo", api_server_undo(3)).await);
     assert_eq!(
         outline(&host).last().unwrap(),
-        &event("timed_out", None, None, None, true)
+        &event("timed_out", Some("elicitation"), None, None, true)
     );
 
     let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
@@ -550,7 +550,7 @@ async fn a_stateless_decline_is_recorded_on_the_retry(backend: Backend) {
                 false
             ),
             event("planned", None, None, None, false),
-            event("declined", None, None, None, true),
+            event("declined", Some("input_required"), None, None, true),
         ]
     );
     assert_eq!(

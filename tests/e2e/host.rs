@@ -20,8 +20,9 @@ use kube_sim::{RequestRecord, Scenario, Sim, SimOptions};
 use super::backend::{Backend, TestCluster};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
-    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, NumberOrString,
-    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestMetaObject,
+    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
+    FormElicitationCapability, Implementation, NumberOrString, ProgressNotificationParam,
+    ProgressToken, ProtocolVersion, RequestMetaObject, UrlElicitationCapability,
 };
 use rmcp::service::{
     ClientLifecycleMode, NotificationContext, RequestContext, RoleClient, RunningService,
@@ -74,6 +75,10 @@ pub type Interlude = Arc<dyn Fn() + Send + Sync>;
 #[derive(Clone)]
 pub struct TestClient {
     elicitation: bool,
+    /// Declares URL-mode elicitation too.
+    url: bool,
+    /// The URLs handed over by URL-mode elicitation.
+    urls: Arc<Mutex<Vec<String>>>,
     name: String,
     answer: Arc<Mutex<Answer>>,
     interlude: Arc<Mutex<Option<Interlude>>>,
@@ -83,11 +88,20 @@ pub struct TestClient {
 
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
-        let capabilities = if self.elicitation {
+        let mut capabilities = if self.elicitation {
             ClientCapabilities::builder().enable_elicitation().build()
         } else {
             ClientCapabilities::default()
         };
+        if self.url {
+            let declared = capabilities
+                .elicitation
+                .take()
+                .map_or_else(ElicitationCapability::new, |_| {
+                    ElicitationCapability::new().with_form(FormElicitationCapability::default())
+                });
+            capabilities.elicitation = Some(declared.with_url(UrlElicitationCapability::new()));
+        }
         ClientConfig::new(
             capabilities,
             Implementation::new(self.name.clone(), "9.9.9"),
@@ -99,8 +113,15 @@ impl ClientHandler for TestClient {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
-            self.asked.lock().unwrap().push(message.clone());
+        match &request {
+            ElicitRequestParams::FormElicitationParams { message, .. } => {
+                self.asked.lock().unwrap().push(message.clone());
+            }
+            ElicitRequestParams::UrlElicitationParams { message, url, .. } => {
+                self.asked.lock().unwrap().push(message.clone());
+                self.urls.lock().unwrap().push(url.clone());
+            }
+            other => panic!("an elicitation of an unknown mode: {other:?}"),
         }
         let interlude = self.interlude.lock().unwrap().clone();
         if let Some(interlude) = interlude {
@@ -109,7 +130,10 @@ impl ClientHandler for TestClient {
                 .expect("the interlude ran");
         }
         let answer = self.answer.lock().unwrap().clone();
+        let url_mode = matches!(request, ElicitRequestParams::UrlElicitationParams { .. });
         Ok(match answer {
+            // URL mode: accept means the person went to the page; no content.
+            Answer::Accept(_) if url_mode => ElicitResult::new(ElicitationAction::Accept),
             Answer::Accept(content) => {
                 ElicitResult::new(ElicitationAction::Accept).with_content(content)
             }
@@ -136,6 +160,8 @@ pub struct HostOptions {
     pub backend: Backend,
     pub lifecycle: Lifecycle,
     pub elicitation: bool,
+    /// The client declares URL-mode elicitation.
+    pub url_elicitation: bool,
     /// The `clientInfo.name` the client sends.
     pub client_name: String,
     pub extra_args: Vec<String>,
@@ -156,6 +182,7 @@ impl HostOptions {
             backend: Backend::Sim,
             lifecycle,
             elicitation: true,
+            url_elicitation: false,
             client_name: "e2e-host".to_string(),
             extra_args: Vec::new(),
             audit_log: None,
@@ -255,7 +282,11 @@ impl Host {
                 extra_args[i] = cluster.ns(&extra_args[i]);
             }
         }
+        // Whether the server can open a browser comes from these; a test sets them itself.
         command
+            .env_remove("BROWSER")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .envs(
                 options
                     .env
@@ -268,6 +299,8 @@ impl Host {
         let transport = TokioChildProcess::new(command).expect("the server starts");
         let handler = TestClient {
             elicitation: options.elicitation,
+            url: options.url_elicitation,
+            urls: Arc::default(),
             name: options.client_name.clone(),
             answer: Arc::new(Mutex::new(Answer::Decline)),
             interlude: Arc::new(Mutex::new(None)),
@@ -326,6 +359,16 @@ impl Host {
     /// The context the product was given (`kube-sim`, `kube-real`, ...).
     pub fn context(&self) -> String {
         self.cluster.context()
+    }
+
+    /// Arguments as the server must get them (scenario namespaces made real).
+    pub fn translated(&self, arguments: Value) -> Value {
+        self.translated_in(arguments)
+    }
+
+    /// The client's side of the session, for requests sent with options of their own.
+    pub fn peer(&self) -> &rmcp::service::Peer<RoleClient> {
+        self.client.peer()
     }
 
     /// The call's namespace argument, translated to the real namespace.
@@ -399,6 +442,11 @@ impl Host {
     pub fn asked(&self) -> Vec<String> {
         let asked = self.handler.asked.lock().unwrap().clone();
         asked.iter().map(|m| self.translated_text(m)).collect()
+    }
+
+    /// The URLs handed over by URL-mode elicitation so far (secrets: the test is the person).
+    pub fn urls(&self) -> Vec<String> {
+        self.handler.urls.lock().unwrap().clone()
     }
 
     pub fn progress(&self) -> Vec<ProgressNotificationParam> {
