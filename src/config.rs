@@ -4,8 +4,9 @@
 //! configure servers through `env`; a flag on the command line beats its variable.
 //!
 //! Anything wrong with the kubeconfig (missing, unreadable, invalid, or lacking the named
-//! context) ends the process before it serves, with one line that names the file or context.
-//! An unreachable API server is not checked here: it is reported per call.
+//! context) ends the process before it serves, with one line that names the file or context;
+//! so does a namespace pattern no namespace can match. An `--allow-context` pattern matching no
+//! context is only warned about. An unreachable API server is not checked here: it is reported per call.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use clap::{Parser, ValueEnum};
 use k8s_openapi::jiff::SignedDuration;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-use crate::access::{ContextPolicy, NamespacePolicy};
+use crate::access::{ContextPolicy, NamespacePolicy, UnmatchablePattern};
 use crate::audit::AuditLog;
 use crate::rollout::names;
 
@@ -32,6 +33,16 @@ pub enum ApprovalMode {
     /// Also accept undo calls from clients without elicitation, trusting the host's own
     /// per-call confirmation. Off by default; named in every result it affects.
     HostConfirmed,
+}
+
+impl std::fmt::Display for ApprovalMode {
+    /// The value as `--approval` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Elicitation => "elicitation",
+            Self::HostConfirmed => "host-confirmed",
+        })
+    }
 }
 
 /// An MCP server for safe, human-approved Kubernetes rollbacks (Deployments, DaemonSets,
@@ -197,6 +208,8 @@ pub enum ConfigError {
     NoAuditLog,
     #[error("invalid --namespace {namespace:?}: {reason}")]
     InvalidNamespace { namespace: String, reason: String },
+    #[error(transparent)]
+    NamespacePattern(#[from] UnmatchablePattern),
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -215,6 +228,12 @@ impl Settings {
     pub async fn load(cli: Cli) -> Result<Self, ConfigError> {
         let paths = match kubeconfig_paths(cli.kubeconfig.as_deref()) {
             Err(ConfigError::NoKubeconfig) if std::env::var_os(SERVICE_HOST).is_some() => {
+                let contexts = ContextPolicy::new(
+                    IN_CLUSTER.into(),
+                    cli.allow_context.clone(),
+                    cli.require_context,
+                    vec![IN_CLUSTER.into()],
+                );
                 let mut kube =
                     kube::Config::incluster().map_err(|error| ConfigError::InCluster {
                         detail: error.to_string(),
@@ -223,7 +242,7 @@ impl Settings {
                 let source = format!(
                     "the in-cluster ServiceAccount config ({SERVICE_HOST} is set and there is no kubeconfig)"
                 );
-                return Self::finish(cli, kube, Kubeconfig::default(), IN_CLUSTER.into(), source);
+                return Self::finish(cli, kube, Kubeconfig::default(), contexts, source);
             }
             paths => paths?,
         };
@@ -275,11 +294,24 @@ impl Settings {
                 path: shown.clone(),
                 detail: format!("context {context:?}: {error}"),
             })?;
+        let known = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+        let contexts = ContextPolicy::new(
+            context,
+            cli.allow_context.clone(),
+            cli.require_context,
+            known,
+        );
+        for pattern in contexts.unmatched() {
+            tracing::warn!(
+                "--allow-context pattern {pattern:?} matches no context in the kubeconfig (contexts: {}); calls cannot name it",
+                available()
+            );
+        }
         Self::finish(
             cli,
             kube,
             kubeconfig,
-            context,
+            contexts,
             format!("kubeconfig {shown}"),
         )
     }
@@ -289,7 +321,7 @@ impl Settings {
         cli: Cli,
         kube: kube::Config,
         kubeconfig: Kubeconfig,
-        context: String,
+        contexts: ContextPolicy,
         source: String,
     ) -> Result<Self, ConfigError> {
         if let Some(namespace) = &cli.namespace {
@@ -304,16 +336,7 @@ impl Settings {
             .audit_log
             .or_else(AuditLog::default_path)
             .ok_or(ConfigError::NoAuditLog)?;
-        let mut known: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
-        if known.is_empty() {
-            known.push(context.clone());
-        }
-        let contexts = ContextPolicy {
-            known,
-            start: context,
-            allow: cli.allow_context,
-            required: cli.require_context,
-        };
+        let namespaces = NamespacePolicy::new(cli.allow_namespace, cli.deny_namespace)?;
         Ok(Settings {
             audit_log,
             source,
@@ -321,10 +344,7 @@ impl Settings {
             kubeconfig,
             contexts,
             namespace: cli.namespace,
-            namespaces: NamespacePolicy {
-                allow: cli.allow_namespace,
-                deny: cli.deny_namespace,
-            },
+            namespaces,
             read_only: cli.read_only,
             approval: cli.approval,
             approval_timeout: cli.approval_timeout,
