@@ -5,8 +5,9 @@
 //!
 //! Anything wrong with the kubeconfig (missing, unreadable, invalid, or lacking the named
 //! context) ends the process before it serves, with one line that names the file or context;
-//! so does a namespace pattern no namespace can match. An `--allow-context` pattern matching no
-//! context is only warned about. An unreachable API server is not checked here: it is reported per call.
+//! so does a namespace pattern no namespace can match, and, in a pod without a kubeconfig, a
+//! context other than the in-cluster one. An `--allow-context` pattern matching no context is
+//! only warned about. An unreachable API server is not checked here: it is reported per call.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -210,6 +211,14 @@ pub enum ConfigError {
     InvalidNamespace { namespace: String, reason: String },
     #[error(transparent)]
     NamespacePattern(#[from] UnmatchablePattern),
+    #[error(
+        "{flag} {context:?} ({variable}) names a kubeconfig context, but there is no kubeconfig: KUBERNETES_SERVICE_HOST is set, so the server would use the in-cluster ServiceAccount config (context \"in-cluster\") instead; pass --kubeconfig PATH (or set KUBECONFIG) to reach {context:?}, or drop it"
+    )]
+    ContextInPod {
+        flag: &'static str,
+        variable: &'static str,
+        context: String,
+    },
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -228,12 +237,7 @@ impl Settings {
     pub async fn load(cli: Cli) -> Result<Self, ConfigError> {
         let paths = match kubeconfig_paths(cli.kubeconfig.as_deref()) {
             Err(ConfigError::NoKubeconfig) if std::env::var_os(SERVICE_HOST).is_some() => {
-                let contexts = ContextPolicy::new(
-                    IN_CLUSTER.into(),
-                    cli.allow_context.clone(),
-                    cli.require_context,
-                    vec![IN_CLUSTER.into()],
-                );
+                let contexts = pod_contexts(&cli)?;
                 let mut kube =
                     kube::Config::incluster().map_err(|error| ConfigError::InCluster {
                         detail: error.to_string(),
@@ -351,6 +355,37 @@ impl Settings {
             request_timeout: cli.request_timeout,
             show_env_values: cli.show_env_values,
         })
+    }
+}
+
+/// The contexts of a pod without a kubeconfig: only the in-cluster one. A `--context` or an
+/// `--allow-context` pattern naming another was meant for a kubeconfig that is not there, and
+/// serving the in-cluster config in its place would reach a cluster the operator did not name.
+fn pod_contexts(cli: &Cli) -> Result<ContextPolicy, ConfigError> {
+    if let Some(context) = cli
+        .context
+        .as_ref()
+        .filter(|context| *context != IN_CLUSTER)
+    {
+        return Err(ConfigError::ContextInPod {
+            flag: "--context",
+            variable: "K8S_ROLLOUT_MCP_CONTEXT",
+            context: context.clone(),
+        });
+    }
+    let contexts = ContextPolicy::new(
+        IN_CLUSTER.into(),
+        cli.allow_context.clone(),
+        cli.require_context,
+        vec![IN_CLUSTER.into()],
+    );
+    match contexts.unmatched().first() {
+        Some(pattern) => Err(ConfigError::ContextInPod {
+            flag: "--allow-context pattern",
+            variable: "K8S_ROLLOUT_MCP_ALLOW_CONTEXT",
+            context: pattern.to_string(),
+        }),
+        None => Ok(contexts),
     }
 }
 
@@ -562,6 +597,37 @@ mod tests {
         ] {
             assert!(readme.contains(host), "the README shows {host}");
         }
+    }
+
+    #[test]
+    fn in_a_pod_only_the_in_cluster_context_can_be_named() {
+        let contexts = |args: &[&str]| {
+            let argv = std::iter::once("k8s-rollout-mcp").chain(args.iter().copied());
+            pod_contexts(&Cli::try_parse_from(argv).unwrap())
+        };
+        for args in [
+            &[][..],
+            &["--context", "in-cluster"],
+            &["--allow-context", "in-*"],
+        ] {
+            assert_eq!(
+                contexts(args).unwrap().allowed(),
+                vec![IN_CLUSTER],
+                "{args:?}"
+            );
+        }
+        let refused = contexts(&["--context", "prod"]).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("--context \"prod\" (K8S_ROLLOUT_MCP_CONTEXT) names a kubeconfig context, but there is no kubeconfig"),
+            "{refused}"
+        );
+        let refused = contexts(&["--allow-context", "in-cluster, prod"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.starts_with("--allow-context pattern \"prod\" (K8S_ROLLOUT_MCP_ALLOW_CONTEXT)"),
+            "{refused}"
+        );
     }
 
     #[test]
