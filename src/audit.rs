@@ -22,8 +22,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::approval::ApprovalPath;
+use crate::rollout::clip;
 use crate::rollout::template::sha256_hex;
 
+/// Characters kept of a record's `error` and `note`: they carry API server and webhook
+/// messages of any length, and every append reads the last line back.
+const MESSAGE: usize = 4 * 1024;
 /// The longest last line `append` reads back to chain to; a longer one refuses the append.
 const MAX_LINE: u64 = 4 * 1024 * 1024;
 
@@ -111,6 +115,21 @@ pub struct Detail {
     pub note: Option<String>,
 }
 
+impl Detail {
+    /// The detail with `error` and `note` clipped to [`MESSAGE`] characters.
+    fn clipped(&self) -> Self {
+        let clipped = |text: &Option<String>| {
+            text.as_deref()
+                .map(|text| clip::text(text, MESSAGE).into_owned())
+        };
+        Self {
+            error: clipped(&self.error),
+            note: clipped(&self.note),
+            ..self.clone()
+        }
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Serialize)]
 struct Record<'a> {
@@ -158,8 +177,9 @@ impl AuditLog {
         Some(state.join("k8s-rollout-mcp").join("audit.jsonl"))
     }
 
-    /// Appends one record, stamped with the current time and chained to the last line, and
-    /// flushes it to disk, on a blocking thread. Returns the new line's SHA-256.
+    /// Appends one record, stamped with the current time, its `error` and `note` clipped to
+    /// 4,096 characters and chained to the last line, and flushes it to disk, on a
+    /// blocking thread. Returns the new line's SHA-256.
     pub async fn append(
         &self,
         event: AuditEvent,
@@ -167,7 +187,7 @@ impl AuditLog {
         detail: &Detail,
     ) -> Result<String, AuditError> {
         let path = self.path.clone();
-        let (call, detail) = (call.clone(), detail.clone());
+        let (call, detail) = (call.clone(), detail.clipped());
         let failed = |source| AuditError {
             path: self.path.clone(),
             source,
@@ -524,6 +544,31 @@ mod tests {
         }
         let verified = verify(&fs::read(&path).unwrap()).unwrap();
         assert_eq!((verified.records, verified.unchained), (50, 1));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_and_notes_are_clipped_to_4_kib_so_a_webhook_cannot_swell_the_log() {
+        let dir = temp_dir("clip");
+        let path = dir.join("audit.jsonl");
+        let detail = Detail {
+            error: Some("e".repeat(1 << 20)),
+            note: Some("n".repeat(5000)),
+            ..Default::default()
+        };
+        AuditLog::new(path.clone())
+            .append(AuditEvent::Failed, &facts("c1"), &detail)
+            .await
+            .unwrap();
+        let record: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let error = record["error"].as_str().unwrap();
+        let (kept, rest) = error.split_at(4096);
+        assert!(kept.bytes().all(|byte| byte == b'e'));
+        assert_eq!(rest, format!("... ({} more characters)", (1 << 20) - 4096));
+        assert_eq!(
+            record["note"],
+            format!("{}... (904 more characters)", "n".repeat(4096))
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
