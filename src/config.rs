@@ -149,8 +149,8 @@ pub enum Command {
 /// `audit ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
-    /// Check the log's hash chain: exit 0 and the record count and last call if intact, exit 1
-    /// and the first line that breaks it otherwise.
+    /// Check the log's hash chain: exit 0 and the record count, any torn lines and the last
+    /// call if intact, exit 1 and the first line that breaks it otherwise.
     Verify {
         /// The log [default: --audit-log, else the default audit path].
         path: Option<PathBuf>,

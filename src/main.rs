@@ -102,6 +102,16 @@ fn audit_verify(path: Option<std::path::PathBuf>) -> ExitCode {
                 verified.records,
                 verified.unchained
             );
+            for torn in &verified.torn {
+                let covered = match torn.covered_by {
+                    Some(record) => format!("line {record}'s `prev` covers it"),
+                    None => "no record covers it yet".to_string(),
+                };
+                println!(
+                    "line {} is torn (a record cut short, as by a crash or a full disk); {covered}",
+                    torn.line
+                );
+            }
             if verified.last.is_some() {
                 println!(
                     "last call: {} {} {} {}/{} at {}",
