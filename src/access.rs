@@ -71,7 +71,7 @@ pub struct UnmatchablePattern {
 /// digit; a pattern adds `*` and `?`.
 fn unmatchable(pattern: &str) -> Option<String> {
     if pattern.is_empty() {
-        return Some("it is empty (a stray comma in the list?)".into());
+        return Some("it is empty (an empty variable, or a stray comma in the list?)".into());
     }
     if let Some(upper) = pattern.chars().find(char::is_ascii_uppercase) {
         return Some(format!(
@@ -367,7 +367,10 @@ mod tests {
         );
         let long = "a".repeat(64);
         for (pattern, reason) in [
-            ("", "it is empty (a stray comma in the list?)"),
+            (
+                "",
+                "it is empty (an empty variable, or a stray comma in the list?)",
+            ),
             (
                 "shop ns",
                 "it contains ' ', and namespace names hold only lower-case letters, digits and '-' (a pattern adds '*' and '?')",

@@ -313,6 +313,11 @@ async fn a_namespace_pattern_no_namespace_can_match_stops_the_server_naming_it()
             "--allow-namespace pattern \"\" (K8S_ROLLOUT_MCP_ALLOW_NAMESPACE) can never match a namespace: it is empty",
         ),
         (
+            vec![],
+            vec![("K8S_ROLLOUT_MCP_DENY_NAMESPACE", "")],
+            "--deny-namespace pattern \"\" (K8S_ROLLOUT_MCP_DENY_NAMESPACE) can never match a namespace: it is empty (an empty variable, or a stray comma in the list?); fix or remove it",
+        ),
+        (
             vec!["--deny-namespace", "kube_system"],
             vec![],
             "pattern \"kube_system\" (K8S_ROLLOUT_MCP_DENY_NAMESPACE) can never match a namespace: it contains '_'",
