@@ -1,7 +1,9 @@
 //! What the operator lets an agent touch, decided before any API request: which kubeconfig
 //! contexts a call may name (`--allow-context`, `--require-context`) and which namespaces
 //! (`--allow-namespace`, `--deny-namespace`; deny wins). Pure functions over names, so every
-//! rule is unit-tested without a cluster; a refusal names the rule that refused.
+//! rule is unit-tested without a cluster; a refusal names the rule that refused. The operator's
+//! patterns are trimmed, and a namespace pattern no namespace name can match is refused when
+//! the policy is built, since a deny rule that matches nothing fails open.
 
 /// Whether `text` matches a shell-style glob: `*` is any run of characters, `?` any one;
 /// everything else matches itself.
@@ -35,11 +37,63 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
     pattern[p..].iter().all(|&c| c == '*')
 }
 
+/// The operator's patterns with the spaces around each removed: a list in a variable is often
+/// written `kube-*, prod-*`, and `" prod-*"` would match nothing.
+fn trimmed(patterns: Vec<String>) -> Vec<String> {
+    patterns
+        .into_iter()
+        .map(|pattern| pattern.trim().to_string())
+        .collect()
+}
+
 /// The namespace fence: `--allow-namespace` (none given: all) and `--deny-namespace`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NamespacePolicy {
     pub allow: Vec<String>,
     pub deny: Vec<String>,
+}
+
+/// A namespace pattern that no namespace can match: as a deny rule it would fence nothing, as
+/// the only allow rule it would refuse everything, so the server does not start with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{flag} pattern {pattern:?} ({variable}) can never match a namespace: {reason}; fix or remove it"
+)]
+pub struct UnmatchablePattern {
+    pub flag: &'static str,
+    pub variable: &'static str,
+    pub pattern: String,
+    pub reason: String,
+}
+
+/// Why no namespace name can match `pattern`, if none can. Namespace names are DNS-1123
+/// labels: at most 63 lower-case letters, digits and '-', starting and ending with a letter or
+/// digit; a pattern adds `*` and `?`.
+fn unmatchable(pattern: &str) -> Option<String> {
+    if pattern.is_empty() {
+        return Some("it is empty (an empty variable, or a stray comma in the list?)".into());
+    }
+    if let Some(upper) = pattern.chars().find(char::is_ascii_uppercase) {
+        return Some(format!(
+            "it has the upper-case {upper:?}, and namespace names are lower case"
+        ));
+    }
+    let allowed = |c: &char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-*?".contains(*c);
+    if let Some(other) = pattern.chars().find(|c| !allowed(c)) {
+        return Some(format!(
+            "it contains {other:?}, and namespace names hold only lower-case letters, digits and '-' (a pattern adds '*' and '?')"
+        ));
+    }
+    if pattern.starts_with('-') {
+        return Some("it starts with '-', and namespace names start with a letter or digit".into());
+    }
+    if pattern.ends_with('-') {
+        return Some("it ends with '-', and namespace names end with a letter or digit".into());
+    }
+    let length = pattern.chars().filter(|&c| c != '*').count();
+    (length > 63).then(|| {
+        format!("it has {length} characters besides '*', and namespace names have at most 63")
+    })
 }
 
 /// Why a namespace is refused.
@@ -56,6 +110,40 @@ pub enum NamespaceRefusal {
 }
 
 impl NamespacePolicy {
+    /// The fence from the operator's patterns, each trimmed; refuses a pattern no namespace
+    /// can match, naming it and its flag.
+    pub fn new(allow: Vec<String>, deny: Vec<String>) -> Result<Self, UnmatchablePattern> {
+        let policy = Self {
+            allow: trimmed(allow),
+            deny: trimmed(deny),
+        };
+        let flagged = [
+            (
+                "--allow-namespace",
+                "K8S_ROLLOUT_MCP_ALLOW_NAMESPACE",
+                &policy.allow,
+            ),
+            (
+                "--deny-namespace",
+                "K8S_ROLLOUT_MCP_DENY_NAMESPACE",
+                &policy.deny,
+            ),
+        ];
+        for (flag, variable, patterns) in flagged {
+            for pattern in patterns {
+                if let Some(reason) = unmatchable(pattern) {
+                    return Err(UnmatchablePattern {
+                        flag,
+                        variable,
+                        pattern: pattern.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(policy)
+    }
+
     /// Allows `namespace`, or names the rule that refuses it (a deny rule wins over any allow).
     pub fn check(&self, namespace: &str) -> Result<(), NamespaceRefusal> {
         if let Some(rule) = self.deny.iter().find(|rule| glob_matches(rule, namespace)) {
@@ -109,6 +197,25 @@ pub enum ContextRefusal {
 }
 
 impl ContextPolicy {
+    /// The policy from the operator's patterns, each trimmed.
+    pub fn new(start: String, allow: Vec<String>, required: bool, known: Vec<String>) -> Self {
+        Self {
+            start,
+            allow: trimmed(allow),
+            required,
+            known,
+        }
+    }
+
+    /// The `--allow-context` patterns that match no context the kubeconfig defines.
+    pub fn unmatched(&self) -> Vec<&str> {
+        self.allow
+            .iter()
+            .map(String::as_str)
+            .filter(|rule| !self.known.iter().any(|known| glob_matches(rule, known)))
+            .collect()
+    }
+
     fn is_allowed(&self, context: &str) -> bool {
         if self.allow.is_empty() {
             context == self.start
@@ -228,6 +335,81 @@ mod tests {
         );
     }
 
+    #[test]
+    fn list_items_are_trimmed_so_a_spaced_list_still_fences() {
+        let policy = NamespacePolicy::new(
+            vec![" shop".into(), "team-* ".into()],
+            vec!["kube-*".into(), " prod-*".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            policy.check("prod-eu"),
+            Err(NamespaceRefusal::Denied {
+                namespace: "prod-eu".into(),
+                rule: "prod-*".into()
+            })
+        );
+        assert_eq!(policy.check("shop"), Ok(()));
+        assert_eq!(policy.check("team-a"), Ok(()));
+    }
+
+    #[test]
+    fn a_namespace_pattern_no_namespace_can_match_is_refused_naming_it_the_flag_and_why() {
+        let refused = |allow: &[&str], deny: &[&str]| {
+            let owned = |patterns: &[&str]| patterns.iter().map(|s| s.to_string()).collect();
+            NamespacePolicy::new(owned(allow), owned(deny))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(&[], &["kube-*", "Prod-*"]),
+            "--deny-namespace pattern \"Prod-*\" (K8S_ROLLOUT_MCP_DENY_NAMESPACE) can never match a namespace: it has the upper-case 'P', and namespace names are lower case; fix or remove it"
+        );
+        let long = "a".repeat(64);
+        for (pattern, reason) in [
+            (
+                "",
+                "it is empty (an empty variable, or a stray comma in the list?)",
+            ),
+            (
+                "shop ns",
+                "it contains ' ', and namespace names hold only lower-case letters, digits and '-' (a pattern adds '*' and '?')",
+            ),
+            ("team.a", "it contains '.', and namespace names"),
+            (
+                "-shop*",
+                "it starts with '-', and namespace names start with a letter or digit",
+            ),
+            (
+                "shop-",
+                "it ends with '-', and namespace names end with a letter or digit",
+            ),
+            (
+                long.as_str(),
+                "it has 64 characters besides '*', and namespace names have at most 63",
+            ),
+        ] {
+            let message = refused(&[pattern], &[]);
+            assert!(
+                message.starts_with(&format!(
+                    "--allow-namespace pattern {pattern:?} (K8S_ROLLOUT_MCP_ALLOW_NAMESPACE) can never match a namespace: {reason}"
+                )),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_pattern_some_namespace_can_match_is_accepted() {
+        let patterns = ["*", "?", "kube-*", "*-prod", "a*b", "team-?", "*-*", "0"]
+            .map(String::from)
+            .to_vec();
+        let mut accepted = patterns.clone();
+        accepted.push("a".repeat(63));
+        accepted.push(format!("{}*", "a".repeat(63)));
+        assert!(NamespacePolicy::new(accepted.clone(), accepted).is_ok());
+    }
+
     fn contexts(allow: &[&str], required: bool) -> ContextPolicy {
         ContextPolicy {
             start: "dev".into(),
@@ -265,6 +447,18 @@ mod tests {
                 allowed: "dev, staging".into()
             })
         );
+    }
+
+    #[test]
+    fn context_patterns_are_trimmed_and_those_matching_no_context_are_named() {
+        let policy = ContextPolicy::new(
+            "dev".into(),
+            vec![" stag*".into(), "prod ".into(), "qa-*".into(), "Dev".into()],
+            false,
+            ["dev", "staging", "prod"].map(String::from).to_vec(),
+        );
+        assert_eq!(policy.allowed(), vec!["staging", "prod"]);
+        assert_eq!(policy.unmatched(), vec!["qa-*", "Dev"]);
     }
 
     #[test]

@@ -3,29 +3,37 @@
 //! call goes on; if the approval record cannot be written, the undo is refused with no write.
 //!
 //! The lines form a hash chain: each record's `prev` is the SHA-256 (lower-case hex) of the
-//! previous line's bytes, read from the file itself under an exclusive `flock`, so servers
-//! appending to one file keep one chain. [`verify`] checks it (`k8s-rollout-mcp audit
-//! verify`); README "The audit log" says what the chain proves and what it cannot. The write
-//! and its fsync run on a blocking thread, off the async runtime.
+//! previous line's bytes, read back from the end of the file itself under an exclusive `flock`,
+//! so servers appending to one file keep one chain. A line torn by a crash or a full disk is
+//! covered by the next record's `prev` together with the record before it (`tail`), so
+//! [`verify`] (`k8s-rollout-mcp audit verify`) can accept and report it rather than fail on it
+//! for ever; README "The audit log" says what the chain proves and what it cannot. `error` and
+//! `note` are clipped, so no message makes a line huge. The write and its fsync run on a
+//! blocking thread, off the async runtime.
 //!
 //! Default location: `$XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl`, else
 //! `~/.local/state/k8s-rollout-mcp/audit.jsonl`; the directory and file are created
 //! owner-only (0700 and 0600).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::jiff::Timestamp;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::approval::ApprovalPath;
+use crate::rollout::clip;
 use crate::rollout::template::sha256_hex;
 
-/// The longest last line `append` reads back to chain to; a longer one refuses the append.
-const MAX_LINE: u64 = 4 * 1024 * 1024;
+/// Characters kept of a record's `error` and `note`: they carry API server and webhook
+/// messages of any length, and every append reads the last line back.
+const MESSAGE: usize = 4 * 1024;
+/// Bytes read at a time while looking back from the end of the file for the last line.
+const CHUNK: usize = 4 * 1024;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +128,21 @@ pub struct Detail {
     pub note: Option<String>,
 }
 
+impl Detail {
+    /// The detail with `error` and `note` clipped to [`MESSAGE`] characters.
+    fn clipped(&self) -> Self {
+        let clipped = |text: &Option<String>| {
+            text.as_deref()
+                .map(|text| clip::text(text, MESSAGE).into_owned())
+        };
+        Self {
+            error: clipped(&self.error),
+            note: clipped(&self.note),
+            ..self.clone()
+        }
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Serialize)]
 struct Record<'a> {
@@ -167,8 +190,9 @@ impl AuditLog {
         Some(state.join("k8s-rollout-mcp").join("audit.jsonl"))
     }
 
-    /// Appends one record, stamped with the current time and chained to the last line, and
-    /// flushes it to disk, on a blocking thread. Returns the new line's SHA-256.
+    /// Appends one record, stamped with the current time, its `error` and `note` clipped to
+    /// 4,096 characters and chained to the last line, and flushes it to disk, on a
+    /// blocking thread. Returns the new line's SHA-256.
     pub async fn append(
         &self,
         event: AuditEvent,
@@ -176,7 +200,7 @@ impl AuditLog {
         detail: &Detail,
     ) -> Result<String, AuditError> {
         let path = self.path.clone();
-        let (call, detail) = (call.clone(), detail.clone());
+        let (call, detail) = (call.clone(), detail.clipped());
         let failed = |source| AuditError {
             path: self.path.clone(),
             source,
@@ -188,7 +212,8 @@ impl AuditLog {
     }
 }
 
-/// Locks the file, chains the record to its last line, writes and syncs it.
+/// Locks the file, chains the record to its last line (and any torn lines), writes and
+/// syncs it.
 fn append_chained(
     path: &Path,
     event: AuditEvent,
@@ -211,14 +236,14 @@ fn append_chained(
         .open(path)?;
     // Another server appending to the same file waits here: one chain.
     file.lock()?;
-    let last = last_line(&mut file)?;
+    let tail = tail(&file)?;
     let mut line = String::new();
-    if last.as_ref().is_some_and(|last| !last.ends_with_newline) {
-        // A torn last line (a crash mid-write) stays its own line; verify reports it.
+    if !tail.ends_with_newline {
+        // A torn last line stays its own line, which this record's `prev` covers.
         line.push('\n');
     }
     let record = Record {
-        prev: last.map(|last| sha256_hex(&last.bytes)),
+        prev: tail.prev,
         time: Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
             .to_string(),
@@ -239,50 +264,100 @@ fn append_chained(
     Ok(hash)
 }
 
-/// The last line of a file, without its newline.
-struct LastLine {
-    bytes: Vec<u8>,
+/// What the next record chains to, read back from the end of the file.
+struct Tail {
+    /// The next record's `prev`; `None` for an empty file.
+    prev: Option<String>,
+    /// Whether the file ends with a newline; if not, the next record starts a new line.
     ends_with_newline: bool,
 }
 
-/// Reads the last line by seeking back from the end, at most [`MAX_LINE`] bytes.
-fn last_line(file: &mut File) -> std::io::Result<Option<LastLine>> {
-    let len = file.seek(SeekFrom::End(0))?;
+/// The next record's `prev`: the SHA-256 of the last line, without its newline. When the file
+/// ends in torn lines ([`is_torn`]), of everything from the start of the whole line before them
+/// to the end of the file, so that one record covers both the torn lines and the record they
+/// follow (README "The audit log"). The file is read backwards in [`CHUNK`]s: the work is
+/// bounded by those last lines, whatever their length, not by the file.
+fn tail(file: &File) -> std::io::Result<Tail> {
+    let len = file.metadata()?.len();
     if len == 0 {
-        return Ok(None);
+        return Ok(Tail {
+            prev: None,
+            ends_with_newline: true,
+        });
     }
-    let window = len.min(MAX_LINE + 1);
-    file.seek(SeekFrom::Start(len - window))?;
-    let mut tail = Vec::with_capacity(window as usize);
-    file.take(window).read_to_end(&mut tail)?;
-    let ends_with_newline = tail.last() == Some(&b'\n');
-    if ends_with_newline {
-        tail.pop();
+    let ends_with_newline = read(file, len - 1, len)? == b"\n";
+    let end = if ends_with_newline { len - 1 } else { len };
+    let mut start = line_start(file, end)?;
+    let mut covered = read(file, start, end)?;
+    // Torn lines are rare and short, so the covered bytes are read again as each is found.
+    while start > 0
+        && covered
+            .split(|&byte| byte == b'\n')
+            .next()
+            .is_some_and(is_torn)
+    {
+        start = line_start(file, start - 1)?;
+        covered = read(file, start, end)?;
     }
-    match tail.iter().rposition(|&byte| byte == b'\n') {
-        Some(newline) => tail.drain(..=newline).count(),
-        None if window < len => {
-            return Err(std::io::Error::other(format!(
-                "its last line is longer than {MAX_LINE} bytes, so the next record cannot be chained to it"
-            )));
-        }
-        None => 0,
-    };
-    Ok(Some(LastLine {
-        bytes: tail,
+    Ok(Tail {
+        prev: Some(sha256_hex(&covered)),
         ends_with_newline,
-    }))
+    })
+}
+
+/// Where the line that ends at byte `end` begins: just after the newline before it, or at 0.
+fn line_start(file: &File, end: u64) -> std::io::Result<u64> {
+    let mut chunk = [0u8; CHUNK];
+    let mut start = end;
+    while start > 0 {
+        let size = start.min(CHUNK as u64);
+        let from = start - size;
+        let chunk = &mut chunk[..size as usize];
+        file.read_exact_at(chunk, from)?;
+        if let Some(newline) = chunk.iter().rposition(|&byte| byte == b'\n') {
+            return Ok(from + newline as u64 + 1);
+        }
+        start = from;
+    }
+    Ok(0)
+}
+
+/// The file's bytes from `start` to `end`.
+fn read(file: &File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+    let len = usize::try_from(end - start).map_err(std::io::Error::other)?;
+    let mut bytes = vec![0; len];
+    file.read_exact_at(&mut bytes, start)?;
+    Ok(bytes)
+}
+
+/// Whether `line` is a record cut short, as a crash or a full disk mid-write leaves one: the
+/// start of a JSON object whose end never reached the file. An edited line, or anything else
+/// that does not parse, is not torn.
+fn is_torn(line: &[u8]) -> bool {
+    line.starts_with(b"{")
+        && serde_json::from_slice::<IgnoredAny>(line).is_err_and(|error| error.is_eof())
 }
 
 /// What [`verify`] found in an intact log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Verified {
-    /// Records in the file.
+    /// Records in the file (torn lines are not records).
     pub records: usize,
     /// Records before the first chained one (written before the chain existed).
     pub unchained: usize,
     /// The last record, parsed.
     pub last: Option<Value>,
+    /// The torn lines, in file order.
+    pub torn: Vec<TornLine>,
+}
+
+/// A line [`verify`] accepted as torn: a record cut short by a crash or a full disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornLine {
+    /// 1-based.
+    pub line: usize,
+    /// The line of the record whose `prev` covers it; `None` while no record follows it.
+    pub covered_by: Option<usize>,
 }
 
 /// Where and why a log's chain breaks.
@@ -297,29 +372,47 @@ pub struct ChainBreak {
 /// Checks every line parses as a JSON object and every `prev` is the SHA-256 of the line
 /// before. Lines without `prev` are accepted only before the first line that has one (a log
 /// begun before the chain, or a new file's first line); after it, a missing `prev` breaks it.
+/// A torn line (`is_torn`) is accepted when the next record's `prev` covers it, together
+/// with the whole line before it, as `tail` chains it, or when no record follows it yet.
 pub fn verify(text: &[u8]) -> Result<Verified, ChainBreak> {
     let body = text.strip_suffix(b"\n").unwrap_or(text);
-    let mut verified = Verified {
-        records: 0,
-        unchained: 0,
-        last: None,
-    };
+    let mut verified = Verified::default();
     if body.is_empty() {
         return Ok(verified);
     }
-    let mut previous: Option<&[u8]> = None;
+    // Where the bytes the next record's `prev` covers begin (the start of the last record's
+    // line, or of the file when only torn lines came before), and that line's number.
+    let mut covered_from: Option<(usize, usize)> = None;
+    // Torn lines since the last record, waiting for a record to cover them.
+    let mut torn: Vec<usize> = Vec::new();
     let mut chained = false;
+    let mut offset = 0;
     for (index, line) in body.split(|&byte| byte == b'\n').enumerate() {
+        let (number, start) = (index + 1, offset);
+        offset += line.len() + 1;
         let broken = |problem: String| ChainBreak {
-            line: index + 1,
+            line: number,
             problem,
         };
-        let record: Value = serde_json::from_slice(line)
-            .map_err(|error| broken(format!("not a JSON record ({error})")))?;
+        let record: Value = match serde_json::from_slice(line) {
+            Ok(record) => record,
+            Err(_) if is_torn(line) => {
+                covered_from.get_or_insert((0, number));
+                torn.push(number);
+                continue;
+            }
+            Err(error) => return Err(broken(format!("not a JSON record ({error})"))),
+        };
         if !record.is_object() {
             return Err(broken("not a JSON object".into()));
         }
-        match (record.get("prev"), previous) {
+        let covered = covered_from.map(|(from, first)| (&text[from..start - 1], first));
+        match (record.get("prev"), covered) {
+            (None | Some(Value::Null), _) if !torn.is_empty() => {
+                return Err(broken(format!(
+                    "no `prev` to cover the torn line {index} before it: a record was replaced or the chain cut"
+                )));
+            }
             (None | Some(Value::Null), _) if chained => {
                 return Err(broken(
                     "no `prev` after chained records: a record was replaced or the chain cut"
@@ -332,21 +425,33 @@ pub fn verify(text: &[u8]) -> Result<Verified, ChainBreak> {
                     "`prev` is {prev} but this is the first line: the lines before it were removed"
                 )));
             }
-            (Some(prev), Some(previous)) => {
-                let expected = sha256_hex(previous);
+            (Some(prev), Some((covered, first))) => {
+                let expected = sha256_hex(covered);
                 if prev.as_str() != Some(expected.as_str()) {
+                    let lines = if first == index {
+                        format!("line {index} hashes")
+                    } else {
+                        format!("lines {first} to {index} hash")
+                    };
                     return Err(broken(format!(
-                        "`prev` is {prev}, but line {} hashes to \"{expected}\": a line was edited, removed or moved",
-                        index
+                        "`prev` is {prev}, but {lines} to \"{expected}\": a line was edited, removed or moved"
                     )));
                 }
                 chained = true;
             }
         }
-        previous = Some(line);
+        verified.torn.extend(torn.drain(..).map(|line| TornLine {
+            line,
+            covered_by: Some(number),
+        }));
+        covered_from = Some((start, number));
         verified.records += 1;
         verified.last = Some(record);
     }
+    verified.torn.extend(torn.into_iter().map(|line| TornLine {
+        line,
+        covered_by: None,
+    }));
     Ok(verified)
 }
 
@@ -493,6 +598,94 @@ mod tests {
         assert_eq!(verify(b"").unwrap().records, 0);
     }
 
+    /// `lines` joined as a file, the last without its newline when `torn_tail`.
+    fn file(lines: &[&str], torn_tail: bool) -> Vec<u8> {
+        let mut text = lines.join("\n");
+        if !torn_tail {
+            text.push('\n');
+        }
+        text.into_bytes()
+    }
+
+    /// A record chained to `covered`, as [`tail`] chains it.
+    fn covering(covered: &str) -> String {
+        format!(
+            r#"{{"prev":"{}","event":"planned"}}"#,
+            sha256_hex(covered.as_bytes())
+        )
+    }
+
+    #[test]
+    fn verify_accepts_a_torn_line_the_next_record_covers_with_the_record_before_it() {
+        let lines = chained(&[r#"{"event":"planned"}"#, r#"{"event":"approved"}"#]);
+        let (first, second) = (lines[0].as_str(), lines[1].as_str());
+        let torn = r#"{"prev":"ab12","event":"wri"#;
+
+        let verified = verify(&file(&[first, second, torn], true)).unwrap();
+        assert_eq!((verified.records, verified.unchained), (2, 1));
+        assert_eq!(
+            verified.torn,
+            [TornLine {
+                line: 3,
+                covered_by: None
+            }]
+        );
+
+        let next = covering(&format!("{second}\n{torn}"));
+        let verified = verify(&file(&[first, second, torn, &next], false)).unwrap();
+        assert_eq!(verified.records, 3);
+        assert_eq!(verified.last.unwrap()["event"], "planned");
+        assert_eq!(
+            verified.torn,
+            [TornLine {
+                line: 3,
+                covered_by: Some(4)
+            }]
+        );
+
+        // Two crashes in a row, and a torn first line of a new file.
+        let again = "{";
+        let next = covering(&format!("{second}\n{torn}\n{again}"));
+        let verified = verify(&file(&[first, second, torn, again, &next], false)).unwrap();
+        assert_eq!(verified.torn.len(), 2);
+        let next = covering(torn);
+        let verified = verify(&file(&[torn, &next], false)).unwrap();
+        assert_eq!((verified.records, verified.unchained), (1, 0));
+    }
+
+    #[test]
+    fn verify_refuses_a_torn_line_the_next_record_does_not_cover_with_the_record_before_it() {
+        let lines = chained(&[r#"{"event":"planned"}"#, r#"{"event":"approved"}"#]);
+        let (first, second) = (lines[0].as_str(), lines[1].as_str());
+        let torn = r#"{"prev":"ab12","event":"wri"#;
+        let broken = |lines: &[&str]| verify(&file(lines, false)).unwrap_err();
+
+        // Covering the torn line alone leaves the record before it open to edits.
+        let alone = covering(torn);
+        let error = broken(&[first, second, torn, &alone]);
+        assert_eq!(error.line, 4);
+        assert!(
+            error.problem.contains("but lines 2 to 3 hash to"),
+            "{error}"
+        );
+        // Skipping it leaves the torn line open to edits.
+        let skipping = covering(second);
+        assert_eq!(broken(&[first, second, torn, &skipping]).line, 4);
+        // The record before it was edited: the record after the torn line says so.
+        let next = covering(&format!("{second}\n{torn}"));
+        let edited = second.replace("approved", "declined");
+        assert_eq!(broken(&[first, &edited, torn, &next]).line, 4);
+        // A record with no `prev` cannot cover it.
+        let error = broken(&[first, second, torn, r#"{"event":"planned"}"#]);
+        assert_eq!(error.line, 4);
+        assert!(error.problem.contains("torn line 3"), "{error}");
+        // A line that is not the start of a record is not torn, even at the end.
+        for garbage in [r#"{"event":}"#, r#"["prev""#, "written"] {
+            let error = verify(&file(&[first, second, garbage], true)).unwrap_err();
+            assert_eq!(error.line, 3, "{garbage}");
+        }
+    }
+
     #[tokio::test]
     async fn a_log_begun_before_the_chain_is_chained_from_its_last_line_on() {
         let dir = temp_dir("legacy");
@@ -533,6 +726,96 @@ mod tests {
         }
         let verified = verify(&fs::read(&path).unwrap()).unwrap();
         assert_eq!((verified.records, verified.unchained), (50, 1));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_and_notes_are_clipped_to_4_kib_so_a_webhook_cannot_swell_the_log() {
+        let dir = temp_dir("clip");
+        let path = dir.join("audit.jsonl");
+        let detail = Detail {
+            error: Some("e".repeat(1 << 20)),
+            note: Some("n".repeat(5000)),
+            ..Default::default()
+        };
+        AuditLog::new(path.clone())
+            .append(AuditEvent::Failed, &facts("c1"), &detail)
+            .await
+            .unwrap();
+        let record: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let error = record["error"].as_str().unwrap();
+        let (kept, rest) = error.split_at(4096);
+        assert!(kept.bytes().all(|byte| byte == b'e'));
+        assert_eq!(rest, format!("... ({} more characters)", (1 << 20) - 4096));
+        assert_eq!(
+            record["note"],
+            format!("{}... (904 more characters)", "n".repeat(4096))
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_last_line_of_any_length_is_chained_to() {
+        let dir = temp_dir("long");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.jsonl");
+        let long = serde_json::json!({"event": "failed", "error": "x".repeat(5 << 20)});
+        fs::write(&path, format!("{long}\n")).unwrap();
+        AuditLog::new(path.clone())
+            .append(AuditEvent::Planned, &facts("c1"), &Detail::default())
+            .await
+            .unwrap();
+        let verified = verify(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!((verified.records, verified.unchained), (2, 1));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn after_a_torn_line_the_next_record_covers_it_with_the_whole_record_before() {
+        let dir = temp_dir("torn-append");
+        let path = dir.join("audit.jsonl");
+        let append =
+            || append_chained(&path, AuditEvent::Planned, &facts("c1"), &Detail::default());
+        append().unwrap();
+        append().unwrap();
+        let whole = fs::read(&path).unwrap().len();
+        // A crash cut the third record short; the next append starts a new line.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"prev\":\"00").unwrap();
+        append().unwrap();
+        let text = fs::read(&path).unwrap();
+        let lines: Vec<&[u8]> = text
+            .strip_suffix(b"\n")
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[2], b"{\"prev\":\"00");
+        let covered = &text[whole - lines[1].len() - 1..whole + lines[2].len()];
+        let record: Value = serde_json::from_slice(lines[3]).unwrap();
+        assert_eq!(record["prev"], sha256_hex(covered), "lines 2 and 3");
+        assert!(verify(&text).is_ok());
+
+        // A crash that wrote only the newline before a record: the torn line ends in one.
+        file.write_all(b"{\"prev\"\n").unwrap();
+        append().unwrap();
+        assert!(verify(&fs::read(&path).unwrap()).is_ok());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_last_line_is_found_whatever_chunks_it_spans() {
+        let dir = temp_dir("chunks");
+        fs::create_dir_all(&dir).unwrap();
+        for len in [1, CHUNK - 2, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK] {
+            let last = "x".repeat(len);
+            for before in ["", "{}\n"] {
+                let path = dir.join("audit.jsonl");
+                fs::write(&path, format!("{before}{last}\n")).unwrap();
+                let tail = tail(&File::open(&path).unwrap()).unwrap();
+                assert_eq!(tail.prev, Some(sha256_hex(last.as_bytes())), "{len}");
+            }
+        }
         fs::remove_dir_all(dir).unwrap();
     }
 

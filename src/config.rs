@@ -4,8 +4,10 @@
 //! configure servers through `env`; a flag on the command line beats its variable.
 //!
 //! Anything wrong with the kubeconfig (missing, unreadable, invalid, or lacking the named
-//! context) ends the process before it serves, with one line that names the file or context.
-//! An unreachable API server is not checked here: it is reported per call.
+//! context) ends the process before it serves, with one line that names the file or context;
+//! so does a namespace pattern no namespace can match, and, in a pod without a kubeconfig, a
+//! context other than the in-cluster one. An `--allow-context` pattern matching no context is
+//! only warned about. An unreachable API server is not checked here: it is reported per call.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +17,7 @@ use clap::{Parser, ValueEnum};
 use k8s_openapi::jiff::SignedDuration;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-use crate::access::{ContextPolicy, NamespacePolicy};
+use crate::access::{ContextPolicy, NamespacePolicy, UnmatchablePattern};
 use crate::audit::AuditLog;
 use crate::rollout::names;
 
@@ -39,6 +41,14 @@ pub enum ApprovalMode {
     /// Forms where the client shows them, else trust the host's own per-call confirmation.
     /// Named in every result it affects.
     HostConfirmed,
+}
+
+impl std::fmt::Display for ApprovalMode {
+    /// The value as `--approval` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = self.to_possible_value();
+        f.write_str(value.as_ref().map_or("", |value| value.get_name()))
+    }
 }
 
 /// An MCP server for safe, human-approved Kubernetes rollbacks (Deployments, DaemonSets,
@@ -145,8 +155,8 @@ pub enum Command {
 /// `audit ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
-    /// Check the log's hash chain: exit 0 and the record count and last call if intact, exit 1
-    /// and the first line that breaks it otherwise.
+    /// Check the log's hash chain: exit 0 and the record count, any torn lines and the last
+    /// call if intact, exit 1 and the first line that breaks it otherwise.
     Verify {
         /// The log [default: --audit-log, else the default audit path].
         path: Option<PathBuf>,
@@ -205,6 +215,16 @@ pub enum ConfigError {
     NoAuditLog,
     #[error("invalid --namespace {namespace:?}: {reason}")]
     InvalidNamespace { namespace: String, reason: String },
+    #[error(transparent)]
+    NamespacePattern(#[from] UnmatchablePattern),
+    #[error(
+        "{flag} {context:?} ({variable}) names a kubeconfig context, but there is no kubeconfig: KUBERNETES_SERVICE_HOST is set, so the server would use the in-cluster ServiceAccount config (context \"in-cluster\") instead; pass --kubeconfig PATH (or set KUBECONFIG) to reach {context:?}, or drop it"
+    )]
+    ContextInPod {
+        flag: &'static str,
+        variable: &'static str,
+        context: String,
+    },
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -223,6 +243,7 @@ impl Settings {
     pub async fn load(cli: Cli) -> Result<Self, ConfigError> {
         let paths = match kubeconfig_paths(cli.kubeconfig.as_deref()) {
             Err(ConfigError::NoKubeconfig) if std::env::var_os(SERVICE_HOST).is_some() => {
+                let contexts = pod_contexts(&cli)?;
                 let mut kube =
                     kube::Config::incluster().map_err(|error| ConfigError::InCluster {
                         detail: error.to_string(),
@@ -231,7 +252,7 @@ impl Settings {
                 let source = format!(
                     "the in-cluster ServiceAccount config ({SERVICE_HOST} is set and there is no kubeconfig)"
                 );
-                return Self::finish(cli, kube, Kubeconfig::default(), IN_CLUSTER.into(), source);
+                return Self::finish(cli, kube, Kubeconfig::default(), contexts, source);
             }
             paths => paths?,
         };
@@ -283,11 +304,24 @@ impl Settings {
                 path: shown.clone(),
                 detail: format!("context {context:?}: {error}"),
             })?;
+        let known = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+        let contexts = ContextPolicy::new(
+            context,
+            cli.allow_context.clone(),
+            cli.require_context,
+            known,
+        );
+        for pattern in contexts.unmatched() {
+            tracing::warn!(
+                "--allow-context pattern {pattern:?} matches no context in the kubeconfig (contexts: {}); calls cannot name it",
+                available()
+            );
+        }
         Self::finish(
             cli,
             kube,
             kubeconfig,
-            context,
+            contexts,
             format!("kubeconfig {shown}"),
         )
     }
@@ -297,7 +331,7 @@ impl Settings {
         cli: Cli,
         kube: kube::Config,
         kubeconfig: Kubeconfig,
-        context: String,
+        contexts: ContextPolicy,
         source: String,
     ) -> Result<Self, ConfigError> {
         if let Some(namespace) = &cli.namespace {
@@ -312,16 +346,7 @@ impl Settings {
             .audit_log
             .or_else(AuditLog::default_path)
             .ok_or(ConfigError::NoAuditLog)?;
-        let mut known: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
-        if known.is_empty() {
-            known.push(context.clone());
-        }
-        let contexts = ContextPolicy {
-            known,
-            start: context,
-            allow: cli.allow_context,
-            required: cli.require_context,
-        };
+        let namespaces = NamespacePolicy::new(cli.allow_namespace, cli.deny_namespace)?;
         Ok(Settings {
             audit_log,
             source,
@@ -329,16 +354,44 @@ impl Settings {
             kubeconfig,
             contexts,
             namespace: cli.namespace,
-            namespaces: NamespacePolicy {
-                allow: cli.allow_namespace,
-                deny: cli.deny_namespace,
-            },
+            namespaces,
             read_only: cli.read_only,
             approval: cli.approval,
             approval_timeout: cli.approval_timeout,
             request_timeout: cli.request_timeout,
             show_env_values: cli.show_env_values,
         })
+    }
+}
+
+/// The contexts of a pod without a kubeconfig: only the in-cluster one. A `--context` or an
+/// `--allow-context` pattern naming another was meant for a kubeconfig that is not there, and
+/// serving the in-cluster config in its place would reach a cluster the operator did not name.
+fn pod_contexts(cli: &Cli) -> Result<ContextPolicy, ConfigError> {
+    if let Some(context) = cli
+        .context
+        .as_ref()
+        .filter(|context| *context != IN_CLUSTER)
+    {
+        return Err(ConfigError::ContextInPod {
+            flag: "--context",
+            variable: "K8S_ROLLOUT_MCP_CONTEXT",
+            context: context.clone(),
+        });
+    }
+    let contexts = ContextPolicy::new(
+        IN_CLUSTER.into(),
+        cli.allow_context.clone(),
+        cli.require_context,
+        vec![IN_CLUSTER.into()],
+    );
+    match contexts.unmatched().first() {
+        Some(pattern) => Err(ConfigError::ContextInPod {
+            flag: "--allow-context pattern",
+            variable: "K8S_ROLLOUT_MCP_ALLOW_CONTEXT",
+            context: pattern.to_string(),
+        }),
+        None => Ok(contexts),
     }
 }
 
@@ -550,6 +603,37 @@ mod tests {
         ] {
             assert!(readme.contains(host), "the README shows {host}");
         }
+    }
+
+    #[test]
+    fn in_a_pod_only_the_in_cluster_context_can_be_named() {
+        let contexts = |args: &[&str]| {
+            let argv = std::iter::once("k8s-rollout-mcp").chain(args.iter().copied());
+            pod_contexts(&Cli::try_parse_from(argv).unwrap())
+        };
+        for args in [
+            &[][..],
+            &["--context", "in-cluster"],
+            &["--allow-context", "in-*"],
+        ] {
+            assert_eq!(
+                contexts(args).unwrap().allowed(),
+                vec![IN_CLUSTER],
+                "{args:?}"
+            );
+        }
+        let refused = contexts(&["--context", "prod"]).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("--context \"prod\" (K8S_ROLLOUT_MCP_CONTEXT) names a kubeconfig context, but there is no kubeconfig"),
+            "{refused}"
+        );
+        let refused = contexts(&["--allow-context", "in-cluster, prod"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.starts_with("--allow-context pattern \"prod\" (K8S_ROLLOUT_MCP_ALLOW_CONTEXT)"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -102,6 +102,16 @@ fn audit_verify(path: Option<std::path::PathBuf>) -> ExitCode {
                 verified.records,
                 verified.unchained
             );
+            for torn in &verified.torn {
+                let covered = match torn.covered_by {
+                    Some(record) => format!("line {record}'s `prev` covers it"),
+                    None => "no record covers it yet".to_string(),
+                };
+                println!(
+                    "line {} is torn (a record cut short, as by a crash or a full disk); {covered}",
+                    torn.line
+                );
+            }
             if verified.last.is_some() {
                 println!(
                     "last call: {} {} {} {}/{} at {}",
@@ -119,6 +129,15 @@ fn audit_verify(path: Option<std::path::PathBuf>) -> ExitCode {
             println!("{}: chain broken at {broken}", path.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `items` joined with commas for a log field, or `none` when there are none.
+fn listed<S: std::borrow::Borrow<str>>(items: &[S], none: &str) -> String {
+    if items.is_empty() {
+        none.to_string()
+    } else {
+        items.join(",")
     }
 }
 
@@ -159,11 +178,17 @@ async fn serve(cli: Cli) -> ExitCode {
         context = %start,
         server = %cluster.server,
         namespace = %settings.namespace.as_deref().unwrap_or(&cluster.default_namespace),
-        allowed_contexts = %settings.contexts.allowed().join(","),
         config = %settings.source,
-        read_only = settings.read_only,
         audit_log = %settings.audit_log.display(),
         "serving MCP over stdio"
+    );
+    tracing::info!(
+        read_only = settings.read_only,
+        approval = %settings.approval,
+        allowed_namespaces = %listed(&settings.namespaces.allow, "all"),
+        denied_namespaces = %listed(&settings.namespaces.deny, "none"),
+        allowed_contexts = %listed(&settings.contexts.allowed(), "none"),
+        "effective policy"
     );
 
     let server = RolloutServer::new(settings, cluster, approvals, audit);

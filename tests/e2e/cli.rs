@@ -1,7 +1,8 @@
 //! The binary's command line: kubeconfig problems end the process before serving (one line on
 //! stderr naming the file or context, exit 2), and stdout carries nothing but JSON-RPC.
 //!
-//! No cluster needed beyond a sim to point at: these are about start-up and the command line.
+//! No cluster needed beyond a sim to point at: these are about start-up and the command line, so
+//! none has a kube-real body.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -115,6 +116,62 @@ async fn an_unknown_context_is_named_with_the_ones_that_exist() {
         stderr.contains("\"soon\" is not a duration like 30s, 5m or 1h"),
         "{stderr}"
     );
+}
+
+/// Runs the binary as in a pod without a kubeconfig: `KUBERNETES_SERVICE_HOST` set, no
+/// `KUBECONFIG` and no `~/.kube/config`.
+fn run_in_a_pod(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let home = tempdir::Dir::new("pod");
+    let pod = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+        ("KUBERNETES_SERVICE_PORT", "6443"),
+    ];
+    let env: Vec<(&str, &str)> = pod.into_iter().chain(env.iter().copied()).collect();
+    run(args, &env)
+}
+
+#[test]
+fn in_a_pod_without_a_kubeconfig_a_context_the_server_cannot_reach_stops_it() {
+    for (args, env, named) in [
+        (vec!["--context", "prod"], vec![], "--context \"prod\""),
+        (
+            vec![],
+            vec![("K8S_ROLLOUT_MCP_CONTEXT", "prod")],
+            "--context \"prod\"",
+        ),
+        (
+            vec!["--allow-context", "in-cluster,prod"],
+            vec![],
+            "--allow-context pattern \"prod\"",
+        ),
+    ] {
+        let (code, stdout, stderr) = run_in_a_pod(&args, &env);
+        assert_eq!(
+            (code, stdout.as_str()),
+            (2, ""),
+            "{args:?} {env:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.contains(named)
+                && stderr.contains("the in-cluster ServiceAccount config")
+                && stderr.contains("--kubeconfig PATH"),
+            "{stderr}"
+        );
+    }
+    // The in-cluster context itself, or a pattern matching it, is what a pod has: the server
+    // goes on to read the ServiceAccount (absent here unless these tests run in a pod).
+    for args in [
+        vec!["--context", "in-cluster"],
+        vec!["--allow-context", "*"],
+    ] {
+        let (_, _, stderr) = run_in_a_pod(&args, &[]);
+        assert!(
+            !stderr.contains("names a kubeconfig context"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -284,6 +284,117 @@ async fn flags_read_their_variables_and_a_flag_beats_its_variable() {
 }
 
 #[tokio::test]
+async fn a_spaced_deny_list_in_the_variable_denies_every_item() {
+    let options = HostOptions::new(Lifecycle::Handshake)
+        .env("K8S_ROLLOUT_MCP_DENY_NAMESPACE", Path::new("kube-*, shop"));
+    let host = Host::start_with(Scenario::demo(), options).await;
+    let message = refusal(&host.call("k8s_rollout_history", history("shop")).await);
+    assert!(message.contains("--deny-namespace \"shop\""), "{message}");
+    assert!(host.cluster.requests().await.is_empty());
+}
+
+// Start-up only: no cluster is involved, so there is no kube-real body.
+#[tokio::test]
+async fn a_namespace_pattern_no_namespace_can_match_stops_the_server_naming_it() {
+    let sim = Sim::start(Scenario::empty()).await;
+    let dir = tempdir::Dir::new("patterns");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let refused = [
+        (
+            vec!["--deny-namespace", "Prod-*"],
+            vec![],
+            "--deny-namespace pattern \"Prod-*\" (K8S_ROLLOUT_MCP_DENY_NAMESPACE) can never match a namespace: it has the upper-case 'P'",
+        ),
+        (
+            vec![],
+            vec![("K8S_ROLLOUT_MCP_ALLOW_NAMESPACE", "shop,,team-*")],
+            "--allow-namespace pattern \"\" (K8S_ROLLOUT_MCP_ALLOW_NAMESPACE) can never match a namespace: it is empty",
+        ),
+        (
+            vec![],
+            vec![("K8S_ROLLOUT_MCP_DENY_NAMESPACE", "")],
+            "--deny-namespace pattern \"\" (K8S_ROLLOUT_MCP_DENY_NAMESPACE) can never match a namespace: it is empty (an empty variable, or a stray comma in the list?); fix or remove it",
+        ),
+        (
+            vec!["--deny-namespace", "kube_system"],
+            vec![],
+            "pattern \"kube_system\" (K8S_ROLLOUT_MCP_DENY_NAMESPACE) can never match a namespace: it contains '_'",
+        ),
+    ];
+    for (args, env, expected) in refused {
+        let args: Vec<&str> = ["--kubeconfig", kubeconfig]
+            .into_iter()
+            .chain(args)
+            .collect();
+        let (code, stdout, stderr) = run(&args, &env);
+        assert_eq!(
+            (code, stdout.as_str()),
+            (2, ""),
+            "{args:?} {env:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}
+
+// Start-up only: no cluster is involved, so there is no kube-real body.
+#[tokio::test]
+async fn the_effective_policy_is_logged_at_start_up_and_a_context_pattern_matching_nothing_is_named()
+ {
+    let sim = Sim::start(Scenario::empty()).await;
+    let dir = tempdir::Dir::new("policy");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let audit_log = dir.path().join("audit.jsonl");
+    let args = [
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--audit-log",
+        audit_log.to_str().unwrap(),
+        "--read-only",
+        "--approval",
+        "host-confirmed",
+        "--allow-context",
+        "kube-*, prod",
+    ];
+    let env = [
+        ("RUST_LOG", "warn,k8s_rollout_mcp=info"),
+        ("K8S_ROLLOUT_MCP_ALLOW_NAMESPACE", "shop, team-*"),
+        ("K8S_ROLLOUT_MCP_DENY_NAMESPACE", "kube-*"),
+    ];
+    // With stdin closed the server starts, logs, and ends.
+    let (code, _, stderr) = run(&args, &env);
+    assert_eq!(code, 0, "{stderr}");
+    let policy: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("effective policy"))
+        .collect();
+    assert_eq!(policy.len(), 1, "{stderr}");
+    assert!(
+        policy[0].contains(
+            "read_only=true approval=host-confirmed allowed_namespaces=shop,team-* denied_namespaces=kube-* allowed_contexts=kube-sim"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|line| line.contains("WARN")
+            && line
+                .contains("--allow-context pattern \"prod\" matches no context in the kubeconfig")),
+        "{stderr}"
+    );
+
+    let (_, _, stderr) = run(&args[..4], &[("RUST_LOG", "info")]);
+    assert!(
+        stderr.contains(
+            "read_only=false approval=auto allowed_namespaces=all denied_namespaces=none allowed_contexts=kube-sim"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_cannot_show_the_form_is_refused_at_once_without_being_asked() {
     for lifecycle in super::host::LIFECYCLES {
         let mut options = HostOptions::new(lifecycle);
