@@ -5,7 +5,10 @@
 //! whatever the objects say.
 #![no_main]
 
+use std::time::Duration;
+
 use k8s_rollout_mcp::approval::form::{self, Briefing, ClusterIdentity};
+use k8s_rollout_mcp::approval::page::{self, PageStatus, view::PageView};
 use k8s_rollout_mcp::rollout::evidence::{self, Evidence, EventObject, PodObject};
 use k8s_rollout_mcp::rollout::history::{self, HistoryQuery};
 use k8s_rollout_mcp::rollout::kind::WorkloadKind;
@@ -84,12 +87,18 @@ fuzz_target!(|data: &[u8]| {
             live: &live,
             evidence: &evidence,
             target,
+            revisions: report
+                .as_ref()
+                .map(|report| report.revisions.as_slice())
+                .unwrap_or_default(),
             dry_run: "accepted",
             admission: Some(&plan.diff),
             annotation_changes: &annotation_changes,
             config_references: &references,
         };
         let _ = form::message(&plan, &cluster, &briefing, Some("fuzz"), now);
+        let view = PageView::new(&plan, &cluster, &briefing, Some("fuzz"), now, "fuzz (uid 1)");
+        let _ = page::view::render(&view, &PageStatus::Open, "csrf", Duration::from_secs(60));
     }
 });
 

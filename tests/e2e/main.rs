@@ -25,6 +25,7 @@ macro_rules! on_both_backends {
 
 mod admission;
 mod backend;
+mod browser;
 mod host;
 mod kubectl;
 mod raw;

@@ -409,7 +409,7 @@ async fn a_client_that_cannot_show_the_form_is_refused_at_once_without_being_ask
         println!("{lifecycle:?}: refused in {elapsed:?}");
         assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
         assert!(
-            message.contains("this MCP client (\"claude-ai\": Claude Desktop and Cowork) declares elicitation but cannot show the approval form"),
+            message.contains("this MCP client (\"claude-ai\": Claude Desktop and Cowork) cannot show the approval form: it declares elicitation, but the request is never shown"),
             "{message}"
         );
         assert!(message.contains("`--approval host-confirmed`"), "{message}");

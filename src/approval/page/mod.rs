@@ -448,3 +448,133 @@ fn digest(secret: &str) -> [u8; 32] {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(target: i64) -> ApprovalBinding {
+        ApprovalBinding {
+            context: "prod".into(),
+            namespace: "shop".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+            uid: "u".into(),
+            shown_resource_version: "1".into(),
+            state_digest: "s".into(),
+            target_revision: target,
+            template_digest: "t".into(),
+            patch_digest: "p".into(),
+            reason_digest: "r".into(),
+        }
+    }
+
+    fn secret(page: &OpenPage) -> String {
+        page.url.rsplit('/').next().unwrap().to_string()
+    }
+
+    async fn next(page: &mut OpenPage) -> PageWait {
+        page.next(&CancellationToken::new(), Duration::from_secs(60))
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_approval_is_taken_once_and_the_same_plan_resumes_its_page() {
+        let pages = Pages::new(Duration::from_secs(60));
+        let mut first = pages
+            .open("prod/shop/deployment/web", &binding(1), PageView::default())
+            .unwrap();
+        assert!(!first.resumed && first.url.starts_with("http://127.0.0.1:"));
+        let mut again = pages
+            .open("prod/shop/deployment/web", &binding(1), PageView::default())
+            .unwrap();
+        assert!(again.resumed);
+        assert_eq!((&again.id, &again.url), (&first.id, &first.url));
+        let csrf = pages.lookup(&secret(&first)).unwrap().csrf;
+        assert_eq!(
+            pages.decide(&secret(&first), "forged", Decision::Decline),
+            Err(Rejected::Forged)
+        );
+        let approve = Decision::Approve {
+            approver: Some("jane".into()),
+        };
+        assert_eq!(pages.decide(&secret(&first), &csrf, approve), Ok(()));
+        assert_eq!(
+            pages.decide(&secret(&first), &csrf, Decision::Decline),
+            Err(Rejected::AlreadyDecided),
+            "a replayed post changes nothing"
+        );
+        assert_eq!(
+            next(&mut first).await,
+            PageWait::Decided(PageDecision::Approved {
+                approver: Some("jane".into())
+            })
+        );
+        assert_eq!(
+            next(&mut again).await,
+            PageWait::Decided(PageDecision::Taken)
+        );
+        pages.finish(&first.id, true, "Written: x".into());
+        assert_eq!(
+            pages.lookup(&secret(&first)).unwrap().status,
+            PageStatus::Done {
+                written: true,
+                outcome: "Written: x".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn another_plan_for_the_workload_supersedes_the_page() {
+        let pages = Pages::new(Duration::from_secs(60));
+        let mut first = pages
+            .open("prod/shop/deployment/web", &binding(1), PageView::default())
+            .unwrap();
+        let second = pages
+            .open("prod/shop/deployment/web", &binding(2), PageView::default())
+            .unwrap();
+        assert!(!second.resumed && second.url != first.url);
+        assert_eq!(
+            next(&mut first).await,
+            PageWait::Decided(PageDecision::Superseded)
+        );
+        let other = pages
+            .open("prod/shop/deployment/api", &binding(1), PageView::default())
+            .unwrap();
+        assert!(!other.resumed, "another workload's page is its own");
+    }
+
+    #[tokio::test]
+    async fn a_page_expires_undecided_and_then_is_unknown() {
+        let pages = Pages::new(Duration::from_millis(50));
+        let mut page = pages
+            .open("prod/shop/deployment/web", &binding(1), PageView::default())
+            .unwrap();
+        assert_eq!(
+            next(&mut page).await,
+            PageWait::Decided(PageDecision::Expired)
+        );
+        assert!(pages.lookup(&secret(&page)).is_none());
+        assert!(!pages.reap(), "no page alive: the listener stops");
+    }
+
+    #[tokio::test]
+    async fn a_decline_is_told_once() {
+        let pages = Pages::new(Duration::from_secs(60));
+        let mut page = pages
+            .open("prod/shop/deployment/web", &binding(1), PageView::default())
+            .unwrap();
+        let csrf = pages.lookup(&secret(&page)).unwrap().csrf;
+        pages
+            .decide(&secret(&page), &csrf, Decision::Decline)
+            .unwrap();
+        assert_eq!(
+            next(&mut page).await,
+            PageWait::Decided(PageDecision::Declined)
+        );
+        let reopened = pages
+            .open("prod/shop/deployment/web", &binding(1), PageView::default())
+            .unwrap();
+        assert!(!reopened.resumed, "a decline on the record is not resumed");
+    }
+}

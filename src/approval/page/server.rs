@@ -5,7 +5,7 @@
 //!   redirects back (a plain form post: it works without JavaScript). Anything else is 404.
 //! - A request whose `Host` is not this listener's own `127.0.0.1:PORT` or `localhost:PORT` is
 //!   refused (DNS rebinding). A decision needs the page's CSRF token (compared in constant
-//!   time) and an `Origin` of the page's own origin.
+//!   time) and the page's own origin ([`own_origin`]).
 //! - Every answer says `Cache-Control: no-store`, `Referrer-Policy: no-referrer`, and carries
 //!   a Content-Security-Policy that allows nothing but the page's own inline style (by its
 //!   hash) and form posts to itself, and no framing.
@@ -89,12 +89,21 @@ fn own_host(headers: &HeaderMap, port: u16) -> bool {
     host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}")
 }
 
-/// Whether a decision comes from the page's own origin.
+/// Whether a decision comes from the page's own origin: `Origin` is the page's own, or, since
+/// the page's `Referrer-Policy: no-referrer` makes browsers send `Origin: null` on its form
+/// posts, `null` with the browser's own word that the request is same-origin
+/// (`Sec-Fetch-Site: same-origin`, which a page elsewhere cannot make it send).
 fn own_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-    matches!((host, origin), (Some(host), Some(origin)) if origin == format!("http://{host}"))
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    match (text(header::HOST.as_str()), text(header::ORIGIN.as_str())) {
+        (Some(host), Some(origin)) if origin == format!("http://{host}") => true,
+        (Some(_), Some("null")) => text(SEC_FETCH_SITE) == Some("same-origin"),
+        _ => false,
+    }
 }
+
+/// The Fetch metadata header that says where a request comes from.
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 /// An HTML answer with the headers every answer carries.
 fn html(status: StatusCode, body: String) -> Response {
@@ -246,5 +255,12 @@ mod tests {
             Some("http://evil.example")
         )));
         assert!(!own_origin(&headers("127.0.0.1:8123", Some("null"))));
+        // What a browser sends for the page's own form under `Referrer-Policy: no-referrer`.
+        let mut own_form = headers("127.0.0.1:8123", Some("null"));
+        own_form.insert(SEC_FETCH_SITE, HeaderValue::from_static("same-origin"));
+        assert!(own_origin(&own_form));
+        let mut elsewhere = headers("127.0.0.1:8123", Some("null"));
+        elsewhere.insert(SEC_FETCH_SITE, HeaderValue::from_static("cross-site"));
+        assert!(!own_origin(&elsewhere));
     }
 }

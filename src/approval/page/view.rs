@@ -27,7 +27,7 @@ use crate::rollout::plan::RollbackPlan;
 use crate::rollout::template::ContainerImage;
 
 /// Everything the page shows, as text (escaped as HTML when rendered).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PageView {
     pub subject: String,
     pub context: String,
@@ -50,7 +50,7 @@ pub struct PageView {
     pub warnings: Vec<String>,
     pub not_restored: String,
     pub history: Vec<HistoryRow>,
-    /// Prefills "Your name".
+    /// Prefills "Your name": the OS user's login name.
     pub os_user: String,
 }
 
@@ -190,8 +190,19 @@ impl PageView {
                 .take(HISTORY_ROWS)
                 .map(history_row)
                 .collect(),
-            os_user: clip::untrusted(os_user, APPROVER_CHARACTERS),
+            os_user: clip::untrusted(login_name(os_user), APPROVER_CHARACTERS),
         }
+    }
+}
+
+/// The login name in the OS user as `crate::cluster::identity::os_user` describes it
+/// (`name (uid N)`), or nothing when it has none.
+fn login_name(os_user: &str) -> &str {
+    let name = os_user.split(" (uid ").next().unwrap_or_default();
+    if name.starts_with("uid ") || name == "unknown" {
+        ""
+    } else {
+        name
     }
 }
 
@@ -453,4 +464,68 @@ fn decision(
         html! { div class="decide" { p class=(class) { (text) } } },
         refresh,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> PageView {
+        PageView {
+            subject: "deployment shop/web".into(),
+            reason: Some("</q><script>alert(1)</script>".into()),
+            ..PageView::default()
+        }
+    }
+
+    #[test]
+    fn the_login_name_prefills_the_form() {
+        assert_eq!(login_name("jane (uid 1000)"), "jane");
+        assert_eq!(login_name("jane"), "jane");
+        assert_eq!(login_name("uid 1000"), "");
+        assert_eq!(login_name("unknown"), "");
+    }
+
+    #[test]
+    fn values_are_escaped_and_the_form_shows_only_while_open() {
+        let open = render(&view(), &PageStatus::Open, "tok", Duration::from_secs(90));
+        assert!(open.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!open.contains("<script>"));
+        assert!(open.contains(r#"name="csrf" value="tok""#) && open.contains("Approve rollback"));
+        assert!(
+            !open.contains("http-equiv"),
+            "no reload while the person reads"
+        );
+        let writing = render(
+            &view(),
+            &PageStatus::Writing {
+                approver: Some("jane".into()),
+            },
+            "tok",
+            Duration::from_secs(90),
+        );
+        assert!(!writing.contains("Approve rollback") && !writing.contains("tok"));
+        assert!(
+            writing.contains(r#"http-equiv="refresh""#),
+            "reloads until the outcome"
+        );
+        let done = render(
+            &view(),
+            &PageStatus::Done {
+                written: true,
+                outcome: "Written: x".into(),
+            },
+            "tok",
+            Duration::from_secs(90),
+        );
+        assert!(done.contains("Written: x") && !done.contains("http-equiv"));
+    }
+
+    #[test]
+    fn the_policy_allows_exactly_the_inline_style() {
+        let policy = content_security_policy();
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
+        assert!(policy.contains(&format!("style-src 'sha256-{hash}'")));
+        assert!(!policy.contains("script-src") && policy.starts_with("default-src 'none'"));
+    }
 }
