@@ -3,7 +3,7 @@
 //! read back, verify, audit) is `crate::undo`.
 
 use k8s_openapi::jiff::Timestamp;
-use rmcp::model::{CallToolResponse, CallToolResult, InputResponses, ProtocolVersion};
+use rmcp::model::{CallToolResponse, InputResponses, ProtocolVersion};
 use rmcp::service::{RequestContext, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -121,7 +121,7 @@ impl RolloutServer {
             let report = call
                 .dry_run(&plan, *path.as_ref().unwrap_or(&ApprovalPath::Elicitation))
                 .await?;
-            return Ok(success(cluster, &report).into());
+            return Ok(reply::success(cluster, report, report::render).into());
         }
 
         let decision = match (redemption, path) {
@@ -190,7 +190,7 @@ impl RolloutServer {
         let report = call
             .execute(plan, approved, wait, &context.ct, &mut progress)
             .await?;
-        Ok(success(cluster, &report).into())
+        Ok(reply::success(cluster, report, report::render).into())
     }
 
     /// How this session's human would be asked: elicitation during the call (handshake
@@ -272,8 +272,4 @@ fn approval_message(
         reason,
         Timestamp::now(),
     )
-}
-
-fn success(cluster: &Cluster, report: &report::UndoReport) -> CallToolResult {
-    reply::success(cluster, report, report::render(report))
 }

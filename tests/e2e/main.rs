@@ -47,6 +47,7 @@ mod load;
 mod operator;
 mod protocol;
 mod rbac;
+mod release;
 mod schemas;
 mod signals;
 mod stale_deadline;
