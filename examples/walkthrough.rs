@@ -157,7 +157,7 @@ async fn main() -> ExitCode {
 /// The cluster the story runs on; kept alive until the story ends.
 enum DemoCluster {
     Sim { _serving: Sim },
-    Real(kube_real::Cluster),
+    Real(Box<kube_real::Cluster>),
 }
 
 impl DemoCluster {
@@ -192,7 +192,7 @@ impl DemoCluster {
             cluster.endpoint().version,
             cluster.endpoint().url
         );
-        Ok(Self::Real(cluster))
+        Ok(Self::Real(Box::new(cluster)))
     }
 
     fn stop(self) {

@@ -10,6 +10,7 @@
 mod connect;
 pub mod identity;
 pub mod retry;
+pub mod version;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,16 @@ pub struct Cluster {
     /// The context's Kubernetes user, looked up once (concurrent first callers share the one
     /// lookup).
     kube_user: Arc<tokio::sync::OnceCell<KubeUser>>,
+    /// The warning about the context's Kubernetes release ([`version`]), read on first use and
+    /// handed to one result.
+    release: Arc<ReleaseCheck>,
+}
+
+/// Whether `/version` was read, and the warning it gave until a result takes it.
+#[derive(Default)]
+struct ReleaseCheck {
+    read: tokio::sync::OnceCell<()>,
+    warning: std::sync::Mutex<Option<String>>,
 }
 
 /// The workload's selector, for LISTs of what it owns.
@@ -381,7 +392,52 @@ impl Cluster {
             default_namespace,
             request_timeout,
             kube_user: Arc::default(),
+            release: Arc::default(),
         })
+    }
+
+    /// Reads `/version` the first time this context reaches the cluster (before its first
+    /// workload read, so a call refused by policy still sends nothing); a release outside the tested ones
+    /// is warned about on stderr and kept for [`Cluster::take_release_warning`]. A failed read
+    /// warns of nothing (the call that follows says what is wrong with the cluster).
+    async fn check_release(&self) {
+        self.release
+            .read
+            .get_or_init(|| async {
+                let attempt = Attempt {
+                    verb: "get",
+                    resource: "version",
+                    group: "",
+                    namespace: "",
+                    name: None,
+                };
+                let request = http::Request::get("/version")
+                    .body(Vec::new())
+                    .expect("a valid request");
+                let answer = self.run(attempt, self.reads.request_text(request)).await;
+                let warning = answer
+                    .ok()
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .and_then(|answer| version::untested_release(&answer));
+                if let Some(warning) = warning {
+                    tracing::warn!(context = %self.context, "{warning}");
+                    *self
+                        .release
+                        .warning
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(warning);
+                }
+            })
+            .await;
+    }
+
+    /// The warning about this context's release, to the first result that asks.
+    pub fn take_release_warning(&self) -> Option<String> {
+        self.release
+            .warning
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// The Kubernetes user the writes run as, from a `SelfSubjectReview` asked once for this
@@ -448,6 +504,8 @@ impl Cluster {
         namespace: &str,
         name: &str,
     ) -> Result<Workload, ClusterError> {
+        // Every tool's first request: the context's release is checked before it, once.
+        self.check_release().await;
         let attempt = Attempt::workload("get", kind, namespace, Some(name));
         let api = self.workload_api(kind, namespace);
         let object = self.run(attempt, api.get(name)).await?;

@@ -67,6 +67,9 @@ pub struct StatusReport {
     pub waited_seconds: u64,
     /// Why it stands there: pods by revision and state, Warning events.
     pub evidence: Evidence,
+    /// Warnings about the cluster (a Kubernetes release outside the tested ones, on a
+    /// context's first result).
+    pub warnings: Vec<String>,
 }
 
 /// How to check.
@@ -296,6 +299,7 @@ fn report(
         timed_out,
         waited_seconds: waited.as_secs(),
         evidence: Evidence::default(),
+        warnings: Vec::new(),
     }
 }
 
@@ -326,6 +330,9 @@ pub fn render(report: &StatusReport) -> String {
     }
     out.push('\n');
     out.push_str(&report.evidence.render());
+    for warning in &report.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
     if let Some(hint) = &report.hint {
         out.push_str(&format!("next: {hint}\n"));
     }

@@ -1,14 +1,19 @@
 //! Building the control plane from `realkube/`, Kubernetes' own Go modules behind three small Go
-//! modules of ours (etcd, kwok, and kube-apiserver + kube-controller-manager + kube-scheduler).
-//! The binaries go to `<cargo target dir>/realkube/<version>/`, next to a stamp: a digest of every
-//! input (go.mod, go.sum, our Go sources, the version, the linker flags). When the stamp matches,
-//! nothing runs; otherwise `go build` runs with Go's own caches, so a rebuild after a small change
-//! takes seconds. A file lock keeps two test binaries from building at once.
+//! modules of ours (etcd, kwok, and kube-apiserver + kube-controller-manager + kube-scheduler,
+//! with kubectl of the same release beside them). The binaries go to
+//! `<cargo target dir>/realkube/<version>/`, next to a stamp: a digest of every input (go.mod,
+//! go.sum, our Go sources, the version, the linker flags). When the stamp matches, nothing runs;
+//! otherwise `go build` runs with Go's own caches, so a rebuild after a small change takes
+//! seconds. A file lock keeps two test binaries from building at once.
 //!
-//! The Kubernetes version is one setting, [`KUBERNETES_VERSION`] or `KUBE_REAL_VERSION`. For any
-//! other version than the committed `realkube/kubernetes/go.mod` names, the module is copied into
-//! the target dir, its requirement and staging replaces are moved to that version (the staging
-//! modules are published as v0.MINOR.PATCH) and `go mod tidy` fills in the rest.
+//! The Kubernetes version is one setting, [`KUBERNETES_VERSION`] or `KUBE_REAL_VERSION`. The
+//! committed modules are those of the default release. For another release, its own go.mod is
+//! read from the Go module proxy and our Kubernetes and etcd modules are generated from it in
+//! the target dir ([`gomod`]: its staging modules at `v0.MINOR.PATCH`, the etcd it pins), then
+//! `go mod tidy` fills in the rest. A module version the proxy refuses fails the build with its
+//! name and version ([`BuildError::Refused`]).
+
+mod gomod;
 
 use std::fs::{self, File};
 use std::io;
@@ -22,13 +27,15 @@ use sha2::{Digest, Sha256};
 /// The Kubernetes release built by default (the committed go.mod's).
 pub const KUBERNETES_VERSION: &str = "v1.36.3";
 
-/// The binaries a cluster runs, all in [`Binaries::dir`].
-pub const BINARIES: [&str; 5] = [
+/// The binaries a build makes, all in [`Binaries::dir`]: what a cluster runs, and kubectl of
+/// the same release (the oracle the end-to-end tests compare with).
+pub const BINARIES: [&str; 6] = [
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
     "kwok",
+    "kubectl",
 ];
 
 /// kwok's own stages used by kube-real (paths inside kwok's module): Nodes become Ready and keep
@@ -54,6 +61,16 @@ pub enum BuildError {
         dir: PathBuf,
         code: Option<i32>,
         output: String,
+    },
+    #[error(
+        "the Go module proxy refused {module} {version} ({answer}) during `{what}` in {dir}; the proxy serves k8s.io/kubernetes at the versions `go list -m -versions k8s.io/kubernetes` lists"
+    )]
+    Refused {
+        module: String,
+        version: String,
+        answer: String,
+        what: String,
+        dir: PathBuf,
     },
     #[error("{0}: {1}")]
     Io(String, io::Error),
@@ -157,9 +174,17 @@ pub fn ensure_built() -> Result<(Binaries, BuildOutcome), BuildError> {
     fs::create_dir_all(&out).map_err(|e| BuildError::Io(out.display().to_string(), e))?;
     let _lock = BuildLock::acquire(&out.join(".lock"))?;
 
-    let kubernetes = kubernetes_module(&source, &out, &version)?;
+    let (kubernetes, etcd) = modules(&source, &out, &version)?;
     let ldflags = version_ldflags(&version, major, minor);
-    let stamp = stamp(&source, &kubernetes, &version, &ldflags)?;
+    let stamp = stamp(
+        &[
+            ("kubernetes", &kubernetes),
+            ("etcd", &etcd),
+            ("kwok", &source.join("kwok")),
+        ],
+        &version,
+        &ldflags,
+    )?;
     let stamp_file = out.join(".stamp");
     let binaries = Binaries {
         dir: out.clone(),
@@ -172,10 +197,10 @@ pub fn ensure_built() -> Result<(Binaries, BuildOutcome), BuildError> {
     }
 
     let started = Instant::now();
-    tracing::info!(%version, dir = %out.display(), "building the control plane with go build (the first build takes 10-25 minutes)");
+    tracing::info!(%version, dir = %out.display(), "building the control plane and kubectl with go build (the first build takes 10-25 minutes)");
     let plain = "-s -w".to_string();
     go(
-        &source.join("etcd"),
+        &etcd,
         &[
             "build",
             "-trimpath",
@@ -208,6 +233,7 @@ pub fn ensure_built() -> Result<(Binaries, BuildOutcome), BuildError> {
             "-o",
             &format!("{}/", out.display()),
             "./cmd/...",
+            gomod::KUBECTL_PACKAGE,
         ],
     )?;
     copy_stages(&source, &out.join("stages"))?;
@@ -273,35 +299,69 @@ fn version_ldflags(version: &str, major: u32, minor: u32) -> String {
     flags
 }
 
-/// The module that builds kube-apiserver and friends: the committed one for its own version, else
-/// a copy moved to `version`.
-fn kubernetes_module(source: &Path, out: &Path, version: &str) -> Result<PathBuf, BuildError> {
-    let committed = source.join("kubernetes");
-    let go_mod = read(&committed.join("go.mod"))?;
-    if go_mod.contains(&format!("k8s.io/kubernetes {version}\n")) {
+/// The Kubernetes and etcd modules to build `version` from: the committed ones for the default
+/// release, else modules generated from the release's own go.mod in `out`.
+fn modules(source: &Path, out: &Path, version: &str) -> Result<(PathBuf, PathBuf), BuildError> {
+    let committed = (source.join("kubernetes"), source.join("etcd"));
+    let go_mod = read(&committed.0.join("go.mod"))?;
+    if gomod::required_version(&go_mod, "k8s.io/kubernetes") == Some(version) {
         return Ok(committed);
     }
-    let copy = out.join("module");
-    let io_err = |e| BuildError::Io(copy.display().to_string(), e);
-    let _ = fs::remove_dir_all(&copy);
-    copy_tree(&committed, &copy).map_err(io_err)?;
     let (_, minor, patch) = parse_version(version)?;
-    let staging = format!("v0.{minor}.{patch}");
-    let mut edit = vec!["mod".to_string(), "edit".to_string()];
-    edit.push(format!("-require=k8s.io/kubernetes@{version}"));
-    for line in go_mod.lines() {
-        if let Some(module) = line
-            .strip_prefix("replace ")
-            .and_then(|r| r.split_once(" => "))
-            .map(|(m, _)| m.trim())
+    let release = gomod::read_release(&release_go_mod(out, version)?);
+    let kubernetes = generated_module(
+        &committed.0,
+        &out.join("module"),
+        &gomod::kubernetes_go_mod(&release, version, minor, patch),
+    )?;
+    let etcd_go_mod = read(&committed.1.join("go.mod"))?;
+    let etcd = match release.etcd.as_deref() {
+        Some(pinned)
+            if gomod::required_version(&etcd_go_mod, gomod::ETCD_SERVER) != Some(pinned) =>
         {
-            edit.push(format!("-replace={module}={module}@{staging}"));
+            generated_module(
+                &committed.1,
+                &out.join("etcd-module"),
+                &gomod::etcd_go_mod(&etcd_go_mod, pinned),
+            )?
         }
+        _ => committed.1,
+    };
+    Ok((kubernetes, etcd))
+}
+
+/// The text of `k8s.io/kubernetes@version`'s go.mod, from the module proxy (through Go's
+/// module cache: `go list -m` fetches the go.mod alone, not the module).
+fn release_go_mod(out: &Path, version: &str) -> Result<String, BuildError> {
+    let module = format!("k8s.io/kubernetes@{version}");
+    let listed = go_output(out, &["list", "-m", "-json", &module])?;
+    let path = serde_json::from_str::<serde_json::Value>(&listed)
+        .ok()
+        .and_then(|info| info["GoMod"].as_str().map(PathBuf::from))
+        .ok_or_else(|| {
+            BuildError::Io(
+                format!("`go list -m -json {module}` named no go.mod"),
+                io::Error::other(listed.clone()),
+            )
+        })?;
+    read(&path)
+}
+
+/// `from`'s Go sources in `dir` with `go_mod` as their go.mod, tidied. Kept as it is when the
+/// same go.mod was generated and tidied there before, so only a change runs `go mod tidy`.
+fn generated_module(from: &Path, dir: &Path, go_mod: &str) -> Result<PathBuf, BuildError> {
+    let generated = dir.join("go.mod.generated");
+    if read(&generated).is_ok_and(|text| text == go_mod) && dir.join("go.sum").is_file() {
+        return Ok(dir.to_path_buf());
     }
-    let edit: Vec<&str> = edit.iter().map(String::as_str).collect();
-    go(&copy, &edit)?;
-    go(&copy, &["mod", "tidy"])?;
-    Ok(copy)
+    let io_err = |e| BuildError::Io(dir.display().to_string(), e);
+    let _ = fs::remove_dir_all(dir);
+    copy_tree(from, dir).map_err(io_err)?;
+    fs::remove_file(dir.join("go.sum")).map_err(io_err)?;
+    fs::write(dir.join("go.mod"), go_mod).map_err(io_err)?;
+    go(dir, &["mod", "tidy"])?;
+    fs::write(&generated, go_mod).map_err(io_err)?;
+    Ok(dir.to_path_buf())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
@@ -322,35 +382,24 @@ fn read(path: &Path) -> Result<String, BuildError> {
     fs::read_to_string(path).map_err(|e| BuildError::Io(path.display().to_string(), e))
 }
 
-/// A digest of everything the build reads from our tree.
-fn stamp(
-    source: &Path,
-    kubernetes: &Path,
-    version: &str,
-    ldflags: &str,
-) -> Result<String, BuildError> {
-    let mut files = Vec::new();
-    for dir in [
-        source.join("etcd"),
-        source.join("kwok"),
-        kubernetes.to_path_buf(),
-    ] {
-        collect_inputs(&dir, &mut files)
-            .map_err(|e| BuildError::Io(dir.display().to_string(), e))?;
-    }
-    files.sort();
+/// A digest of everything the build reads: each module's go.mod, go.sum and Go sources (paths
+/// relative to the module, so a checkout elsewhere, a worktree or CI's clone, finds the same
+/// stamp for the same sources), the version and the linker flags.
+fn stamp(modules: &[(&str, &Path)], version: &str, ldflags: &str) -> Result<String, BuildError> {
     let mut hash = Sha256::new();
     hash.update(version.as_bytes());
     hash.update(ldflags.as_bytes());
-    for file in files {
-        // Paths relative to their module, so a checkout elsewhere (a worktree, CI's clone)
-        // finds the same stamp for the same sources.
-        let relative = file
-            .strip_prefix(source)
-            .or_else(|_| file.strip_prefix(kubernetes))
-            .unwrap_or(&file);
-        hash.update(relative.display().to_string().as_bytes());
-        hash.update(read(&file)?.as_bytes());
+    for (name, dir) in modules {
+        let mut files = Vec::new();
+        collect_inputs(dir, &mut files)
+            .map_err(|e| BuildError::Io(dir.display().to_string(), e))?;
+        files.sort();
+        for file in files {
+            let relative = file.strip_prefix(dir).unwrap_or(&file);
+            hash.update(name.as_bytes());
+            hash.update(relative.display().to_string().as_bytes());
+            hash.update(read(&file)?.as_bytes());
+        }
     }
     Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -389,6 +438,15 @@ fn go_output(dir: &Path, args: &[&str]) -> Result<String, BuildError> {
     }
     let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stdout));
+    if let Some(refused) = gomod::refusal(&text) {
+        return Err(BuildError::Refused {
+            module: refused.module,
+            version: refused.version,
+            answer: refused.answer,
+            what: format!("go {}", args.join(" ")),
+            dir: dir.to_path_buf(),
+        });
+    }
     Err(BuildError::Go {
         what: format!("go {}", args.join(" ")),
         dir: dir.to_path_buf(),
@@ -440,6 +498,9 @@ mod tests {
     #[test]
     fn the_committed_module_is_at_the_default_version() {
         let go_mod = fs::read_to_string(source_dir().join("kubernetes/go.mod")).unwrap();
-        assert!(go_mod.contains(&format!("k8s.io/kubernetes {KUBERNETES_VERSION}\n")));
+        assert_eq!(
+            gomod::required_version(&go_mod, "k8s.io/kubernetes"),
+            Some(KUBERNETES_VERSION)
+        );
     }
 }

@@ -92,6 +92,8 @@ pub struct Endpoint {
     pub dir: PathBuf,
     pub audit_log: PathBuf,
     pub version: String,
+    /// kubectl of the same release, built beside the control plane.
+    pub kubectl: PathBuf,
     pub build: BuildOutcome,
     /// From the start of the build to Nodes Ready.
     pub start_time: Duration,
@@ -468,6 +470,7 @@ fn start_all(
         dir: dir.to_path_buf(),
         audit_log,
         version: binaries.version().to_string(),
+        kubectl: binaries.path("kubectl"),
         build,
         start_time: began.elapsed(),
         ready_time: ready_began.elapsed(),

@@ -1,7 +1,8 @@
 //! kube-real: a real Kubernetes control plane on loopback, for tests and development. etcd,
 //! kube-apiserver, kube-controller-manager and kube-scheduler are built from Kubernetes' own Go
-//! modules (`realkube/`), kwok plays the kubelets of N fake Nodes, and pods behave as their image
-//! says (a tag containing `crashloop`, `unpullable` or `notready` fails that way, as on kube-sim).
+//! modules (`realkube/`; any served release, [`build`]), with kubectl of the same release beside
+//! them; kwok plays the kubelets of N fake Nodes, and pods behave as their image says (a tag
+//! containing `crashloop`, `unpullable` or `notready` fails that way, as on kube-sim).
 //!
 //! - [`Cluster::start`] builds if needed and starts one cluster; the `kube-real` binary wraps it.
 //! - [`Attached::start`] gives an existing cluster (kind, say) kwok and fake Nodes instead, so

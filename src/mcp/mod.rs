@@ -195,7 +195,7 @@ impl RolloutServer {
             Err(failure) => return failure.into_result(),
         };
         match self.history_report(args).await {
-            Ok((cluster, report)) => reply::success(&cluster, &report, history::render(&report)),
+            Ok((cluster, report)) => reply::success(&cluster, report, history::render),
             Err(failure) => failure.into_result(),
         }
     }
@@ -251,7 +251,7 @@ impl RolloutServer {
             Err(failure) => return failure.into_result(),
         };
         match self.status(args, &context).await {
-            Ok((cluster, report)) => reply::success(&cluster, &report, verify::render(&report)),
+            Ok((cluster, report)) => reply::success(&cluster, report, verify::render),
             Err(failure) => failure.into_result(),
         }
     }

@@ -1,13 +1,18 @@
 //! Tool results: a successful result carries the structured report (matching the tool's
 //! `outputSchema`) and a compact text rendering of the same data; a refusal is an
 //! `isError: true` result with one clear message and no structured content (hosts validate
-//! structured content against the output schema, so refusals carry none).
+//! structured content against the output schema, so refusals carry none). The first result of
+//! a context whose Kubernetes release is outside the tested ones carries that warning
+//! ([`crate::cluster::version`]) among its own.
 
 use rmcp::model::{CallToolResult, ContentBlock};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::cluster::Cluster;
+use crate::rollout::history::HistoryReport;
+use crate::undo::report::UndoReport;
+use crate::verify::StatusReport;
 
 /// A tool's report with the cluster it is about: every result names its context and server.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -47,9 +52,41 @@ impl ToolFailure {
     }
 }
 
-/// A successful result: `report` in `cluster` as structured content, `text` for humans and
-/// models (ending with the context and server it is about).
-pub fn success<T: Serialize>(cluster: &Cluster, report: &T, text: String) -> CallToolResult {
+/// A report that carries warnings for the agent.
+pub trait Warned {
+    fn warnings(&mut self) -> &mut Vec<String>;
+}
+
+impl Warned for HistoryReport {
+    fn warnings(&mut self) -> &mut Vec<String> {
+        &mut self.warnings
+    }
+}
+
+impl Warned for UndoReport {
+    fn warnings(&mut self) -> &mut Vec<String> {
+        &mut self.warnings
+    }
+}
+
+impl Warned for StatusReport {
+    fn warnings(&mut self) -> &mut Vec<String> {
+        &mut self.warnings
+    }
+}
+
+/// A successful result: `report` in `cluster` as structured content, rendered by `render` for
+/// humans and models (ending with the context and server it is about), with the cluster's
+/// release warning when this is the context's first result.
+pub fn success<T: Serialize + Warned>(
+    cluster: &Cluster,
+    mut report: T,
+    render: fn(&T) -> String,
+) -> CallToolResult {
+    if let Some(warning) = cluster.take_release_warning() {
+        report.warnings().push(warning);
+    }
+    let text = render(&report);
     let report = InContext {
         context: cluster.context.clone(),
         server: cluster.server.clone(),

@@ -3,7 +3,7 @@
 //! read back, verify, audit) is `crate::undo`.
 
 use k8s_openapi::jiff::Timestamp;
-use rmcp::model::{CallToolResponse, CallToolResult, InputResponses, ProtocolVersion};
+use rmcp::model::{CallToolResponse, InputResponses, ProtocolVersion};
 use rmcp::service::{RequestContext, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -126,7 +126,7 @@ impl RolloutServer {
                 .as_ref()
                 .map_or(ApprovalPath::Elicitation, Route::path);
             let report = call.dry_run(&plan, path).await?;
-            return Ok(success(cluster, &report).into());
+            return Ok(reply::success(cluster, report, report::render).into());
         }
 
         // With --approval host-confirmed nobody is asked here: the result carries what an
@@ -330,7 +330,7 @@ impl RolloutServer {
         }
         let mut report = executed?;
         report.briefing = briefing_shown;
-        Ok(success(cluster, &report).into())
+        Ok(reply::success(cluster, report, report::render).into())
     }
 
     /// Seals the 2026-07-28 state of this call's approval (of the page `page`, if it asks
@@ -553,8 +553,4 @@ fn approval_message(
         reason,
         Timestamp::now(),
     )
-}
-
-fn success(cluster: &Cluster, report: &report::UndoReport) -> CallToolResult {
-    reply::success(cluster, report, report::render(report))
 }

@@ -105,6 +105,32 @@ impl RealCluster {
         }
     }
 
+    /// The kubectl that is the oracle on this cluster: ours is built with it, of its own
+    /// release; for an existing cluster, `kubectl` on PATH.
+    pub fn kubectl(&self) -> PathBuf {
+        match self {
+            RealCluster::Local(cluster) => cluster.endpoint().kubectl.clone(),
+            RealCluster::Existing { .. } => PathBuf::from("kubectl"),
+        }
+    }
+
+    /// The minor version its `/version` reports (`36` for v1.36.3).
+    pub async fn minor(&self) -> u32 {
+        let version: Value = serde_json::from_str(
+            &self
+                .harness_client()
+                .await
+                .request_text(http::Request::get("/version").body(Vec::new()).unwrap())
+                .await
+                .expect("the API server answers /version"),
+        )
+        .expect("/version is JSON");
+        version["minor"]
+            .as_str()
+            .and_then(|minor| minor.trim_end_matches('+').parse().ok())
+            .unwrap_or_else(|| panic!("a minor version in {version}"))
+    }
+
     /// The API server's audit log, where there is one to read.
     fn audit_log(&self) -> Option<&Path> {
         match self {

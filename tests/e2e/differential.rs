@@ -44,12 +44,16 @@ async fn our_rows(host: &Host, resource_type: &str, name: &str) -> Vec<(i64, Str
 
 on_both_backends!(history_matches_kubectl_for_each_kind_and_kubectl_version);
 async fn history_matches_kubectl_for_each_kind_and_kubectl_version(backend: Backend) {
-    // The sim's /version picks the kubectl the dispatcher runs; kube-real is one version.
-    let minors: &[u32] = match backend {
-        Backend::Sim => &[27, 30, 33],
-        Backend::Real => &[36],
+    // The sim's /version picks the kubectl the dispatcher runs; kube-real is one release, with
+    // its own kubectl.
+    let minors = match backend {
+        Backend::Sim => vec![27, 30, 33],
+        Backend::Real => match super::backend::real() {
+            Some(real) => vec![real.minor().await],
+            None => return,
+        },
     };
-    for &minor in minors {
+    for minor in minors {
         let mut options = HostOptions::new(Lifecycle::Handshake).on(backend);
         options.sim = SimOptions::new().kube_version(minor);
         let host = Host::start_with(Scenario::demo(), options).await;
@@ -408,6 +412,45 @@ async fn undo_refusals_use_kubectls_words(backend: Backend) {
     );
 }
 
+// kube-real only, as a difference between kubectl minors: on an undo of a DaemonSet or
+// StatefulSet to the live template, the dispatcher's kubectl 1.32 prints "rolled back" (and
+// writes nothing) where the cluster's own kubectl says it skipped; the cluster's minor is the
+// oracle, and we say what it says.
+#[tokio::test]
+async fn a_no_op_undo_of_a_daemon_set_or_stateful_set_is_skipped_in_the_clusters_kubectls_words() {
+    if super::backend::real().is_none() {
+        return;
+    }
+    let host = Host::start_on(Backend::Real, Scenario::demo(), Lifecycle::Handshake).await;
+    let Some(kubectl) = Kubectl::for_cluster(&host.cluster) else {
+        return;
+    };
+    for (resource_type, name) in [("daemonset", "node-agent"), ("statefulset", "orders-db")] {
+        let history = host
+            .call("k8s_rollout_history", arguments(resource_type, name))
+            .await;
+        let live = structured(&history)["live_revision"].as_i64().unwrap();
+        let printed = kubectl.ok(&[
+            "rollout",
+            "undo",
+            &format!("{resource_type}/{name}"),
+            "-n",
+            "shop",
+            &format!("--to-revision={live}"),
+        ]);
+        let mut request = arguments(resource_type, name);
+        request["to_revision"] = json!(live);
+        let ours = refusal(&host.call("k8s_rollout_undo", request).await);
+        let words = format!("skipped rollback (current template already matches revision {live})");
+        assert!(
+            printed.contains(&words) && ours.contains(&words),
+            "{resource_type}: kubectl: {printed} ours: {ours}"
+        );
+    }
+    let writes = host.writes().await;
+    assert!(writes.is_empty(), "neither wrote: {writes:?}");
+}
+
 on_both_backends!(status_messages_are_kubectls);
 async fn status_messages_are_kubectls(backend: Backend) {
     // Rollouts held mid-way by images whose pods never become ready, so both backends stand
@@ -527,8 +570,8 @@ async fn status_messages_are_kubectls(backend: Backend) {
     }
 }
 
-// kube-real only: the release it was built at is what kubectl must see (the sim's /version is a
-// setting of its own).
+// kube-real only: the release it was built at is what kubectl must see, and the oracle is
+// kubectl of that same release (the sim's /version is a setting of its own).
 #[tokio::test]
 async fn kubectl_sees_the_kubernetes_release_kube_real_was_built_at() {
     let Some(super::backend::RealCluster::Local(cluster)) = super::backend::real() else {
@@ -545,7 +588,11 @@ async fn kubectl_sees_the_kubernetes_release_kube_real_was_built_at() {
         cluster.endpoint().version.as_str()
     );
     assert_eq!(
+        version["clientVersion"]["gitVersion"],
+        cluster.endpoint().version.as_str()
+    );
+    assert_eq!(
         cluster.endpoint().version,
-        kube_real::build::KUBERNETES_VERSION
+        kube_real::build::requested_version()
     );
 }

@@ -1,6 +1,7 @@
 //! kube-sim measured against real Kubernetes: the same kubectl sequences played on both backends
-//! (create, `set image`, annotate, scale, pause/resume, undo to N, the history limit reached,
-//! DaemonSet and StatefulSet set back to an earlier template, a StatefulSet partition, OnDelete),
+//! by kubectl of kube-real's release, the sim answering as that release (create, `set image`,
+//! annotate, scale, pause/resume, undo to N, the history limit reached, DaemonSet and
+//! StatefulSet set back to an earlier template, a StatefulSet partition, OnDelete),
 //! and after every step what the product reads compared: revision numbers and which objects
 //! carry them, `revision-history`, annotations of ReplicaSets and ControllerRevisions, templates
 //! after API defaulting, status fields and conditions once settled, and kubectl's own output.
@@ -247,15 +248,19 @@ fn differences(path: &str, sim: &Value, real: &Value, out: &mut Vec<String>) {
 }
 
 async fn play(manifest: Value, resource: &str, name: &str, steps: &[Step]) {
-    if super::backend::real().is_none() {
+    let Some(real_cluster) = super::backend::real() else {
         return;
-    }
+    };
     let empty = || Scenario::builder().namespace("shop").build();
-    // The sim answers as the release kube-real runs, for the fields that depend on it.
-    let sim = TestCluster::seed(Backend::Sim, empty(), SimOptions::new().kube_version(36)).await;
+    // The sim answers as the release kube-real runs, for the fields that depend on it, and one
+    // kubectl (of that release) plays the steps on both.
+    let minor = real_cluster.minor().await;
+    let sim = TestCluster::seed(Backend::Sim, empty(), SimOptions::new().kube_version(minor)).await;
     let real = TestCluster::seed(Backend::Real, empty(), SimOptions::new()).await;
-    let (Some(on_sim), Some(on_real)) = (Kubectl::for_cluster(&sim), Kubectl::for_cluster(&real))
-    else {
+    let (Some(on_sim), Some(on_real)) = (
+        Kubectl::of_kube_real_for(&sim),
+        Kubectl::of_kube_real_for(&real),
+    ) else {
         return;
     };
     let dir = tempdir::Dir::new("fidelity");

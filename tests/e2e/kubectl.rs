@@ -1,25 +1,44 @@
 //! Upstream kubectl as the oracle: run it against a test cluster (kube-sim or kube-real) and
-//! read what it prints. Without kubectl on PATH the differential tests print why and skip,
-//! unless `REQUIRE_KUBECTL=1` (CI) makes them fail. Like the test host, it takes the scenario's
-//! namespace names (`-n shop`) and runs in the real ones.
+//! read what it prints. On kube-sim it is `kubectl` on PATH, a dispatcher that runs the
+//! installed `kubectl.1.NN` matching the minor the sim's `/version` reports (1.27 to 1.33); on
+//! kube-real it is the kubectl built with the cluster, of the cluster's own release (where an
+//! older kubectl and the cluster's disagree, the cluster's is the oracle). Without kubectl the
+//! differential tests print why and skip, unless `REQUIRE_KUBECTL=1` (CI) makes them fail. Like
+//! the test host, it takes the scenario's namespace names (`-n shop`) and runs in the real ones.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::backend::TestCluster;
+use super::backend::{Backend, TestCluster};
 use super::host::tempdir;
 
 /// kubectl pointed at one cluster, with its own discovery cache.
 pub struct Kubectl {
+    program: PathBuf,
     kubeconfig: PathBuf,
     dir: tempdir::Dir,
     cluster: TestCluster,
 }
 
 impl Kubectl {
-    /// kubectl for `cluster`, or None (after saying why) when kubectl is missing and not required.
+    /// kubectl for `cluster` (the dispatcher on kube-sim, the cluster's own on kube-real), or
+    /// None (after saying why) when kubectl is missing and not required.
     pub fn for_cluster(cluster: &TestCluster) -> Option<Self> {
-        let found = Command::new("kubectl")
+        let program = match cluster.backend() {
+            Backend::Sim => PathBuf::from("kubectl"),
+            Backend::Real => super::backend::real()?.kubectl(),
+        };
+        Self::with(program, cluster)
+    }
+
+    /// kube-real's kubectl pointed at `cluster`, whichever backend it is: one client for a
+    /// sequence played on both backends. None (after saying why) without kube-real.
+    pub fn of_kube_real_for(cluster: &TestCluster) -> Option<Self> {
+        Self::with(super::backend::real()?.kubectl(), cluster)
+    }
+
+    fn with(program: PathBuf, cluster: &TestCluster) -> Option<Self> {
+        let found = Command::new(&program)
             .arg("version")
             .arg("--client")
             .output()
@@ -27,10 +46,12 @@ impl Kubectl {
         if !found {
             assert!(
                 std::env::var("REQUIRE_KUBECTL").as_deref() != Ok("1"),
-                "REQUIRE_KUBECTL=1 but kubectl is not on PATH"
+                "REQUIRE_KUBECTL=1 but {} does not run",
+                program.display()
             );
             eprintln!(
-                "skipping: kubectl is not on PATH (set REQUIRE_KUBECTL=1 to make this a failure)"
+                "skipping: {} does not run (set REQUIRE_KUBECTL=1 to make this a failure)",
+                program.display()
             );
             return None;
         }
@@ -38,6 +59,7 @@ impl Kubectl {
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, cluster.kubeconfig(None)).expect("kubeconfig written");
         Some(Self {
+            program,
             kubeconfig,
             dir,
             cluster: cluster.clone(),
@@ -52,7 +74,7 @@ impl Kubectl {
                 args[i] = self.cluster.ns(&args[i]);
             }
         }
-        let output = Command::new("kubectl")
+        let output = Command::new(&self.program)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")

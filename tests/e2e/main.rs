@@ -52,6 +52,7 @@ mod patch;
 mod person;
 mod protocol;
 mod rbac;
+mod release;
 mod schemas;
 mod signals;
 mod stale_deadline;

@@ -181,11 +181,12 @@ async fn a_kubeconfig_with_two_contexts_reaches_two_clusters() {
         );
     }
     let (east_requests, west_requests) = (east.requests().len(), west.requests().len());
-    // The demo's api-server crash-loops, so history also reads its pods and events.
+    // The demo's api-server crash-loops, so history also reads its pods and events; each
+    // context's first call reads /version first (the release check, once per context).
     assert_eq!(
         (east_requests, west_requests),
-        (4, 8),
-        "GET, LIST, pods and events per call"
+        (5, 9),
+        "/version once, then GET, LIST, pods and events per call"
     );
     // Without a context the start context (east) is used.
     let report = structured(&host.call("k8s_rollout_history", history("shop")).await).clone();
