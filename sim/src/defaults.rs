@@ -10,9 +10,11 @@ use serde_json::{Map, Value, json};
 
 use crate::json;
 use crate::resources::ResourceKind;
+use crate::world::Cluster;
 
-/// Applies defaults and the normal form to an object about to be stored.
-pub fn apply(kind: ResourceKind, obj: &mut Value) {
+/// Applies defaults and the normal form to an object about to be stored, as the release `cluster`
+/// serves defaults it.
+pub fn apply(kind: ResourceKind, cluster: &Cluster, obj: &mut Value) {
     normalize(kind, obj);
     match kind {
         ResourceKind::Deployment => deployment(obj),
@@ -21,7 +23,7 @@ pub fn apply(kind: ResourceKind, obj: &mut Value) {
             pod_template(obj);
         }
         ResourceKind::DaemonSet => daemonset(obj),
-        ResourceKind::StatefulSet => statefulset(obj),
+        ResourceKind::StatefulSet => statefulset(cluster, obj),
         ResourceKind::Pod => {
             if let Some(spec) = obj.get_mut("spec") {
                 pod_spec(spec);
@@ -87,20 +89,36 @@ fn daemonset(obj: &mut Value) {
     pod_template(obj);
 }
 
-fn statefulset(obj: &mut Value) {
+/// `SetDefaults_StatefulSet`: a `rollingUpdate` is made only when the type is; one the client
+/// sent with type `RollingUpdate` gets `partition` and, where the release defaults it,
+/// `maxUnavailable`.
+fn statefulset(cluster: &Cluster, obj: &mut Value) {
     default_field(obj, &["spec", "replicas"], json!(1));
     default_field(obj, &["spec", "podManagementPolicy"], json!("OrderedReady"));
-    default_field(
-        obj,
-        &["spec", "updateStrategy", "type"],
-        json!("RollingUpdate"),
-    );
-    if json::str_at(obj, &["spec", "updateStrategy", "type"]) == "RollingUpdate" {
+    if json::str_at(obj, &["spec", "updateStrategy", "type"]).is_empty() {
+        json::set_at(
+            obj,
+            &["spec", "updateStrategy", "type"],
+            json!("RollingUpdate"),
+        );
+        default_field(obj, &["spec", "updateStrategy", "rollingUpdate"], json!({}));
+    }
+    let rolling = json::str_at(obj, &["spec", "updateStrategy", "type"]) == "RollingUpdate"
+        && json::at(obj, &["spec", "updateStrategy", "rollingUpdate"])
+            .is_some_and(Value::is_object);
+    if rolling {
         default_field(
             obj,
             &["spec", "updateStrategy", "rollingUpdate", "partition"],
             json!(0),
         );
+        if cluster.defaults_stateful_set_max_unavailable() {
+            default_field(
+                obj,
+                &["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"],
+                json!(1),
+            );
+        }
     }
     default_field(obj, &["spec", "revisionHistoryLimit"], json!(10));
     default_field(obj, &["spec", "serviceName"], json!(""));
@@ -293,6 +311,17 @@ fn normalize_map(map: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::RolloutModel;
+
+    fn serving(kube_minor: u32) -> Cluster {
+        Cluster {
+            nodes: vec!["node-1".into()],
+            rollout: RolloutModel::instant(),
+            seeding: false,
+            pods_created: 0,
+            kube_minor,
+        }
+    }
 
     #[test]
     fn deployment_defaults_match_a_real_api_server() {
@@ -303,7 +332,7 @@ mod tests {
                 {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}], "args": [],
                  "readinessProbe": {"httpGet": {"path": "/", "port": 80}}}],
                 "volumes": [{"name": "scratch"}, {"name": "cfg", "configMap": {"name": "c"}}]}}}});
-        apply(ResourceKind::Deployment, &mut d);
+        apply(ResourceKind::Deployment, &serving(36), &mut d);
         assert_eq!(
             d["spec"]["strategy"],
             json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
@@ -330,15 +359,38 @@ mod tests {
     #[test]
     fn defaulting_is_idempotent() {
         let mut d = json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "r/i:1.0"}]}}}});
-        apply(ResourceKind::StatefulSet, &mut d);
+        apply(ResourceKind::StatefulSet, &serving(36), &mut d);
         let once = d.clone();
-        apply(ResourceKind::StatefulSet, &mut d);
+        apply(ResourceKind::StatefulSet, &serving(36), &mut d);
         assert_eq!(once, d);
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
             "IfNotPresent"
         );
         assert_eq!(d["spec"]["updateStrategy"]["rollingUpdate"]["partition"], 0);
+    }
+
+    #[test]
+    fn a_stateful_set_rolling_update_is_defaulted_as_the_release_does() {
+        let unset = json!({"metadata": {"name": "db"}, "spec": {}});
+        let strategy = |minor: u32, mut d: Value| {
+            apply(ResourceKind::StatefulSet, &serving(minor), &mut d);
+            d["spec"]["updateStrategy"].clone()
+        };
+        assert_eq!(
+            strategy(36, unset.clone()),
+            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+        );
+        assert_eq!(
+            strategy(37, unset),
+            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}})
+        );
+        // A type the client sent without a rollingUpdate gets none, as SetDefaults_StatefulSet.
+        let typed = json!({"metadata": {"name": "db"}, "spec": {"updateStrategy": {"type": "RollingUpdate"}}});
+        assert_eq!(strategy(37, typed), json!({"type": "RollingUpdate"}));
+        let on_delete =
+            json!({"metadata": {"name": "db"}, "spec": {"updateStrategy": {"type": "OnDelete"}}});
+        assert_eq!(strategy(37, on_delete), json!({"type": "OnDelete"}));
     }
 
     #[test]

@@ -299,7 +299,7 @@ impl World {
             }
             _ => {}
         }
-        defaults::apply(kind, &mut body);
+        defaults::apply(kind, &self.cluster, &mut body);
         if validate {
             validation::validate(kind, &body, None)?;
         }
@@ -353,7 +353,7 @@ impl World {
             Subresource::Main if kind.has_status() => copy_field(&existing, &mut new, "status"),
             _ => {}
         }
-        defaults::apply(kind, &mut new);
+        defaults::apply(kind, &self.cluster, &mut new);
         if subresource == Subresource::Main {
             self.admission.mutate(kind, namespace, &mut new);
         }
@@ -525,7 +525,7 @@ impl World {
                         {
                             refs.retain(|r| json::str_at(r, &["uid"]) != uid);
                         }
-                        defaults::apply(dep_kind, &mut dep);
+                        defaults::apply(dep_kind, &self.cluster, &mut dep);
                         if let Ok(stored) = self.store.replace(dep_kind, dep) {
                             self.committed(dep_kind, &stored);
                         }

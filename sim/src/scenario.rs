@@ -886,7 +886,7 @@ fn bulk_history(
             .get("annotations")
             .cloned()
             .unwrap_or_else(|| json!({}));
-        defaults::apply(ResourceKind::Deployment, &mut snapshot);
+        defaults::apply(ResourceKind::Deployment, &world.cluster, &mut snapshot);
         let mut rs = deployment::historical_replica_set(&snapshot, i as i64 + 1);
         let created_at = first_at.checked_add(spacing(i)).unwrap_or(first_at);
         rs["apiVersion"] = json!("apps/v1");
@@ -895,7 +895,7 @@ fn bulk_history(
         rs["metadata"]["creationTimestamp"] = json!(crate::clock::format_time(created_at));
         rs["metadata"]["generation"] = json!(1);
         rs["status"] = json!({"replicas": 0, "observedGeneration": 1});
-        defaults::apply(ResourceKind::ReplicaSet, &mut rs);
+        defaults::apply(ResourceKind::ReplicaSet, &world.cluster, &mut rs);
         world.store.insert(ResourceKind::ReplicaSet, rs)?;
     }
     world.clock.set(live_at);

@@ -44,6 +44,12 @@ impl Cluster {
     pub fn counts_terminating_replicas(&self) -> bool {
         self.kube_minor >= 35
     }
+
+    /// Whether a StatefulSet's `rollingUpdate.maxUnavailable` defaults to 1 (the
+    /// MaxUnavailableStatefulSet feature, on by default from 1.37).
+    pub fn defaults_stateful_set_max_unavailable(&self) -> bool {
+        self.kube_minor >= 37
+    }
 }
 
 /// Everything behind the API.
