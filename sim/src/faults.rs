@@ -1,6 +1,7 @@
 //! Test-controlled misbehaviour: injected faults (a status code, optionally with `Retry-After`,
-//! a delay, a dropped connection, before or after the write takes effect; once, n times or
-//! always) and a deny list that answers with the API server's real 403. Requests are matched by verb, resource (`deployments`, or a
+//! a delay, a dropped connection, before or after the write takes effect; a list whose
+//! `continue` chain never ends; once, n times or always) and a deny list that answers with the
+//! API server's real 403. Requests are matched by verb, resource (`deployments`, or a
 //! subresource such as `deployments/scale`), and optionally namespace and name.
 
 use std::time::Duration;
@@ -134,6 +135,8 @@ pub enum FaultAction {
     DropMidStream,
     /// Answer a paged list's `continue` request with the API server's 410 `Expired`.
     ExpireContinue,
+    /// Answer a list with no items and a `continue` token, whichever page it asks for.
+    EndlessContinue,
     /// Only wait (see [`Fault::delay`]); then serve normally.
     None,
 }
@@ -201,6 +204,13 @@ impl Fault {
     pub fn expire_continue(mut self) -> Self {
         self.matcher.continued = true;
         self.action = FaultAction::ExpireContinue;
+        self
+    }
+
+    /// Answer every matching list with an empty page that still has a `continue` token, as no
+    /// API server does: a continue chain that never ends.
+    pub fn endless_continue(mut self) -> Self {
+        self.action = FaultAction::EndlessContinue;
         self
     }
 

@@ -6,6 +6,7 @@
 //! kube-sim only: most of these objects are written around the API server (a real one refuses
 //! them) and a real garbage collector deletes those with foreign owners.
 
+use k8s_rollout_mcp::cluster::REVISION_PAGE_SIZE;
 use kube_sim::{Fault, Scenario, SimOptions, Verb};
 use serde_json::{Value, json};
 
@@ -487,8 +488,14 @@ async fn a_long_history_is_read_in_pages_and_an_expired_continue_restarts_once()
         .filter(|r| r.path.ends_with("/replicasets"))
         .map(|r| r.query)
         .collect();
-    assert_eq!(lists.len(), 3, "1,200 in pages of 500: {lists:?}");
-    assert!(lists.iter().all(|q| q.contains("limit=500")), "{lists:?}");
+    let pages = 1_200usize.div_ceil(REVISION_PAGE_SIZE as usize);
+    assert_eq!(
+        lists.len(),
+        pages,
+        "1,200 in pages of {REVISION_PAGE_SIZE}: {lists:?}"
+    );
+    let limit = format!("limit={REVISION_PAGE_SIZE}");
+    assert!(lists.iter().all(|q| q.contains(&limit)), "{lists:?}");
     assert!(lists[1].contains("continue="), "{lists:?}");
 
     host.sim().clear_requests();
@@ -519,7 +526,11 @@ async fn a_long_history_is_read_in_pages_and_an_expired_continue_restarts_once()
         .filter(|r| r.path.ends_with("/replicasets"))
         .map(|r| r.status)
         .collect();
-    assert_eq!(statuses, vec![200, 410, 200, 200, 200], "restarted once");
+    let restarted: Vec<u16> = [200, 410]
+        .into_iter()
+        .chain(std::iter::repeat_n(200, pages))
+        .collect();
+    assert_eq!(statuses, restarted, "restarted once");
 
     host.sim().inject_fault(
         Fault::on(Verb::List, "replicasets")

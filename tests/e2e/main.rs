@@ -31,6 +31,7 @@ mod raw;
 mod arguments;
 mod audit;
 mod audit_chain;
+mod bounds;
 mod cli;
 mod cluster_event;
 mod credentials;
