@@ -243,6 +243,18 @@ pub enum ClusterError {
         namespace: String,
         name: String,
     },
+    /// Watches ended by someone else as soon as they were opened ([`crate::follow`]).
+    #[error(
+        "the watch of {resource}.apps \"{namespace}/{name}\" on the API server at {server} (context \"{context}\") ended {ends} times in a row within a second of being opened, with nothing sent, although each asked to run for its whole wait: something in between (a proxy or load balancer) closes watch requests; let them through, or check the rollout again later without waiting"
+    )]
+    WatchEndedEarly {
+        server: String,
+        context: String,
+        resource: &'static str,
+        namespace: String,
+        name: String,
+        ends: u32,
+    },
 }
 
 /// Where a ReplicaSet's or Pod's owner chain leads.

@@ -392,6 +392,7 @@ async fn fault_response(fault: &Fault, kill: &Notify) -> Option<Response<Body>> 
             200,
             &json!({"kind": "List", "apiVersion": "v1", "metadata": {"continue": "endless"}, "items": []}),
         )),
+        FaultAction::EndAtOnce => Some(respond_bytes(200, Vec::new())),
         FaultAction::DropMidStream => None,
         FaultAction::DropConnection => {
             kill.notify_one();

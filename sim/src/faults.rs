@@ -1,8 +1,9 @@
 //! Test-controlled misbehaviour: injected faults (a status code, optionally with `Retry-After`,
-//! a delay, a dropped connection, before or after the write takes effect; a list whose
-//! `continue` chain never ends; once, n times or always) and a deny list that answers with the
-//! API server's real 403. Requests are matched by verb, resource (`deployments`, or a
-//! subresource such as `deployments/scale`), and optionally namespace and name.
+//! a delay, a dropped connection, before or after the write takes effect; a watch ended at
+//! once, a list whose `continue` chain never ends; once, n times or always) and a deny list
+//! that answers with the API server's real 403. Requests are matched by verb, resource
+//! (`deployments`, or a subresource such as `deployments/scale`), and optionally namespace and
+//! name.
 
 use std::time::Duration;
 
@@ -137,6 +138,8 @@ pub enum FaultAction {
     ExpireContinue,
     /// Answer a list with no items and a `continue` token, whichever page it asks for.
     EndlessContinue,
+    /// Answer a watch with a stream that ends at once, cleanly, with no event.
+    EndAtOnce,
     /// Only wait (see [`Fault::delay`]); then serve normally.
     None,
 }
@@ -211,6 +214,13 @@ impl Fault {
     /// API server does: a continue chain that never ends.
     pub fn endless_continue(mut self) -> Self {
         self.action = FaultAction::EndlessContinue;
+        self
+    }
+
+    /// Answer a watch with `200 OK` and a body that ends at once, as a proxy that closes watch
+    /// requests does; an API server ends a watch only after its `timeoutSeconds`.
+    pub fn end_at_once(mut self) -> Self {
+        self.action = FaultAction::EndAtOnce;
         self
     }
 

@@ -1,6 +1,7 @@
 //! Memory and time the cluster drives, bounded: ReplicaSets of someone else's that match a
 //! workload's selector are read past without being copied, and past 64 MiB of list responses
-//! the call is refused naming them; a `continue` chain that never ends stops at the page cap;
+//! the call is refused naming them; a `continue` chain that never ends stops at the page cap; a
+//! watch that something ends as soon as it opens is given up after a few, with pauses between;
 //! a watch event past 16 MiB ends the wait with an error. Peak memory is printed (figures, not
 //! assertions on time).
 
@@ -201,6 +202,32 @@ async fn rollout_waiting() -> Host {
 
 fn waiting(seconds: u64) -> Value {
     json!({"resource_type": "deployment", "name": "web", "namespace": NS, "wait": true, "timeout_seconds": seconds})
+}
+
+/// kube-sim only: a real API server ends a watch only after its `timeoutSeconds`.
+#[tokio::test]
+async fn watches_ended_at_once_are_given_up_after_five_with_pauses_between() {
+    let host = rollout_waiting().await;
+    host.sim()
+        .inject_fault(Fault::on(Verb::Watch, "deployments").end_at_once());
+    let result = tokio::time::timeout(PATIENCE, host.call("k8s_rollout_status", waiting(20)))
+        .await
+        .expect("the call ends");
+    let message = refusal(&result);
+    assert!(
+        message.contains(&format!(
+            "the watch of deployments.apps \"{NS}/web\" on the API server at {} (context \"kube-sim\") ended 5 times in a row within a second of being opened, with nothing sent",
+            host.sim().url()
+        )),
+        "{message}"
+    );
+    let watches = host
+        .sim()
+        .requests()
+        .iter()
+        .filter(|request| request.query.contains("watch=true"))
+        .count();
+    assert_eq!(watches, 5);
 }
 
 /// kube-sim only: a real API server stores no object near 16 MiB.
