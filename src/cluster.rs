@@ -222,15 +222,15 @@ pub enum ClusterError {
         pages: u32,
         fix: &'static str,
     },
-    /// A LIST whose `continue` chain goes on past the pages [`MAX_LIST_OBJECTS`] take.
+    /// A LIST whose `continue` chain goes on past [`MAX_LIST_OBJECTS`].
     #[error(
-        "`{kubectl}` still had more after {pages} pages of up to {page_size} objects from the API server at {server}, more than the {MAX_LIST_OBJECTS} objects one call lists: an API server fills every page but the last, so its continue chain does not end; check what answers at that address (a proxy?)"
+        "`{kubectl}` still had more after {pages} pages that asked for {asked} objects from the API server at {server}, past the {MAX_LIST_OBJECTS} one call asks for: an API server fills every page but the last, so its continue chain does not end; check what answers at that address (a proxy?)"
     )]
     ListTooLong {
         kubectl: String,
         server: String,
         pages: u32,
-        page_size: u32,
+        asked: u32,
     },
     /// A watch event longer than [`MAX_EVENT_LINE`].
     #[error(
@@ -482,9 +482,9 @@ impl Cluster {
     }
 
     /// LIST the workload's revision objects by its selector, numbered by kubectl's rules. The
-    /// list is read in pages of [`REVISION_PAGE_SIZE`]; in each, only the objects the workload
-    /// controls are parsed and kept (`revisions::controlled_by`), as lean
-    /// [`revisions::RevisionObject`]s.
+    /// first page asks for [`REVISION_PAGE_SIZE`] objects, the later ones are sized from it
+    /// (`list`); in each, only the objects the workload controls are parsed and kept
+    /// (`revisions::controlled_by`), as lean [`revisions::RevisionObject`]s.
     pub async fn revisions(&self, workload: &Workload) -> Result<RevisionSet, ClusterError> {
         let store = workload.kind.revision_store();
         let list = List {
@@ -507,7 +507,7 @@ impl Cluster {
             let page: ListPage<&RawValue> = serde_json::from_slice(text)?;
             let mut owned = RevisionSet::default();
             owned.add_owned(&owner, revisions::controlled_by(&owner, &page.items)?);
-            Ok(Page::new(owned, page.metadata))
+            Ok(Page::new(owned, page.items.len(), page.metadata))
         };
         let mut set = self
             .paginated(list, parse, RevisionSet::default, RevisionSet::append)
@@ -704,8 +704,10 @@ impl Cluster {
         let parse = |text: &[u8]| {
             let page: ListPage<DynamicObject> = serde_json::from_slice(text)?;
             let version = page.metadata.resource_version.clone().unwrap_or_default();
+            let listed = page.items.len();
             Ok(Page::new(
                 (page.items.into_iter().next(), version),
+                listed,
                 page.metadata,
             ))
         };

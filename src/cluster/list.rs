@@ -5,12 +5,15 @@
 //! - one call reads at most [`MAX_LIST_BYTES`] of list responses, all its pages together; a
 //!   page is read chunk by chunk into one buffer and the read stops where the bytes run out, so
 //!   no page and no call holds more;
-//! - one call reads at most enough pages for [`MAX_LIST_OBJECTS`] objects: the API server fills
-//!   every page but the last, so a `continue` chain longer than that does not end;
+//! - one call asks for at most [`MAX_LIST_OBJECTS`] objects, all its pages together: the API
+//!   server fills every page but the last, so a `continue` chain longer than that does not end;
+//! - the first page is small for revisions ([`REVISION_PAGE_SIZE`]: each carries a whole pod
+//!   template); each later page asks for as many objects as fit in [`PAGE_BYTES`] at the size
+//!   of those read so far, at most [`PAGE_SIZE`], so ordinary objects come 500 to a request and
+//!   large ones a few;
 //! - a page is parsed in place, its items borrowed from the buffer: revisions read each item's
 //!   owner references first and copy out only the workload's own objects
-//!   (`rollout::revisions::controlled_by`), in pages of [`REVISION_PAGE_SIZE`], since each
-//!   carries a whole pod template;
+//!   (`rollout::revisions::controlled_by`);
 //! - a large page is parsed off the runtime thread ([`super::body::parse`]).
 
 use futures::AsyncBufRead;
@@ -23,14 +26,16 @@ use super::{Attempt, Cluster, ClusterError};
 
 /// The most bytes of LIST responses one call reads, all its pages together.
 pub const MAX_LIST_BYTES: usize = 64 << 20;
-/// The most objects one call lists (a namespace's Deployments, a workload's revisions).
+/// The most objects one call asks for (a namespace's Deployments, a workload's revisions).
 pub const MAX_LIST_OBJECTS: u32 = 100_000;
-/// Objects per LIST request.
+/// The most objects one LIST request asks for.
 pub const PAGE_SIZE: u32 = 500;
-/// ReplicaSets or ControllerRevisions per LIST request: each holds a pod template (a few KiB
+/// The objects the first page of revisions asks for: each holds a pod template (a few KiB
 /// usually, up to the API server's 1.5 MiB object limit), and a page is held whole while it is
 /// parsed.
 pub const REVISION_PAGE_SIZE: u32 = 100;
+/// The bytes a page after the first is sized to, from the size of the objects read before it.
+pub const PAGE_BYTES: usize = 8 << 20;
 
 /// The envelope of a LIST response, its items parsed as `T`: a lean type of what the caller
 /// keeps, or `&RawValue`, borrowed from the page's text.
@@ -42,17 +47,19 @@ pub(super) struct ListPage<T> {
     pub metadata: ListMeta,
 }
 
-/// One page as the pagination loop sees it: what the caller keeps of its items, and the token
-/// for the next.
+/// One page as the pagination loop sees it: what the caller keeps of its items, how many items
+/// it listed, and the token for the next.
 pub(super) struct Page<T> {
     pub items: T,
+    pub listed: usize,
     pub next: Option<String>,
 }
 
 impl<T> Page<T> {
-    pub fn new(items: T, metadata: ListMeta) -> Self {
+    pub fn new(items: T, listed: usize, metadata: ListMeta) -> Self {
         Self {
             items,
+            listed,
             next: metadata.continue_.filter(|token| !token.is_empty()),
         }
     }
@@ -63,7 +70,8 @@ pub(super) fn items<T: serde::de::DeserializeOwned>(
     text: &[u8],
 ) -> serde_json::Result<Page<Vec<T>>> {
     let page: ListPage<T> = serde_json::from_slice(text)?;
-    Ok(Page::new(page.items, page.metadata))
+    let listed = page.items.len();
+    Ok(Page::new(page.items, listed, page.metadata))
 }
 
 /// How a LIST request is built from its parameters (`Request::list`, `Request::list_metadata`).
@@ -75,7 +83,7 @@ type BuildRequest =
 pub(super) struct List<'a> {
     pub attempt: Attempt<'a>,
     pub path: String,
-    /// The selectors and the page size.
+    /// The selectors and the size of the first page.
     pub params: ListParams,
     /// `Request::list`, or `Request::list_metadata` for names only.
     pub request: BuildRequest,
@@ -88,6 +96,23 @@ pub(super) struct List<'a> {
 struct Read {
     bytes: usize,
     pages: u32,
+    /// Objects the pages asked for.
+    asked: u32,
+    /// Objects they listed.
+    listed: usize,
+}
+
+impl Read {
+    /// The objects the next page asks for: as many as fit in [`PAGE_BYTES`] at the size of
+    /// those read so far; with none read yet (empty pages), the most.
+    fn next_page_size(&self) -> u32 {
+        match self.bytes.checked_div(self.listed) {
+            Some(average) if average > 0 => {
+                (PAGE_BYTES / average).clamp(1, PAGE_SIZE as usize) as u32
+            }
+            _ => PAGE_SIZE,
+        }
+    }
 }
 
 impl List<'_> {
@@ -107,15 +132,12 @@ impl List<'_> {
         }
         command
     }
-
-    fn page_size(&self) -> u32 {
-        self.params.limit.unwrap_or(PAGE_SIZE)
-    }
 }
 
 impl Cluster {
     /// Reads a LIST page by page, folding each page into the result before the next is
-    /// requested. A `continue` token that has expired (410: the API server compacted the
+    /// requested; the first page asks for the list's `limit`, the later ones are sized from
+    /// what came before. A `continue` token that has expired (410: the API server compacted the
     /// revision the list started at) restarts the list from the beginning, once.
     pub(super) async fn paginated<T, S, P>(
         &self,
@@ -128,26 +150,37 @@ impl Cluster {
         T: Send + 'static,
         P: Fn(&[u8]) -> serde_json::Result<Page<T>> + Clone + Send + 'static,
     {
-        let max_pages = MAX_LIST_OBJECTS.div_ceil(list.page_size());
+        let first = list.params.limit.unwrap_or(PAGE_SIZE);
         let mut read = Read::default();
         let mut restarted = false;
         let mut result = start();
         let mut next: Option<String> = None;
         loop {
-            if read.pages == max_pages {
+            if read.asked >= MAX_LIST_OBJECTS {
                 return Err(ClusterError::ListTooLong {
                     kubectl: list.kubectl(&self.context),
                     server: self.server.clone(),
                     pages: read.pages,
-                    page_size: list.page_size(),
+                    asked: read.asked,
                 });
             }
+            let limit = match &next {
+                Some(_) => read.next_page_size(),
+                None => first,
+            };
+            read.asked += limit;
+            let params = list.params.clone().limit(limit);
             let params = match &next {
-                Some(token) => list.params.clone().continue_token(token),
-                None => list.params.clone(),
+                Some(token) => params.continue_token(token),
+                None => params,
             };
             match self.page(&list, &params, &mut read, parse.clone()).await {
-                Ok(Page { items, next: token }) => {
+                Ok(Page {
+                    items,
+                    listed,
+                    next: token,
+                }) => {
+                    read.listed += listed;
                     fold(&mut result, items);
                     match token {
                         Some(token) => next = Some(token),
@@ -232,4 +265,26 @@ async fn read_within(
         .await
         .map_err(kube::Error::ReadEvents)?;
     Ok((text, capped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_pages_are_sized_to_the_objects_read_so_far() {
+        let read = |bytes, listed| Read {
+            bytes,
+            listed,
+            ..Read::default()
+        };
+        assert_eq!(read(300, 0).next_page_size(), PAGE_SIZE, "none listed yet");
+        assert_eq!(
+            read(120_000, 100).next_page_size(),
+            PAGE_SIZE,
+            "1.2 KB each"
+        );
+        assert_eq!(read(40 << 20, 40).next_page_size(), 8, "1 MiB each");
+        assert_eq!(read(60 << 20, 2).next_page_size(), 1, "at least one");
+    }
 }

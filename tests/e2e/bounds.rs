@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use k8s_rollout_mcp::cluster::{MAX_EVENT_LINE, MAX_LIST_OBJECTS, REVISION_PAGE_SIZE};
+use k8s_rollout_mcp::cluster::{MAX_EVENT_LINE, MAX_LIST_OBJECTS, PAGE_SIZE, REVISION_PAGE_SIZE};
 use kube_sim::{ControllerMode, Fault, Scenario, SimOptions, Verb};
 use serde_json::{Value, json};
 
@@ -169,11 +169,14 @@ async fn a_continue_chain_that_never_ends_stops_at_the_page_cap() {
     .await
     .expect("the call ends");
     let message = refusal(&result);
-    let pages = MAX_LIST_OBJECTS / REVISION_PAGE_SIZE;
     assert!(
-        message.contains(&format!(
-            "still had more after {pages} pages of up to {REVISION_PAGE_SIZE} objects"
-        )),
+        message.contains(&format!("past the {MAX_LIST_OBJECTS} one call asks for")),
+        "{message}"
+    );
+    // The first page asks for 100 objects and, with none listed, each later one for 500.
+    let pages = 1 + (MAX_LIST_OBJECTS - REVISION_PAGE_SIZE).div_ceil(PAGE_SIZE);
+    assert!(
+        message.contains(&format!("still had more after {pages} pages")),
         "{message}"
     );
     let lists = host
