@@ -24,7 +24,7 @@ use k8s_rollout_mcp::audit::AuditLog;
 use k8s_rollout_mcp::cluster::Cluster;
 use k8s_rollout_mcp::config::{Cli, Settings};
 use k8s_rollout_mcp::mcp::RolloutServer;
-use kube_sim::{Scenario, Sim};
+use kube_sim::{Scenario, Sim, SimOptions};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
     ElicitResult, ElicitationAction, Implementation, NumberOrString, ProgressNotificationParam,
@@ -167,7 +167,9 @@ impl DemoCluster {
         kubeconfig: &std::path::Path,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         if !real {
-            let sim = Sim::start(Scenario::demo()).await;
+            // The release kube-real builds by default (`kube_real::build::KUBERNETES_VERSION`), so the demo shows no untested-release warning.
+            let options = SimOptions::new().kube_version(36);
+            let sim = Sim::start_with(Scenario::demo(), options).await;
             sim.write_kubeconfig(kubeconfig)?;
             println!(
                 "Simulated cluster (demo scenario) listening at {}",

@@ -6,24 +6,31 @@
 //! failures ([`retry`]); writes never are, by kube or by us: whether a write whose answer was
 //! lost took effect is for the undo workflow to find out (`crate::undo::outcome`), not for a
 //! blind re-send to decide.
+//!
+//! What the cluster sends is bounded: LISTs by bytes and pages ([`list`]), watch events by
+//! line length ([`watch`]), and large ones are parsed off the runtime thread ([`body`]).
 
+mod body;
 mod connect;
 pub mod identity;
+mod list;
 pub mod retry;
 pub mod version;
+mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{AsyncBufRead, AsyncBufReadExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::events::v1::Event;
 use kube::Resource;
 use kube::api::{
     Api, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
-use kube::core::Selector;
+use kube::core::{Request, Selector};
 use kube::discovery::ApiResource;
+use serde_json::value::RawValue;
 use tower::ServiceBuilder;
 use tower::buffer::BufferLayer;
 use tower::retry::RetryLayer;
@@ -32,10 +39,13 @@ use crate::config::{self, Settings};
 use crate::rollout::evidence::{self, EventObject, PodObject};
 use crate::rollout::kind::{OwnerKind, RevisionStore, UnsupportedKind, WorkloadKind};
 use crate::rollout::plan::RollbackPatch;
-use crate::rollout::revisions::{RevisionObject, RevisionSet};
+use crate::rollout::revisions::{self, RevisionSet};
 use crate::rollout::workload::Workload;
 
 use identity::KubeUser;
+use list::{List, ListPage, Page};
+pub use list::{MAX_LIST_BYTES, MAX_LIST_OBJECTS, PAGE_SIZE, REVISION_PAGE_SIZE};
+pub use watch::MAX_EVENT_LINE;
 
 /// The field manager our writes are recorded under in `managedFields`.
 pub const FIELD_MANAGER: &str = "k8s-rollout-mcp";
@@ -211,34 +221,51 @@ pub enum ClusterError {
         resource: &'static str,
         seconds: u64,
     },
-}
-
-/// Objects per LIST request: a long history is read in pages of this many, each parsed and
-/// reduced to what the workflow keeps before the next is requested.
-pub const PAGE_SIZE: u32 = 500;
-
-/// One page of a LIST response, its items parsed into a lean type.
-#[derive(serde::Deserialize)]
-struct ListPage<T> {
-    #[serde(default = "Vec::new")]
-    items: Vec<T>,
-    #[serde(default)]
-    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
-}
-
-/// One page as the pagination loop sees it: its items and the token for the next.
-struct Page<T> {
-    items: Vec<T>,
-    next: Option<String>,
-}
-
-impl<T> Page<T> {
-    fn new(items: Vec<T>, continue_token: Option<String>) -> Self {
-        Self {
-            items,
-            next: continue_token.filter(|token| !token.is_empty()),
-        }
-    }
+    /// A LIST whose responses hold more than one call reads ([`MAX_LIST_BYTES`]).
+    #[error(
+        "the objects that `{kubectl}` lists hold more than the {} MiB of list responses one call reads: stopped after {read} bytes in {pages} page(s) from the API server at {server}; {fix}",
+        MAX_LIST_BYTES >> 20
+    )]
+    ListTooLarge {
+        kubectl: String,
+        server: String,
+        read: usize,
+        pages: u32,
+        fix: &'static str,
+    },
+    /// A LIST whose `continue` chain goes on past [`MAX_LIST_OBJECTS`].
+    #[error(
+        "`{kubectl}` still had more after {pages} pages that asked for {asked} objects from the API server at {server}, past the {MAX_LIST_OBJECTS} one call asks for: an API server fills every page but the last, so its continue chain does not end; check what answers at that address (a proxy?)"
+    )]
+    ListTooLong {
+        kubectl: String,
+        server: String,
+        pages: u32,
+        asked: u32,
+    },
+    /// A watch event longer than [`MAX_EVENT_LINE`].
+    #[error(
+        "the API server at {server} sent an event on the watch of {resource}.apps \"{namespace}/{name}\" longer than {} MiB, which no object an API server stores comes near; stopped watching: check what answers at that address (a proxy?)",
+        MAX_EVENT_LINE >> 20
+    )]
+    WatchEventTooLong {
+        server: String,
+        resource: &'static str,
+        namespace: String,
+        name: String,
+    },
+    /// Watches ended by someone else as soon as they were opened ([`crate::follow`]).
+    #[error(
+        "the watch of {resource}.apps \"{namespace}/{name}\" on the API server at {server} (context \"{context}\") ended {ends} times in a row within a second of being opened, with nothing sent, although each asked to run for its whole wait: something in between (a proxy or load balancer) closes watch requests; let them through, or check the rollout again later without waiting"
+    )]
+    WatchEndedEarly {
+        server: String,
+        context: String,
+        resource: &'static str,
+        namespace: String,
+        name: String,
+        ends: u32,
+    },
 }
 
 /// Where a ReplicaSet's or Pod's owner chain leads.
@@ -513,25 +540,35 @@ impl Cluster {
     }
 
     /// LIST the workload's revision objects by its selector, numbered by kubectl's rules. The
-    /// list is read in pages of [`PAGE_SIZE`]; each page is parsed into lean
-    /// [`RevisionObject`]s (skipping `managedFields`, `status` and the rest while parsing) and
-    /// only what the workload controls is kept.
+    /// first page asks for [`REVISION_PAGE_SIZE`] objects, the later ones are sized from it
+    /// (`list`); in each, only the objects the workload controls are parsed and kept
+    /// (`revisions::controlled_by`), as lean [`revisions::RevisionObject`]s.
     pub async fn revisions(&self, workload: &Workload) -> Result<RevisionSet, ClusterError> {
         let store = workload.kind.revision_store();
-        let attempt = Attempt {
-            verb: "list",
-            resource: store.plural(),
-            group: ".apps",
-            namespace: workload.namespace(),
-            name: None,
+        let list = List {
+            attempt: Attempt {
+                verb: "list",
+                resource: store.plural(),
+                group: ".apps",
+                namespace: workload.namespace(),
+                name: None,
+            },
+            path: DynamicObject::url_path(&store.api_resource(), Some(workload.namespace())),
+            params: ListParams::default()
+                .labels_from(&selector(workload)?)
+                .limit(REVISION_PAGE_SIZE),
+            request: Request::list,
+            fix: "delete or relabel those that are not this workload's (they match its selector), or lower its revisionHistoryLimit",
         };
-        let path = DynamicObject::url_path(&store.api_resource(), Some(workload.namespace()));
-        let params = ListParams::default().labels_from(&selector(workload)?);
-        let page = |params: ListParams| self.lean_page::<RevisionObject>(path.clone(), params);
+        let owner = Arc::new(workload.clone());
+        let parse = move |text: &[u8]| {
+            let page: ListPage<&RawValue> = serde_json::from_slice(text)?;
+            let mut owned = RevisionSet::default();
+            owned.add_owned(&owner, revisions::controlled_by(&owner, &page.items)?);
+            Ok(Page::new(owned, page.items.len(), page.metadata))
+        };
         let mut set = self
-            .paginated(attempt, params, page, RevisionSet::default, |set, items| {
-                set.add_owned(workload, items)
-            })
+            .paginated(list, parse, RevisionSet::default, RevisionSet::append)
             .await?;
         set.sort();
         Ok(set)
@@ -540,18 +577,22 @@ impl Cluster {
     /// LIST the first [`evidence::PODS_READ`] pods matching the workload's selector, and
     /// whether it has more.
     pub async fn pods(&self, workload: &Workload) -> Result<(Vec<PodObject>, bool), ClusterError> {
-        let attempt = Attempt {
-            verb: "list",
-            resource: "pods",
-            group: "",
-            namespace: workload.namespace(),
-            name: None,
+        let list = List {
+            attempt: Attempt {
+                verb: "list",
+                resource: "pods",
+                group: "",
+                namespace: workload.namespace(),
+                name: None,
+            },
+            path: format!("/api/v1/namespaces/{}/pods", workload.namespace()),
+            params: ListParams::default()
+                .labels_from(&selector(workload)?)
+                .limit(evidence::PODS_READ),
+            request: Request::list,
+            fix: "pods are read only to say why the rollout stands where it does",
         };
-        let path = format!("/api/v1/namespaces/{}/pods", workload.namespace());
-        let params = ListParams::default()
-            .labels_from(&selector(workload)?)
-            .limit(evidence::PODS_READ);
-        let page = self.run(attempt, self.lean_page(path, params)).await?;
+        let page = self.first_page(list, list::items).await?;
         Ok((page.items, page.next.is_some()))
     }
 
@@ -561,119 +602,52 @@ impl Cluster {
         &self,
         namespace: &str,
     ) -> Result<(Vec<EventObject>, bool), ClusterError> {
-        let attempt = Attempt {
-            verb: "list",
-            resource: "events",
-            group: "",
-            namespace,
-            name: None,
+        let list = List {
+            attempt: Attempt {
+                verb: "list",
+                resource: "events",
+                group: "",
+                namespace,
+                name: None,
+            },
+            path: format!("/api/v1/namespaces/{namespace}/events"),
+            params: ListParams::default()
+                .fields("type=Warning")
+                .limit(evidence::EVENTS_READ),
+            request: Request::list,
+            fix: "events are read only to say why the rollout stands where it does",
         };
-        let path = format!("/api/v1/namespaces/{namespace}/events");
-        let params = ListParams::default()
-            .fields("type=Warning")
-            .limit(evidence::EVENTS_READ);
-        let page = self.run(attempt, self.lean_page(path, params)).await?;
+        let page = self.first_page(list, list::items).await?;
         Ok((page.items, page.next.is_some()))
     }
 
-    /// One page of a LIST at `path`, its body read once and its items parsed in place into a
-    /// lean type (`Client::request` would hold two copies, and a full object model).
-    async fn lean_page<T: serde::de::DeserializeOwned>(
-        &self,
-        path: String,
-        params: ListParams,
-    ) -> Result<Page<T>, kube::Error> {
-        let request = kube::core::Request::new(path)
-            .list(&params)
-            .map_err(kube::Error::BuildRequest)?;
-        let stream = self.reads.request_stream(request).await?;
-        futures::pin_mut!(stream);
-        // Chunk by chunk as they arrive: `read_to_end` zero-fills the buffer's whole spare
-        // capacity on every poll, which for a 1.2 MB page was 60% of a history call's
-        // instructions (callgrind, BENCHMARKS.md).
-        let mut body = Vec::new();
-        loop {
-            let chunk = stream.fill_buf().await.map_err(kube::Error::ReadEvents)?;
-            if chunk.is_empty() {
-                break;
-            }
-            let read = chunk.len();
-            body.extend_from_slice(chunk);
-            stream.as_mut().consume(read);
-        }
-        let page = serde_json::from_slice::<ListPage<T>>(&body).map_err(kube::Error::SerdeError)?;
-        Ok(Page::new(page.items, page.metadata.continue_))
-    }
-
-    /// The names of all workloads of a kind in a namespace (for "did you mean").
+    /// The names of all workloads of a kind in a namespace (for "did you mean"), from their
+    /// metadata only.
     pub async fn workload_names(
         &self,
         kind: WorkloadKind,
         namespace: &str,
     ) -> Result<Vec<String>, ClusterError> {
-        let attempt = Attempt::workload("list", kind, namespace, None);
-        let api = self.workload_api(kind, namespace);
-        let page = |params: ListParams| {
-            let api = api.clone();
-            async move {
-                let list = api.list_metadata(&params).await?;
-                Ok(Page::new(list.items, list.metadata.continue_))
-            }
-        };
-        self.paginated(
-            attempt,
-            ListParams::default(),
-            page,
-            Vec::new,
-            |names, items| names.extend(items.into_iter().filter_map(|item| item.metadata.name)),
-        )
-        .await
-    }
-
-    /// Reads a LIST in pages of [`PAGE_SIZE`], folding each page into the result before the
-    /// next is requested. A `continue` token that has expired (410: the API server compacted
-    /// the revision the list started at) restarts the list from the beginning, once.
-    async fn paginated<T, S, F, Fut>(
-        &self,
-        attempt: Attempt<'_>,
-        params: ListParams,
-        mut page: F,
-        start: impl Fn() -> S,
-        mut fold: impl FnMut(&mut S, Vec<T>),
-    ) -> Result<S, ClusterError>
-    where
-        F: FnMut(ListParams) -> Fut,
-        Fut: Future<Output = Result<Page<T>, kube::Error>>,
-    {
-        let first = params.limit(PAGE_SIZE);
-        let mut restarted = false;
-        let mut result = start();
-        let mut next: Option<String> = None;
-        loop {
-            let params = match &next {
-                Some(token) => first.clone().continue_token(token),
-                None => first.clone(),
-            };
-            match self.run(attempt, page(params)).await {
-                Ok(Page { items, next: token }) => {
-                    fold(&mut result, items);
-                    match token {
-                        Some(token) => next = Some(token),
-                        None => return Ok(result),
-                    }
-                }
-                Err(ClusterError::Api { code: 410, .. }) if next.is_some() && !restarted => {
-                    tracing::debug!(
-                        resource = attempt.resource,
-                        "the list's continue token expired; listing again from the start"
-                    );
-                    restarted = true;
-                    result = start();
-                    next = None;
-                }
-                Err(error) => return Err(error),
-            }
+        /// A listed object's name.
+        #[derive(serde::Deserialize)]
+        struct Named {
+            metadata: Name,
         }
+        #[derive(serde::Deserialize)]
+        struct Name {
+            name: Option<String>,
+        }
+        let list = List {
+            attempt: Attempt::workload("list", kind, namespace, None),
+            path: DynamicObject::url_path(&kind.api_resource(), Some(namespace)),
+            params: ListParams::default().limit(PAGE_SIZE),
+            request: Request::list_metadata,
+            fix: "names are listed only to suggest one: check the name asked for",
+        };
+        self.paginated(list, list::items::<Named>, Vec::new, |names, items| {
+            names.extend(items.into_iter().filter_map(|item| item.metadata.name))
+        })
+        .await
     }
 
     /// PATCH the workload with an undo patch, or only dry-run it on the server.
@@ -710,7 +684,7 @@ impl Cluster {
     }
 
     /// Watches one workload from `resource_version`; events end when the server closes the
-    /// watch (after `timeout_seconds` at most).
+    /// watch (after `timeout_seconds` at most). Each event is at most [`MAX_EVENT_LINE`] long.
     pub async fn watch_workload(
         &self,
         kind: WorkloadKind,
@@ -720,13 +694,19 @@ impl Cluster {
         timeout_seconds: u32,
     ) -> Result<impl Stream<Item = Result<Workload, ClusterError>> + use<>, ClusterError> {
         let attempt = Attempt::workload("watch", kind, namespace, Some(name));
-        let api = self.workload_api(kind, namespace);
         let params = WatchParams::default()
             .fields(&format!("metadata.name={name}"))
             .timeout(timeout_seconds);
-        let events = self
-            .run(attempt, api.watch(&params, resource_version))
+        let request = Request::new(DynamicObject::url_path(
+            &kind.api_resource(),
+            Some(namespace),
+        ))
+        .watch(&params, resource_version)
+        .map_err(|error| self.classify(attempt, kube::Error::BuildRequest(error)))?;
+        let body = self
+            .run(attempt, self.reads.request_stream(request))
             .await?;
+        let events = watch::events(Box::pin(body));
         let this = self.clone();
         let owned = (namespace.to_string(), name.to_string());
         Ok(events.filter_map(move |event| {
@@ -748,7 +728,17 @@ impl Cluster {
                     Ok(WatchEvent::Error(status)) => {
                         Some(Err(this.classify(attempt, kube::Error::Api(status))))
                     }
-                    Err(error) => Some(Err(this.classify(attempt, error))),
+                    Err(watch::EventFailure::Kube(error)) => {
+                        Some(Err(this.classify(attempt, error)))
+                    }
+                    Err(watch::EventFailure::TooLong) => {
+                        Some(Err(ClusterError::WatchEventTooLong {
+                            server: this.server.clone(),
+                            resource: kind.plural(),
+                            namespace: namespace.clone(),
+                            name: name.clone(),
+                        }))
+                    }
                 }
             }
         }))
@@ -762,21 +752,30 @@ impl Cluster {
         namespace: &str,
         name: &str,
     ) -> Result<(Workload, String), ClusterError> {
-        let attempt = Attempt::workload("list", kind, namespace, None);
-        let api = self.workload_api(kind, namespace);
-        let params = ListParams::default().fields(&format!("metadata.name={name}"));
-        let list = self.run(attempt, api.list(&params)).await?;
-        let version = list.metadata.resource_version.unwrap_or_default();
-        let object = list
-            .items
-            .into_iter()
-            .next()
-            .ok_or_else(|| ClusterError::NotFound {
-                resource: kind.plural(),
-                group: ".apps",
-                name: name.to_string(),
-                namespace: namespace.to_string(),
-            })?;
+        let list = List {
+            attempt: Attempt::workload("list", kind, namespace, None),
+            path: DynamicObject::url_path(&kind.api_resource(), Some(namespace)),
+            params: ListParams::default().fields(&format!("metadata.name={name}")),
+            request: Request::list,
+            fix: "an API server sends at most a few MiB for one object: check what answers at that address",
+        };
+        let parse = |text: &[u8]| {
+            let page: ListPage<DynamicObject> = serde_json::from_slice(text)?;
+            let version = page.metadata.resource_version.clone().unwrap_or_default();
+            let listed = page.items.len();
+            Ok(Page::new(
+                (page.items.into_iter().next(), version),
+                listed,
+                page.metadata,
+            ))
+        };
+        let (object, version) = self.first_page(list, parse).await?.items;
+        let object = object.ok_or_else(|| ClusterError::NotFound {
+            resource: kind.plural(),
+            group: ".apps",
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+        })?;
         Ok((Workload::new(kind, object), version))
     }
 

@@ -6,6 +6,12 @@
 //! from the list's resourceVersion, as informers do.
 //! Waiting for a rollout (`crate::verify`) and reading back an undo (`crate::undo::readback`)
 //! both follow a workload this way.
+//!
+//! An API server ends a watch only once its `timeoutSeconds` (at least one second here) have
+//! passed. A watch that ends sooner, with nothing sent, was ended by something in between (a
+//! proxy that closes watch requests): it is watched again after a pause that doubles each
+//! time, and given up with an error after [`QUICK_ENDS`] in a row, rather than re-opened in a
+//! tight loop until the deadline.
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -19,6 +25,14 @@ type Events = Pin<Box<dyn Stream<Item = Result<Workload, ClusterError>> + Send>>
 
 /// Broken streams in a row (with no event between them) before the break is reported.
 const REWATCHES: u32 = 3;
+/// Watches in a row ended sooner than [`QUICK_END`], with nothing sent, before following
+/// gives up.
+const QUICK_ENDS: u32 = 5;
+/// A watch that ends sooner than this after it was asked for was not ended by the API server:
+/// [`open`] asks for at least one second.
+const QUICK_END: Duration = Duration::from_secs(1);
+/// The pause before watching again after a quick end, doubled after each one in a row.
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
 
 /// A workload being followed.
 pub struct Follow<'a> {
@@ -29,8 +43,12 @@ pub struct Follow<'a> {
     resume_from: String,
     deadline: Instant,
     events: Option<Events>,
+    /// When the open watch was asked for.
+    opened: Instant,
     /// Streams that broke since the last event.
     broken: u32,
+    /// Watches in a row that ended at once, with nothing sent.
+    quick_ends: u32,
 }
 
 impl<'a> Follow<'a> {
@@ -42,7 +60,9 @@ impl<'a> Follow<'a> {
             last: from,
             deadline,
             events: None,
+            opened: Instant::now(),
             broken: 0,
+            quick_ends: 0,
         }
     }
 
@@ -56,18 +76,28 @@ impl<'a> Follow<'a> {
             }
             let events = match self.events.as_mut() {
                 Some(events) => events,
-                None => match open(self.cluster, &self.last, &self.resume_from, remaining).await {
-                    Ok(events) => self.events.insert(events),
-                    Err(error) if error.is_gone() => return self.relist().await.map(Some),
-                    Err(error) => return Err(error),
-                },
+                None => {
+                    let asked = Instant::now();
+                    match open(self.cluster, &self.last, &self.resume_from, remaining).await {
+                        Ok(events) => {
+                            self.opened = asked;
+                            self.events.insert(events)
+                        }
+                        Err(error) if error.is_gone() => return self.relist().await.map(Some),
+                        Err(error) => return Err(error),
+                    }
+                }
             };
             match tokio::time::timeout(remaining, events.next()).await {
                 Err(_) => return Ok(None),
-                // The server ended the watch: watch again from the last version.
-                Ok(None) => self.events = None,
+                // The watch ended: watch again from the last version.
+                Ok(None) => {
+                    self.events = None;
+                    self.pause_after_an_end(remaining).await?;
+                }
                 Ok(Some(Ok(workload))) => {
                     self.broken = 0;
+                    self.quick_ends = 0;
                     self.resume_from = workload.resource_version().to_string();
                     self.last = workload;
                     return Ok(Some(&self.last));
@@ -86,6 +116,35 @@ impl<'a> Follow<'a> {
                 Ok(Some(Err(error))) => return Err(error),
             }
         }
+    }
+
+    /// After a watch ended: nothing when the API server ended it (it ran for a while); after a
+    /// quick end, a pause that doubles with each in a row (within the `remaining` time), or
+    /// the error that gives up after [`QUICK_ENDS`].
+    async fn pause_after_an_end(&mut self, remaining: Duration) -> Result<(), ClusterError> {
+        if self.opened.elapsed() >= QUICK_END {
+            self.quick_ends = 0;
+            return Ok(());
+        }
+        self.quick_ends += 1;
+        if self.quick_ends == QUICK_ENDS {
+            return Err(ClusterError::WatchEndedEarly {
+                server: self.cluster.server.clone(),
+                context: self.cluster.context.clone(),
+                resource: self.last.kind.plural(),
+                namespace: self.last.namespace().to_string(),
+                name: self.last.name().to_string(),
+                ends: self.quick_ends,
+            });
+        }
+        let pause = FIRST_PAUSE * 2u32.pow(self.quick_ends - 1);
+        tracing::debug!(
+            ?pause,
+            ends = self.quick_ends,
+            "a watch ended at once; watching again after a pause"
+        );
+        tokio::time::sleep(pause.min(remaining)).await;
+        Ok(())
     }
 
     /// Lists the workload again; the next watch starts from the list's resourceVersion.

@@ -15,7 +15,9 @@
 //! This pump reads stdin line by line (each line bounded by the same 16 MiB), answers those
 //! cases itself, and passes every other line on to rmcp unchanged. Its answers and rmcp's
 //! output go to stdout through one writer, whole lines at a time, so they never interleave
-//! inside a line.
+//! inside a line. At most [`ANSWERS`] of its own answers wait for stdout: a client that sends
+//! malformed lines without reading the answers stops being read, as one that sends requests
+//! without reading does (rmcp's pipe is bounded too), rather than filling memory with answers.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -32,6 +34,8 @@ use tokio::task::JoinHandle;
 
 /// Bytes buffered between the pump and rmcp in each direction.
 const PIPE: usize = 64 * 1024;
+/// The pump's own answers that may wait for stdout.
+pub const ANSWERS: usize = 64;
 
 /// The answer to a line that is not JSON.
 pub const PARSE_ERROR: i64 = -32700;
@@ -68,7 +72,7 @@ where
 {
     let (server_reads, to_server) = duplex(PIPE);
     let (server_writes, from_server) = duplex(PIPE);
-    let (answers, answered) = mpsc::unbounded_channel();
+    let (answers, answered) = mpsc::channel(ANSWERS);
     let input = tokio::spawn(forward_input(
         BufReader::with_capacity(PIPE, input),
         to_server,
@@ -257,7 +261,7 @@ async fn read_line(
 async fn forward_input(
     mut input: impl AsyncBufRead + Unpin,
     mut to_server: DuplexStream,
-    answers: mpsc::UnboundedSender<Vec<u8>>,
+    answers: mpsc::Sender<Vec<u8>>,
 ) {
     let mut line = Vec::new();
     let mut gate = Gate::default();
@@ -273,7 +277,7 @@ async fn forward_input(
                 Verdict::Blank => {}
                 Verdict::Answer(answer) => {
                     tracing::debug!(bytes = line.len(), "answering a malformed line");
-                    let _ = answers.send(answer);
+                    let _ = answers.send(answer).await;
                 }
             },
             Read::Oversized => {
@@ -281,11 +285,13 @@ async fn forward_input(
                     max = DEFAULT_MAX_LINE_LENGTH,
                     "answering a line longer than the limit without reading it"
                 );
-                let _ = answers.send(error_line(
-                    None,
-                    INVALID_REQUEST,
-                    "Invalid Request: the message is longer than 16 MiB",
-                ));
+                let _ = answers
+                    .send(error_line(
+                        None,
+                        INVALID_REQUEST,
+                        "Invalid Request: the message is longer than 16 MiB",
+                    ))
+                    .await;
             }
             // Dropping `to_server` tells rmcp the session is over.
             Read::End => return,
@@ -295,7 +301,7 @@ async fn forward_input(
 
 async fn forward_output(
     from_server: DuplexStream,
-    mut answered: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut answered: mpsc::Receiver<Vec<u8>>,
     mut output: impl AsyncWrite + Unpin,
 ) {
     let mut server = BufReader::with_capacity(PIPE, from_server);
@@ -443,6 +449,23 @@ mod tests {
                 "{\"answer\":1}",
                 "{\"error\":{\"code\":-32700,\"message\":\"Parse error\"},\"id\":null,\"jsonrpc\":\"2.0\"}",
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_its_answers_stops_being_read() {
+        let (mut client, server_stdin) = duplex(PIPE);
+        let (server_stdout, _never_read) = duplex(1024);
+        let (_rmcp, _pump) = pump(server_stdin, server_stdout);
+        // Every line is answered by the pump itself; far more than can wait for stdout.
+        let garbage = "not json\n".repeat(100_000);
+        let sent = tokio::spawn(async move { client.write_all(garbage.as_bytes()).await });
+        for _ in 0..1_000 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !sent.is_finished(),
+            "stdin is read no further while {ANSWERS} answers wait for stdout"
         );
     }
 

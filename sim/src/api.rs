@@ -401,6 +401,11 @@ async fn fault_response(fault: &Fault, kill: &Notify) -> Option<Response<Body>> 
             Some(response)
         }
         FaultAction::ExpireContinue => Some(error(&ApiError::ContinueExpired)),
+        FaultAction::EndlessContinue => Some(respond(
+            200,
+            &json!({"kind": "List", "apiVersion": "v1", "metadata": {"continue": "endless"}, "items": []}),
+        )),
+        FaultAction::EndAtOnce => Some(respond_bytes(200, Vec::new())),
         FaultAction::DropMidStream | FaultAction::IgnoreDryRun => None,
         FaultAction::DropConnection => {
             kill.notify_one();

@@ -1,7 +1,9 @@
 //! Test-controlled misbehaviour: injected faults (a status code, optionally with `Retry-After`,
-//! a delay, a dropped connection, before or after the write takes effect; once, n times or
-//! always) and a deny list that answers with the API server's real 403. Requests are matched by verb, resource (`deployments`, or a
-//! subresource such as `deployments/scale`), and optionally namespace and name.
+//! a delay, a dropped connection, before or after the write takes effect; a watch ended at
+//! once, a list whose `continue` chain never ends; once, n times or always) and a deny list
+//! that answers with the API server's real 403. Requests are matched by verb, resource
+//! (`deployments`, or a subresource such as `deployments/scale`), and optionally namespace and
+//! name.
 
 use std::time::Duration;
 
@@ -143,6 +145,10 @@ pub enum FaultAction {
     /// Serve a `dryRun=All` request as a real one, as an intermediary that drops the query
     /// parameter would.
     IgnoreDryRun,
+    /// Answer a list with no items and a `continue` token, whichever page it asks for.
+    EndlessContinue,
+    /// Answer a watch with a stream that ends at once, cleanly, with no event.
+    EndAtOnce,
     /// Only wait (see [`Fault::delay`]); then serve normally.
     None,
 }
@@ -223,6 +229,20 @@ impl Fault {
     /// between the client and the API server drops the query parameter.
     pub fn ignore_dry_run(mut self) -> Self {
         self.action = FaultAction::IgnoreDryRun;
+        self
+    }
+
+    /// Answer every matching list with an empty page that still has a `continue` token, as no
+    /// API server does: a continue chain that never ends.
+    pub fn endless_continue(mut self) -> Self {
+        self.action = FaultAction::EndlessContinue;
+        self
+    }
+
+    /// Answer a watch with `200 OK` and a body that ends at once, as a proxy that closes watch
+    /// requests does; an API server ends a watch only after its `timeoutSeconds`.
+    pub fn end_at_once(mut self) -> Self {
+        self.action = FaultAction::EndAtOnce;
         self
     }
 

@@ -80,16 +80,29 @@ impl RolloutServer {
             compare_with: args.compare_with,
             show_env_values: self.settings.show_env_values,
         };
-        let mut report =
-            history::report(&workload, &set, query, Timestamp::now()).map_err(|error| {
-                ToolFailure(format!(
-                    "{error} of {} {}/{}: revisions are {}",
-                    target.kind,
-                    target.namespace,
-                    target.name,
-                    revisions::describe_numbers(&set.numbers())
-                ))
-            })?;
+        let now = Timestamp::now();
+        // A revision in full is diffed against another template, which for large templates
+        // takes long enough to hold every other call: that is done on a blocking thread.
+        let (workload, set, report) = if query.revision.is_some() {
+            tokio::task::spawn_blocking(move || {
+                let report = history::report(&workload, &set, query, now);
+                (workload, set, report)
+            })
+            .await
+            .map_err(|error| ToolFailure(format!("the revision could not be shown: {error}")))?
+        } else {
+            let report = history::report(&workload, &set, query, now);
+            (workload, set, report)
+        };
+        let mut report = report.map_err(|error| {
+            ToolFailure(format!(
+                "{error} of {} {}/{}: revisions are {}",
+                target.kind,
+                target.namespace,
+                target.name,
+                revisions::describe_numbers(&set.numbers())
+            ))
+        })?;
         if !history::healthy(&workload) {
             report.evidence = Some(verify::evidence(cluster, &workload, &set).await);
         }

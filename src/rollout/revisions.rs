@@ -6,6 +6,7 @@
 //! annotation (missing: 0; unparsable: skipped with a warning) or the `.revision` field.
 //! This is the one place that does it; history, planning and status all use it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
@@ -211,6 +212,12 @@ impl RevisionSet {
         }
     }
 
+    /// Adds what another page of the same list added; [`RevisionSet::sort`] after the last.
+    pub fn append(&mut self, page: RevisionSet) {
+        self.revisions.extend(page.revisions);
+        self.warnings.extend(page.warnings);
+    }
+
     /// Orders the revisions by number, as kubectl prints them.
     pub fn sort(&mut self) {
         self.revisions.sort_by_key(|revision| revision.number);
@@ -295,7 +302,55 @@ fn is_controlled_by(object: &RevisionObject, workload: &Workload) -> bool {
         .metadata
         .owner_references
         .iter()
-        .any(|owner| owner.controller == Some(true) && owner.uid == workload.uid())
+        .any(|owner| is_controller(workload, owner.controller, &owner.uid))
+}
+
+/// Whether one owner reference makes `workload` the object's controller.
+fn is_controller(workload: &Workload, controller: Option<bool>, uid: &str) -> bool {
+    controller == Some(true) && uid == workload.uid()
+}
+
+/// The owner references of a listed object, borrowed from its text.
+#[derive(serde::Deserialize)]
+struct Owners<'a> {
+    #[serde(borrow, default)]
+    metadata: OwnersMeta<'a>,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnersMeta<'a> {
+    #[serde(borrow, default)]
+    owner_references: Vec<OwnerRef<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct OwnerRef<'a> {
+    controller: Option<bool>,
+    #[serde(borrow)]
+    uid: Cow<'a, str>,
+}
+
+/// The objects of one list page (their text, borrowed from the page) that the workload
+/// controls, parsed. The others' owner references are read where they lie and nothing of
+/// them is copied: a selector can match many large objects of someone else's.
+pub fn controlled_by(
+    workload: &Workload,
+    items: &[&RawValue],
+) -> serde_json::Result<Vec<RevisionObject>> {
+    let mut controlled = Vec::new();
+    for item in items {
+        let owners: Owners = serde_json::from_str(item.get())?;
+        if owners
+            .metadata
+            .owner_references
+            .iter()
+            .any(|owner| is_controller(workload, owner.controller, &owner.uid))
+        {
+            controlled.push(serde_json::from_str(item.get())?);
+        }
+    }
+    Ok(controlled)
 }
 
 /// Reads one object's revision, moving its fields rather than copying them. An unreadable

@@ -281,6 +281,25 @@ impl TestCluster {
         }
     }
 
+    /// Creates an object in a scenario namespace as another client would (not in the request
+    /// log), through the API server's validation on both backends; the object as stored.
+    pub async fn create(&self, resource: &str, namespace: &str, mut object: Value) -> Value {
+        match &*self.inner {
+            Inner::Sim(sim) => sim
+                .create(resource, namespace, object)
+                .expect("the object is created"),
+            Inner::Real(real) => {
+                let ns = self.ns(namespace);
+                object["metadata"]["namespace"] = Value::from(ns.clone());
+                let path = kube_real::replay::collection_path(Real::kind(resource), &ns);
+                real.objects
+                    .send("POST", &path, Some(&object))
+                    .await
+                    .unwrap_or_else(|e| panic!("creating {resource} in {ns}: {e}"))
+            }
+        }
+    }
+
     /// Changes an object as another client would (not in the request log).
     pub async fn update(
         &self,
@@ -296,25 +315,6 @@ impl TestCluster {
             Inner::Real(real) => {
                 real.update(resource, &self.ns(namespace), name, "", change)
                     .await
-            }
-        }
-    }
-
-    /// Creates an object in a scenario namespace as another client would (not in the request
-    /// log), through the API server's validation on both backends.
-    pub async fn create(&self, resource: &str, namespace: &str, mut object: Value) -> Value {
-        match &*self.inner {
-            Inner::Sim(sim) => sim
-                .create(resource, namespace, object)
-                .expect("the object is created"),
-            Inner::Real(real) => {
-                let ns = self.ns(namespace);
-                object["metadata"]["namespace"] = Value::String(ns.clone());
-                let path = kube_real::replay::collection_path(Real::kind(resource), &ns);
-                real.objects
-                    .send("POST", &path, Some(&object))
-                    .await
-                    .unwrap_or_else(|e| panic!("POST {path}: {e}"))
             }
         }
     }

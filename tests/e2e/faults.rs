@@ -377,8 +377,8 @@ async fn status_reports_or_retries_past_every_failure_of_its_requests() {
 
 /// A watch stream cut mid-way (no closing chunk: a load balancer, a restarting API server) is
 /// watched again from the last version seen; the wait still ends with the rollout. (The sim
-/// closes the connection, which kube-rs reads as the end of the stream; a reset arrives as a
-/// transient error instead, and `Follow` watches again after that too.)
+/// closes the connection, which reads as a broken body, as a reset does: `Follow` watches
+/// again after a few of those in a row.)
 #[tokio::test]
 async fn a_watch_that_breaks_mid_stream_is_watched_again_from_the_last_version() {
     let host = Host::start_with(deployments(1), options(ControllerMode::OnTick)).await;

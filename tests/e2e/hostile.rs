@@ -6,6 +6,7 @@
 //! kube-sim only: most of these objects are written around the API server (a real one refuses
 //! them) and a real garbage collector deletes those with foreign owners.
 
+use k8s_rollout_mcp::cluster::{PAGE_SIZE, REVISION_PAGE_SIZE};
 use kube_sim::{Fault, Scenario, SimOptions, Verb};
 use serde_json::{Value, json};
 
@@ -487,8 +488,18 @@ async fn a_long_history_is_read_in_pages_and_an_expired_continue_restarts_once()
         .filter(|r| r.path.ends_with("/replicasets"))
         .map(|r| r.query)
         .collect();
-    assert_eq!(lists.len(), 3, "1,200 in pages of 500: {lists:?}");
-    assert!(lists.iter().all(|q| q.contains("limit=500")), "{lists:?}");
+    // A first page of 100 learns the objects are small; the rest come 500 to a request.
+    assert_eq!(
+        lists.len(),
+        4,
+        "1,200 in pages of 100, 500, 500, 100: {lists:?}"
+    );
+    let asked = |limit: u32| format!("limit={limit}");
+    assert!(lists[0].contains(&asked(REVISION_PAGE_SIZE)), "{lists:?}");
+    assert!(
+        lists[1..].iter().all(|q| q.contains(&asked(PAGE_SIZE))),
+        "{lists:?}"
+    );
     assert!(lists[1].contains("continue="), "{lists:?}");
 
     host.sim().clear_requests();
@@ -519,7 +530,7 @@ async fn a_long_history_is_read_in_pages_and_an_expired_continue_restarts_once()
         .filter(|r| r.path.ends_with("/replicasets"))
         .map(|r| r.status)
         .collect();
-    assert_eq!(statuses, vec![200, 410, 200, 200, 200], "restarted once");
+    assert_eq!(statuses, [200, 410, 200, 200, 200, 200], "restarted once");
 
     host.sim().inject_fault(
         Fault::on(Verb::List, "replicasets")

@@ -33,6 +33,7 @@ mod raw;
 mod arguments;
 mod audit;
 mod audit_chain;
+mod bounds;
 mod cli;
 mod cluster_event;
 mod credentials;
