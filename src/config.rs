@@ -19,6 +19,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::access::{ContextPolicy, NamespacePolicy, UnmatchablePattern};
 use crate::audit::AuditLog;
+use crate::platform;
 use crate::rollout::names;
 
 /// The variable that says the server runs in a pod (set by the kubelet).
@@ -130,7 +131,8 @@ pub struct Cli {
     pub show_env_values: bool,
 
     /// Audit log (JSON Lines) of every undo plan, approval decision and write
-    /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl].
+    /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl;
+    /// %LOCALAPPDATA%\k8s-rollout-mcp\audit.jsonl on Windows].
     #[arg(
         long,
         value_name = "PATH",
@@ -211,7 +213,10 @@ pub enum ConfigError {
         path: String,
         available: String,
     },
-    #[error("no audit log path: pass --audit-log PATH (neither XDG_STATE_HOME nor HOME is set)")]
+    #[error(
+        "no audit log path: pass --audit-log PATH ({})",
+        platform::STATE_DIR_UNSET
+    )]
     NoAuditLog,
     #[error("invalid --namespace {namespace:?}: {reason}")]
     InvalidNamespace { namespace: String, reason: String },
@@ -419,7 +424,8 @@ pub fn server_url(config: &kube::Config) -> String {
         .to_string()
 }
 
-/// `--kubeconfig`, else the paths in `KUBECONFIG`, else `~/.kube/config`.
+/// `--kubeconfig`, else the paths in `KUBECONFIG`, else `~/.kube/config` (on Windows, in the
+/// first of `%HOME%` and `%USERPROFILE%` that has one).
 fn kubeconfig_paths(explicit: Option<&Path>) -> Result<Vec<PathBuf>, ConfigError> {
     if let Some(path) = explicit {
         return Ok(vec![path.to_path_buf()]);
@@ -438,13 +444,12 @@ fn kubeconfig_paths(explicit: Option<&Path>) -> Result<Vec<PathBuf>, ConfigError
             return Ok(paths);
         }
     }
-    let home = std::env::var_os("HOME").ok_or(ConfigError::NoKubeconfig)?;
-    let default = PathBuf::from(home).join(".kube").join("config");
-    if default.exists() {
-        Ok(vec![default])
-    } else {
-        Err(ConfigError::NoKubeconfig)
-    }
+    platform::home_dirs()
+        .into_iter()
+        .map(|home| home.join(".kube").join("config"))
+        .find(|default| default.exists())
+        .map(|default| vec![default])
+        .ok_or(ConfigError::NoKubeconfig)
 }
 
 /// Reads and merges the files as kubectl does (the first file to set a value wins).
