@@ -7,7 +7,8 @@
 //!
 //! The server is the release binary, spawned and spoken to over stdio with rmcp's client, as a
 //! host would; the cluster is kube-sim in this process (its LIST of the ReplicaSets is part of
-//! each call's time).
+//! each call's time). `HISTORY_BENCH_SERVER=PATH` measures another build of the server instead
+//! (a release archive's static binary against the glibc one, in BENCHMARKS.md).
 
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,9 @@ async fn measure(revisions: usize, calls: usize, limit: Option<usize>) {
     sim.write_kubeconfig(&kubeconfig)
         .expect("kubeconfig written");
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"));
+    let server = std::env::var_os("HISTORY_BENCH_SERVER")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_k8s-rollout-mcp").into());
+    let mut command = Command::new(server);
     command
         .arg("--kubeconfig")
         .arg(&kubeconfig)

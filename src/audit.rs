@@ -3,21 +3,20 @@
 //! call goes on; if the approval record cannot be written, the undo is refused with no write.
 //!
 //! The lines form a hash chain: each record's `prev` is the SHA-256 (lower-case hex) of the
-//! previous line's bytes, read back from the end of the file itself under an exclusive `flock`,
-//! so servers appending to one file keep one chain. A line torn by a crash or a full disk is
+//! previous line's bytes, read back from the end of the file itself under an exclusive lock
+//! (`File::lock`: `flock` on Unix, `LockFileEx` on Windows), so servers appending to one file keep one chain. A line torn by a crash or a full disk is
 //! covered by the next record's `prev` together with the record before it (`tail`), so
 //! [`verify`] (`k8s-rollout-mcp audit verify`) can accept and report it rather than fail on it
 //! for ever; README "The audit log" says what the chain proves and what it cannot. `error` and
 //! `note` are clipped, so no message makes a line huge. The write and its fsync run on a
 //! blocking thread, off the async runtime.
 //!
-//! Default location: `$XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl`, else
-//! `~/.local/state/k8s-rollout-mcp/audit.jsonl`; the directory and file are created
-//! owner-only (0700 and 0600).
+//! Default location: `k8s-rollout-mcp/audit.jsonl` under the platform's state directory
+//! (`$XDG_STATE_HOME`, else `~/.local/state`, on Linux and macOS; `%LOCALAPPDATA%` on Windows);
+//! the directory and file are created owner-only (`crate::platform` says how per platform).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::jiff::Timestamp;
@@ -26,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::approval::ApprovalPath;
+use crate::platform;
 use crate::rollout::clip;
 use crate::rollout::template::sha256_hex;
 
@@ -178,16 +178,13 @@ impl AuditLog {
         Self { path }
     }
 
-    /// The default path, from `XDG_STATE_HOME` or `HOME`.
+    /// The default path, under [`platform::state_dir`].
     pub fn default_path() -> Option<PathBuf> {
-        let state = std::env::var_os("XDG_STATE_HOME")
-            .filter(|dir| Path::new(dir).is_absolute())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .map(|home| PathBuf::from(home).join(".local").join("state"))
-            })?;
-        Some(state.join("k8s-rollout-mcp").join("audit.jsonl"))
+        Some(
+            platform::state_dir()?
+                .join("k8s-rollout-mcp")
+                .join("audit.jsonl"),
+        )
     }
 
     /// Appends one record, stamped with the current time, its `error` and `note` clipped to
@@ -222,18 +219,10 @@ fn append_chained(
 ) -> std::io::Result<String> {
     let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
     if let Some(dir) = dir {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+        platform::create_private_dir_all(dir)?;
     }
     let created = !path.exists();
-    let mut file = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = platform::open_private_append(path)?;
     // Another server appending to the same file waits here: one chain.
     file.lock()?;
     let tail = tail(&file)?;
@@ -259,7 +248,7 @@ fn append_chained(
     file.sync_data()?;
     // A new file's directory entry must reach the disk too, or a crash could lose the whole log.
     if let Some(dir) = dir.filter(|_| created) {
-        File::open(dir)?.sync_all()?;
+        platform::sync_dir(dir)?;
     }
     Ok(hash)
 }
@@ -313,7 +302,7 @@ fn line_start(file: &File, end: u64) -> std::io::Result<u64> {
         let size = start.min(CHUNK as u64);
         let from = start - size;
         let chunk = &mut chunk[..size as usize];
-        file.read_exact_at(chunk, from)?;
+        platform::read_exact_at(file, chunk, from)?;
         if let Some(newline) = chunk.iter().rposition(|&byte| byte == b'\n') {
             return Ok(from + newline as u64 + 1);
         }
@@ -326,7 +315,7 @@ fn line_start(file: &File, end: u64) -> std::io::Result<u64> {
 fn read(file: &File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
     let len = usize::try_from(end - start).map_err(std::io::Error::other)?;
     let mut bytes = vec![0; len];
-    file.read_exact_at(&mut bytes, start)?;
+    platform::read_exact_at(file, &mut bytes, start)?;
     Ok(bytes)
 }
 
@@ -458,7 +447,7 @@ pub fn verify(text: &[u8]) -> Result<Verified, ChainBreak> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::fs::{self, OpenOptions};
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("audit-test-{name}-{}", std::process::id()));
@@ -497,9 +486,13 @@ mod tests {
         assert_eq!(lines[1]["namespace"], "shop");
         assert_eq!(lines[1]["call_id"], "c1");
         assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
-        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+        }
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -19,6 +19,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::access::{ContextPolicy, NamespacePolicy, UnmatchablePattern};
 use crate::audit::AuditLog;
+use crate::platform;
 use crate::rollout::names;
 
 /// The variable that says the server runs in a pod (set by the kubelet).
@@ -130,7 +131,8 @@ pub struct Cli {
     pub show_env_values: bool,
 
     /// Audit log (JSON Lines) of every undo plan, approval decision and write
-    /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl].
+    /// [default: $XDG_STATE_HOME/k8s-rollout-mcp/audit.jsonl, else ~/.local/state/k8s-rollout-mcp/audit.jsonl;
+    /// %LOCALAPPDATA%\k8s-rollout-mcp\audit.jsonl on Windows].
     #[arg(
         long,
         value_name = "PATH",
@@ -211,7 +213,10 @@ pub enum ConfigError {
         path: String,
         available: String,
     },
-    #[error("no audit log path: pass --audit-log PATH (neither XDG_STATE_HOME nor HOME is set)")]
+    #[error(
+        "no audit log path: pass --audit-log PATH ({})",
+        platform::STATE_DIR_UNSET
+    )]
     NoAuditLog,
     #[error("invalid --namespace {namespace:?}: {reason}")]
     InvalidNamespace { namespace: String, reason: String },
@@ -225,6 +230,18 @@ pub enum ConfigError {
         variable: &'static str,
         context: String,
     },
+}
+
+impl Cli {
+    /// An empty `--kubeconfig`, `--context` or `--namespace` means none was chosen, as kubectl
+    /// reads `--context=""`: a host that fills the variable from an optional setting left
+    /// blank (the Claude Desktop extension's) gets the kubeconfig's own defaults.
+    fn without_empty_choices(mut self) -> Self {
+        self.kubeconfig = self.kubeconfig.filter(|path| !path.as_os_str().is_empty());
+        self.context = self.context.filter(|context| !context.is_empty());
+        self.namespace = self.namespace.filter(|namespace| !namespace.is_empty());
+        self
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -241,6 +258,7 @@ impl Settings {
     /// Loads the kubeconfig (or, with none and `KUBERNETES_SERVICE_HOST` set, the in-cluster
     /// ServiceAccount config) and validates the flags.
     pub async fn load(cli: Cli) -> Result<Self, ConfigError> {
+        let cli = cli.without_empty_choices();
         let paths = match kubeconfig_paths(cli.kubeconfig.as_deref()) {
             Err(ConfigError::NoKubeconfig) if std::env::var_os(SERVICE_HOST).is_some() => {
                 let contexts = pod_contexts(&cli)?;
@@ -419,7 +437,8 @@ pub fn server_url(config: &kube::Config) -> String {
         .to_string()
 }
 
-/// `--kubeconfig`, else the paths in `KUBECONFIG`, else `~/.kube/config`.
+/// `--kubeconfig`, else the paths in `KUBECONFIG`, else `~/.kube/config` (on Windows, in the
+/// first of `%HOME%` and `%USERPROFILE%` that has one).
 fn kubeconfig_paths(explicit: Option<&Path>) -> Result<Vec<PathBuf>, ConfigError> {
     if let Some(path) = explicit {
         return Ok(vec![path.to_path_buf()]);
@@ -438,13 +457,12 @@ fn kubeconfig_paths(explicit: Option<&Path>) -> Result<Vec<PathBuf>, ConfigError
             return Ok(paths);
         }
     }
-    let home = std::env::var_os("HOME").ok_or(ConfigError::NoKubeconfig)?;
-    let default = PathBuf::from(home).join(".kube").join("config");
-    if default.exists() {
-        Ok(vec![default])
-    } else {
-        Err(ConfigError::NoKubeconfig)
-    }
+    platform::home_dirs()
+        .into_iter()
+        .map(|home| home.join(".kube").join("config"))
+        .find(|default| default.exists())
+        .map(|default| vec![default])
+        .ok_or(ConfigError::NoKubeconfig)
 }
 
 /// Reads and merges the files as kubectl does (the first file to set a value wins).
@@ -572,9 +590,12 @@ mod tests {
                         let Some(words) = shlex::split(line) else {
                             panic!("unbalanced quotes in {line:?}");
                         };
-                        let Some(binary) =
-                            words.iter().position(|w| w.ends_with("/k8s-rollout-mcp"))
-                        else {
+                        // The installed binary, or the image `docker run` starts; the last
+                        // such word (a line may make the audit directory first).
+                        let Some(binary) = words.iter().rposition(|w| {
+                            (w.ends_with("/k8s-rollout-mcp") && !w.contains(':'))
+                                || w.starts_with("ghcr.io/")
+                        }) else {
                             continue;
                         };
                         // The inspector's own flags follow the server's.
@@ -590,8 +611,9 @@ mod tests {
             }
         }
         // Claude Desktop (README and example), VS Code, Cursor, Codex, Claude Code, the
-        // Inspector, and the release binary in "Use it with a real cluster".
-        assert_eq!(checked, 8, "host snippets checked");
+        // Inspector, the installed binary in "Use it with a real cluster", the archive's
+        // install line and the container image's.
+        assert_eq!(checked, 10, "host snippets checked");
         for host in [
             "claude_desktop_config.json",
             "claude mcp add",
@@ -600,9 +622,30 @@ mod tests {
             "~/.codex/config.toml",
             "@modelcontextprotocol/inspector",
             "cargo install --path .",
+            "cargo install k8s-rollout-mcp",
+            "cargo binstall k8s-rollout-mcp",
+            "docker run -i --rm",
         ] {
             assert!(readme.contains(host), "the README shows {host}");
         }
+    }
+
+    #[test]
+    fn an_empty_kubeconfig_context_or_namespace_means_none_was_chosen() {
+        let argv = [
+            "k8s-rollout-mcp",
+            "--kubeconfig",
+            "",
+            "--context",
+            "",
+            "-n",
+            "",
+        ];
+        let cli = Cli::try_parse_from(argv).unwrap().without_empty_choices();
+        assert_eq!(
+            (cli.kubeconfig, cli.context, cli.namespace),
+            (None, None, None)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod follow;
 pub mod mcp;
+pub mod platform;
 pub mod rollout;
 pub mod transport;
 pub mod undo;

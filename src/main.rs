@@ -1,8 +1,9 @@
 //! The `k8s-rollout-mcp` binary: flags and kubeconfig -> settings -> MCP over stdio.
 //! stdout carries only JSON-RPC; logs go to stderr.
 //!
-//! The session ends when the host closes stdin, or on SIGTERM or SIGINT even with stdin still
-//! open (the MCP stdio shutdown sequence sends SIGTERM; a terminal sends SIGINT). Either way an
+//! The session ends when the host closes stdin, or when the process is asked to stop even with
+//! stdin still open (SIGTERM, as the MCP stdio shutdown sequence sends, or SIGINT from a
+//! terminal; Ctrl-C or Ctrl-Break on Windows: `platform::shutdown_requested`). Either way an
 //! undo already running gets up to 30 seconds to finish and record its outcome.
 
 use std::process::ExitCode;
@@ -14,28 +15,13 @@ use k8s_rollout_mcp::audit::AuditLog;
 use k8s_rollout_mcp::cluster::Cluster;
 use k8s_rollout_mcp::config::{AuditCommand, Cli, Command, Settings};
 use k8s_rollout_mcp::mcp::RolloutServer;
+use k8s_rollout_mcp::platform;
 use rmcp::ServiceExt;
 use rmcp::service::ServerInitializeError;
 use tracing_subscriber::EnvFilter;
 
 /// The exit code for a configuration the server cannot start with (as clap uses for usage).
 const CONFIG_ERROR: u8 = 2;
-/// Resolves on SIGTERM or SIGINT.
-async fn terminated() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut interrupt)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-        }
-        _ => std::future::pending().await,
-    }
-}
 
 /// How long a disconnected server waits for running undos to record their outcome.
 const UNDO_DRAIN: Duration = Duration::from_secs(30);
@@ -71,7 +57,8 @@ fn main() -> ExitCode {
 fn audit_verify(path: Option<std::path::PathBuf>) -> ExitCode {
     let Some(path) = path.or_else(AuditLog::default_path) else {
         eprintln!(
-            "k8s-rollout-mcp: no audit log path: pass PATH or --audit-log (neither XDG_STATE_HOME nor HOME is set)"
+            "k8s-rollout-mcp: no audit log path: pass PATH or --audit-log ({})",
+            platform::STATE_DIR_UNSET
         );
         return ExitCode::from(CONFIG_ERROR);
     };
@@ -204,10 +191,10 @@ async fn serve(cli: Cli) -> ExitCode {
         }
     };
     // The session ends when the host closes stdin or, per the MCP stdio shutdown sequence,
-    // sends SIGTERM; either way running undos get to finish and record their outcome.
+    // asks the process to stop; either way running undos get to finish and record their outcome.
     let ended = tokio::select! {
         ended = session => ended,
-        () = terminated() => Ok(()),
+        () = platform::shutdown_requested() => Ok(()),
     };
     if !undos.drained(UNDO_DRAIN).await {
         tracing::error!(

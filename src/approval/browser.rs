@@ -10,6 +10,8 @@
 
 use std::process::Stdio;
 
+use crate::platform;
+
 /// Why the page cannot be opened here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
@@ -21,14 +23,10 @@ pub enum OpenError {
     Spawn { command: String, error: String },
 }
 
-/// Whether a person can see a browser opened here: the environment's `DISPLAY`,
-/// `WAYLAND_DISPLAY` or `BROWSER` on Linux and the other Unixes; always on macOS and Windows.
+/// Whether a person can see a browser opened here: a desktop ([`platform::has_desktop`]) or a
+/// `BROWSER` command, which knows where to show one.
 pub fn can_open() -> Result<(), OpenError> {
-    let variable = |name| std::env::var_os(name).is_some_and(|value| !value.is_empty());
-    if cfg!(any(target_os = "macos", target_os = "windows"))
-        || ["BROWSER", "DISPLAY", "WAYLAND_DISPLAY"]
-            .into_iter()
-            .any(variable)
+    if platform::has_desktop() || std::env::var_os("BROWSER").is_some_and(|value| !value.is_empty())
     {
         Ok(())
     } else {
@@ -70,24 +68,14 @@ fn commands(browser: Option<&str>, url: &str) -> Vec<Vec<String>> {
             Some(words)
         })
         .collect();
-    commands.push(platform_opener(url));
+    commands.push(
+        platform::BROWSER_OPENER
+            .iter()
+            .map(|word| word.to_string())
+            .chain(std::iter::once(url.to_string()))
+            .collect(),
+    );
     commands
-}
-
-fn platform_opener(url: &str) -> Vec<String> {
-    let words: &[&str] = if cfg!(target_os = "macos") {
-        &["open"]
-    } else if cfg!(target_os = "windows") {
-        // `start` takes its first quoted argument as a window title.
-        &["cmd", "/C", "start", ""]
-    } else {
-        &["xdg-open"]
-    };
-    words
-        .iter()
-        .map(|word| word.to_string())
-        .chain(std::iter::once(url.to_string()))
-        .collect()
 }
 
 fn spawn(command: &[String]) -> Result<(), OpenError> {

@@ -133,12 +133,7 @@ pub async fn record(
 
 /// `k8s-rollout-mcp@<host name>`: where the approval was given.
 fn instance() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|host| host.trim().to_string())
-        .filter(|host| !host.is_empty())
-        .unwrap_or_else(|| "unknown-host".into());
+    let host = crate::platform::host_name().unwrap_or_else(|| "unknown-host".into());
     format!("{FIELD_MANAGER}@{host}")
 }
 
