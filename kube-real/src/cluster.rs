@@ -79,6 +79,19 @@ pub enum StartError {
     Supervisor,
 }
 
+impl StartError {
+    /// Whether a component could not bind the port [`free_port`] found free: another process
+    /// took it in between, and a start on new ports succeeds.
+    fn lost_a_port(&self) -> bool {
+        match self {
+            Self::Exited { log, .. } | Self::NotReady { log, .. } => {
+                log.contains("address already in use")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// What a started cluster looks like from outside.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -109,14 +122,29 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Builds if needed and starts a cluster; blocks until it is ready.
+    /// Builds if needed and starts a cluster; blocks until it is ready. A start that lost a
+    /// port to another process is made again on new ports, up to [`START_ATTEMPTS`] in all.
     pub fn start(options: Options) -> Result<Self, StartError> {
-        let (endpoint, supervisor) =
-            Supervisor::start(move |dir, processes| start_all(&options, dir, processes))?;
-        Ok(Self {
-            endpoint,
-            supervisor,
-        })
+        let mut attempt = 1;
+        loop {
+            let options = options.clone();
+            match Supervisor::start(move |dir, processes| start_all(&options, dir, processes)) {
+                Err(lost) if lost.lost_a_port() && attempt < START_ATTEMPTS => {
+                    tracing::warn!(
+                        attempt,
+                        "kube-real lost a port while starting; starting again on new ports: {lost}"
+                    );
+                    attempt += 1;
+                }
+                started => {
+                    let (endpoint, supervisor) = started?;
+                    return Ok(Self {
+                        endpoint,
+                        supervisor,
+                    });
+                }
+            }
+        }
     }
 
     /// Where and how to reach it.
@@ -685,7 +713,11 @@ fn node_ready(node: &Node) -> bool {
     ready && untainted
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; the component binds it right after).
+/// Starts in all when a component loses its port to another process ([`Cluster::start`]).
+const START_ATTEMPTS: u32 = 3;
+
+/// A free TCP port on 127.0.0.1 (free when asked; the component binds it right after, unless
+/// another process takes it first: see [`START_ATTEMPTS`]).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -713,5 +745,32 @@ fn sweep_stale_dirs() {
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_port_taken_in_between_starts_again() {
+        let exited = |log: &str| StartError::Exited {
+            component: "etcd",
+            status: "exit status: 1".into(),
+            log: log.into(),
+        };
+        let lost = "listen tcp 127.0.0.1:41234: bind: address already in use";
+        assert!(exited(lost).lost_a_port());
+        assert!(
+            StartError::NotReady {
+                component: "kube-apiserver",
+                seconds: 60,
+                detail: "not ready".into(),
+                log: lost.into(),
+            }
+            .lost_a_port()
+        );
+        assert!(!exited("open /tmp/x: permission denied").lost_a_port());
+        assert!(!StartError::Supervisor.lost_a_port());
     }
 }
