@@ -310,7 +310,8 @@ async fn a_person_declines_or_approves_on_the_page_in_a_real_browser(backend: Ba
             .contains("approved by Jane Doe via k8s-rollout-mcp"),
         "{report}"
     );
-    assert_eq!(approving.writes().await.len(), 1, "one PATCH");
+    let writes = approving.writes().await;
+    assert_eq!(writes.len(), 1, "one PATCH: {writes:#?}");
     let audit = approving.audit();
     let approved = audit.iter().find(|r| r["event"] == "approved").unwrap();
     assert_eq!(approved["approver"], "Jane Doe");
