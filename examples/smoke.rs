@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kube_sim::{Scenario, Sim};
+use kube_sim::{Scenario, Sim, SimOptions};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::TokioChildProcess;
@@ -74,7 +74,7 @@ async fn run(args: Args) -> Result<(), Error> {
         .kubeconfig
         .clone()
         .unwrap_or_else(|| dir.join("kubeconfig"));
-    let sim = Sim::start(Scenario::demo()).await;
+    let sim = Sim::start_with(Scenario::demo(), SimOptions::demo()).await;
     sim.write_kubeconfig(&kubeconfig)?;
 
     let (command, manifest) = match &args.mcpb {

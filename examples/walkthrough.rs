@@ -167,9 +167,7 @@ impl DemoCluster {
         kubeconfig: &std::path::Path,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         if !real {
-            // The release kube-real builds by default (`kube_real::build::KUBERNETES_VERSION`), so the demo shows no untested-release warning.
-            let options = SimOptions::new().kube_version(36);
-            let sim = Sim::start_with(Scenario::demo(), options).await;
+            let sim = Sim::start_with(Scenario::demo(), SimOptions::demo()).await;
             sim.write_kubeconfig(kubeconfig)?;
             println!(
                 "Simulated cluster (demo scenario) listening at {}",

@@ -83,6 +83,13 @@ impl SimOptions {
         Self::default()
     }
 
+    /// The options of a demo: the release kube-real builds by default (1.36), one the server is
+    /// tested against, so a demo shows no untested-release warning. (The default, 1.33, is the
+    /// newest the kubectl dispatcher's `kubectl.1.NN` cover, for the differential tests.)
+    pub fn demo() -> Self {
+        Self::new().kube_version(36)
+    }
+
     /// The minor version `/version` reports (`27` for 1.27); the kubectl dispatcher picks the
     /// matching `kubectl.1.NN`.
     pub fn kube_version(mut self, minor: u32) -> Self {
