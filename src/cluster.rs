@@ -12,6 +12,8 @@
 
 mod body;
 mod connect;
+pub mod credentials;
+mod exec;
 pub mod identity;
 mod list;
 pub mod retry;
@@ -42,6 +44,7 @@ use crate::rollout::plan::RollbackPatch;
 use crate::rollout::revisions::{self, RevisionSet};
 use crate::rollout::workload::Workload;
 
+use credentials::{CredentialError, Credentials};
 use identity::KubeUser;
 use list::{List, ListPage, Page};
 pub use list::{MAX_LIST_BYTES, MAX_LIST_OBJECTS, PAGE_SIZE, REVISION_PAGE_SIZE};
@@ -64,6 +67,13 @@ pub struct Cluster {
     /// The context's namespace, else "default".
     pub default_namespace: String,
     request_timeout: Duration,
+    /// The bearer credential both clients send, obtained on first use.
+    credentials: Arc<Credentials>,
+    /// The cluster's `insecure-skip-tls-verify`: every approval and result says so.
+    pub insecure: bool,
+    /// The user the writes run as, when the kubeconfig impersonates one (`as`, `as-uid`,
+    /// `as-groups`), as approvals and the audit show it.
+    pub impersonating: Option<String>,
     /// The context's Kubernetes user, looked up once (concurrent first callers share the one
     /// lookup).
     kube_user: Arc<tokio::sync::OnceCell<KubeUser>>,
@@ -149,6 +159,10 @@ pub enum ClusterError {
         detail: String,
         fix: &'static str,
     },
+    /// No credential could be obtained (a plugin failed, a token file is unreadable): nothing
+    /// was sent.
+    #[error("{0}")]
+    Credentials(String),
     #[error(
         "the API server at {server} rejected the credentials of context \"{context}\" (401 Unauthorized: {message}): the token is expired or wrong; get a fresh one (`kubectl create token ACCOUNT` for a ServiceAccount, or log in again with your cluster's CLI) and update the kubeconfig"
     )]
@@ -388,26 +402,38 @@ impl Cluster {
         context: &str,
         request_timeout: Duration,
     ) -> Result<Self, ClusterError> {
-        let failed = |error: kube::Error| ClusterError::Client {
-            context: context.to_string(),
-            fix: credential_fix(&error),
-            detail: error_chain(&error),
+        let failed = |error: connect::ConnectError| {
+            let (detail, fix) = match &error {
+                connect::ConnectError::Kube(kube) => (error_chain(kube), credential_fix(kube)),
+                other => (other.to_string(), "fix the cluster entry in the kubeconfig"),
+            };
+            ClusterError::Client {
+                context: context.to_string(),
+                detail,
+                fix,
+            }
         };
+        let credentials = Credentials::new(context, &config.auth_info, request_timeout)
+            .map_err(|error| ClusterError::Credentials(error.to_string()))?;
+        let credentials = Arc::new(credentials);
+        let impersonating = impersonated(&config.auth_info);
+        config.auth_info = Credentials::for_kube(&config.auth_info);
         config.default_retry = false;
         config.headers.push((
             http::header::USER_AGENT,
             http::HeaderValue::from_static(identity::USER_AGENT),
         ));
         let server = config::server_url(&config);
+        let insecure = config.accept_invalid_certs;
         let default_namespace = config.default_namespace.clone();
-        let writes = connect::client_builder(config.clone())
+        let writes = connect::client_builder(config.clone(), credentials.clone())
             .map_err(failed)?
             .build();
         let layers = ServiceBuilder::new()
             .layer(RetryLayer::new(retry::ReadRetry::new(request_timeout)))
             // tower's retry needs a cloneable service; kube's stack is boxed and is not.
             .layer(BufferLayer::new(1024));
-        let reads = connect::client_builder(config)
+        let reads = connect::client_builder(config, credentials.clone())
             .map_err(failed)?
             .with_layer(&layers)
             .build();
@@ -418,6 +444,9 @@ impl Cluster {
             server,
             default_namespace,
             request_timeout,
+            credentials,
+            insecure,
+            impersonating,
             kube_user: Arc::default(),
             release: Arc::default(),
         })
@@ -456,6 +485,29 @@ impl Cluster {
                 }
             })
             .await;
+    }
+
+    /// Who the writes run as, for approvals: the API server's answer ([`KubeUser::describe`]),
+    /// the kubeconfig's impersonation, and whether the server's certificate goes unverified.
+    pub fn writes_as(&self, user: &KubeUser) -> String {
+        let mut text = user.describe();
+        if let Some(impersonated) = &self.impersonating {
+            text.push_str(&format!(
+                ", impersonating {impersonated} (the kubeconfig user's `as`)"
+            ));
+        }
+        if let Some(warning) = self.connection_warning() {
+            text.push_str(&format!("; {warning}"));
+        }
+        text
+    }
+
+    /// What every result and approval on this context says about its connection: that the
+    /// API server's certificate is not verified (`insecure-skip-tls-verify`).
+    pub fn connection_warning(&self) -> Option<&'static str> {
+        self.insecure.then_some(
+            "the API server's certificate is NOT verified (the kubeconfig sets insecure-skip-tls-verify): anyone on the network path could answer in its place",
+        )
     }
 
     /// The warning about this context's release, to the first result that asks.
@@ -853,6 +905,12 @@ impl Cluster {
         attempt: Attempt<'_>,
         request: impl Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, ClusterError> {
+        // The credential first, within its own limit (a plugin run is bounded by
+        // --request-timeout too), so the request keeps its whole time limit.
+        self.credentials
+            .header()
+            .await
+            .map_err(|error| ClusterError::Credentials(error.to_string()))?;
         match tokio::time::timeout(self.request_timeout, request).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.classify(attempt, error)),
@@ -910,8 +968,11 @@ impl Cluster {
             kube::Error::Auth(error) => ClusterError::Client {
                 context: self.context.clone(),
                 detail: error_chain(&error),
-                fix: credential_fix_for(&error),
+                fix: CERTIFICATE_FIX,
             },
+            kube::Error::Service(error) if credential_error(&*error).is_some() => {
+                ClusterError::Credentials(credential_error(&*error).unwrap_or_default())
+            }
             other => {
                 let detail = error_chain(&other);
                 // rustls' verdict reaches us only as text inside hyper's boxed errors.
@@ -938,29 +999,47 @@ impl Cluster {
 /// What to do about a client that could not be built, by its error.
 fn credential_fix(error: &kube::Error) -> &'static str {
     match error {
-        kube::Error::Auth(error) => credential_fix_for(error),
+        kube::Error::Auth(_) => CERTIFICATE_FIX,
         _ => "fix that context's cluster and user entries in the kubeconfig",
     }
 }
 
-/// What to do about credentials that could not be obtained.
-fn credential_fix_for(error: &kube::client::AuthError) -> &'static str {
-    use kube::client::AuthError;
-    match error {
-        AuthError::AuthExecStart(_) => {
-            "the kubeconfig's exec credential plugin could not be started: install it, and since MCP hosts start servers with a minimal PATH, give its absolute path as the kubeconfig's `command` or set PATH in the host config's `env`"
+/// What to do about credentials kube could not load (the client certificate and key are the
+/// only ones it loads).
+const CERTIFICATE_FIX: &str = "fix that context's client-certificate and client-key in the kubeconfig (files, or inline -data; an RSA, PKCS#8 or EC key in PEM)";
+
+/// The message of a [`CredentialError`] somewhere in an error's chain (our layer's error
+/// reaches kube boxed, and through the read client's buffer).
+fn credential_error(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(found) = current.downcast_ref::<CredentialError>() {
+            return Some(found.to_string());
         }
-        AuthError::AuthExecRun { .. }
-        | AuthError::AuthExec(_)
-        | AuthError::AuthExecParse(_)
-        | AuthError::ExecPluginFailed => {
-            "the kubeconfig's exec credential plugin failed: run its command by hand to see why (an expired login is the usual cause: log in again)"
-        }
-        AuthError::ReadTokenFile(..) => {
-            "the token file could not be read: check the kubeconfig's tokenFile path and its permissions"
-        }
-        _ => "fix that context's user entry in the kubeconfig",
+        next = current.source();
     }
+    None
+}
+
+/// `as` (with `as-uid` and `as-groups`) of a kubeconfig user, in words; none when it
+/// impersonates nobody.
+fn impersonated(user: &kube::config::AuthInfo) -> Option<String> {
+    let name = user.impersonate.as_ref()?;
+    let mut text = format!("{name:?}");
+    if let Some(uid) = &user.impersonate_uid {
+        text.push_str(&format!(" (uid {uid:?})"));
+    }
+    if let Some(groups) = user.impersonate_groups.as_ref().filter(|g| !g.is_empty()) {
+        text.push_str(&format!(
+            " in groups {}",
+            crate::rollout::clip::list(
+                groups.iter().map(|g| format!("{g:?}")),
+                crate::rollout::clip::ITEMS,
+                ", "
+            )
+        ));
+    }
+    Some(text)
 }
 
 /// Why the API server could not say who we are, in a few words.

@@ -9,28 +9,132 @@
 //! each context, concurrent requests (the evidence LISTs), and any call after the connection
 //! pool's idle timeout. kubectl, like every Go client, sets `TCP_NODELAY` on its connections.
 //!
-//! A kubeconfig with a `proxy-url` keeps kube's own stack, which holds its proxy connectors,
-//! and with it that delay.
+//! A `proxy-url` (or `HTTPS_PROXY`, as kubectl reads it, unless `NO_PROXY` covers the server)
+//! puts hyper's proxy connector between TLS and that same TCP connector: HTTP CONNECT through
+//! an `http://` or `https://` proxy (user info in the URL becomes Basic proxy authentication),
+//! or SOCKS5 through a `socks5://` one, the server's name resolved by the proxy. The
+//! credential on each request is the context's own ([`super::credentials`]), not kube's.
+
+use std::sync::Arc;
 
 use hyper_timeout::TimeoutConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use kube::client::{Body, ClientBuilder, ConfigExt, DynBody};
 use tower::util::BoxService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
+use super::credentials::{AuthorizeLayer, Credentials};
+
 /// The service a client is built on (kube's `GenericService`).
 pub type Stack = BoxService<http::Request<Body>, http::Response<Box<DynBody>>, BoxError>;
 
-/// A client builder for `config`, its connections without Nagle's delay.
-pub fn client_builder(config: kube::Config) -> Result<ClientBuilder<Stack>, kube::Error> {
-    if config.proxy_url.is_some() {
-        return ClientBuilder::try_from(config);
-    }
+/// Why no client could be built from a context's connection settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    #[error(
+        "the cluster's proxy-url {url} has the scheme {scheme:?}; use http://, https:// or socks5://"
+    )]
+    ProxyScheme { url: String, scheme: String },
+}
+
+/// A client builder for `config`, its connections without Nagle's delay (through its proxy, if
+/// any), every request carrying `credentials`.
+pub fn client_builder(
+    config: kube::Config,
+    credentials: Arc<Credentials>,
+) -> Result<ClientBuilder<Stack>, ConnectError> {
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
-    let mut connector = TimeoutConnector::new(config.rustls_https_connector_with_connector(tcp)?);
+    let Some(proxy) = config.proxy_url.clone() else {
+        return stack(config, credentials, tcp);
+    };
+    let (user, password) = proxy_user(&proxy);
+    match proxy.scheme_str() {
+        Some("socks5") => {
+            let mut socks = SocksV5::new(proxy.clone(), tcp);
+            if let Some(user) = user {
+                socks = socks.with_auth(user, password.unwrap_or_default());
+            }
+            stack(config, credentials, socks)
+        }
+        Some("http") => {
+            let tunnel = with_basic(Tunnel::new(proxy.clone(), tcp), user, password);
+            stack(config, credentials, tunnel)
+        }
+        Some("https") => {
+            let tls = config.rustls_https_connector_with_connector(tcp)?;
+            let tunnel = with_basic(Tunnel::new(proxy.clone(), tls), user, password);
+            stack(config, credentials, tunnel)
+        }
+        scheme => Err(ConnectError::ProxyScheme {
+            url: hide_user(&proxy),
+            scheme: scheme.unwrap_or_default().to_string(),
+        }),
+    }
+}
+
+/// The proxy URL's user and password, percent-decoded.
+fn proxy_user(proxy: &http::Uri) -> (Option<String>, Option<String>) {
+    let Some((user_info, _)) = proxy.authority().and_then(|a| a.as_str().rsplit_once('@')) else {
+        return (None, None);
+    };
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    match user_info.split_once(':') {
+        Some((user, password)) => (Some(decode(user)), Some(decode(password))),
+        None => (Some(decode(user_info)), None),
+    }
+}
+
+/// The proxy URL as errors show it: without its user info.
+fn hide_user(proxy: &http::Uri) -> String {
+    let host = proxy
+        .authority()
+        .map(|a| {
+            a.as_str()
+                .rsplit_once('@')
+                .map_or(a.as_str(), |(_, host)| host)
+        })
+        .unwrap_or_default();
+    format!("{}://{host}", proxy.scheme_str().unwrap_or_default())
+}
+
+/// Basic proxy authentication for an HTTP CONNECT tunnel, when the URL has a user.
+fn with_basic<C>(tunnel: Tunnel<C>, user: Option<String>, password: Option<String>) -> Tunnel<C> {
+    use base64::Engine;
+    let Some(user) = user else {
+        return tunnel;
+    };
+    let pair = format!("{user}:{}", password.unwrap_or_default());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    match http::HeaderValue::try_from(format!("Basic {encoded}")) {
+        Ok(value) => tunnel.with_auth(value),
+        Err(_) => tunnel,
+    }
+}
+
+/// kube's layers and TLS over `connector`, with the context's credential.
+fn stack<C>(
+    config: kube::Config,
+    credentials: Arc<Credentials>,
+    connector: C,
+) -> Result<ClientBuilder<Stack>, ConnectError>
+where
+    C: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
+    C::Response: hyper::rt::Read + hyper::rt::Write + Connection + Send + Unpin + 'static,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    let mut connector =
+        TimeoutConnector::new(config.rustls_https_connector_with_connector(connector)?);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
@@ -39,7 +143,7 @@ pub fn client_builder(config: kube::Config) -> Result<ClientBuilder<Stack>, kube
         hyper_util::client::legacy::Builder::new(TokioExecutor::new()).build(connector);
     let stack = ServiceBuilder::new()
         .layer(config.base_uri_layer())
-        .option_layer(config.auth_layer()?)
+        .layer(AuthorizeLayer(credentials))
         .layer(config.extra_headers_layer()?)
         .map_err(BoxError::from)
         .service(http)
@@ -54,6 +158,8 @@ pub fn client_builder(config: kube::Config) -> Result<ClientBuilder<Stack>, kube
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
@@ -122,7 +228,15 @@ mod tests {
 
     #[tokio::test]
     async fn connections_are_opened_with_tcp_nodelay() {
-        assert!(nodelay_of(|config| client_builder(config).unwrap().build()).await);
+        assert!(
+            nodelay_of(|config| {
+                let none = Credentials::new("test", &Default::default(), Duration::from_secs(1));
+                client_builder(config, Arc::new(none.unwrap()))
+                    .unwrap()
+                    .build()
+            })
+            .await
+        );
     }
 
     /// Why this module exists: if kube's own stack sets it one day (kube-rs/kube#2056), this

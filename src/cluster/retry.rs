@@ -114,20 +114,24 @@ impl<B> Policy<Request<Body>, Response<B>, BoxError> for ReadRetry {
     }
 
     fn clone_request(&mut self, request: &Request<Body>) -> Option<Request<Body>> {
-        // Only reads are ever retried; a write is not even copied.
-        if request.method() != Method::GET {
-            return None;
-        }
-        let mut copy = Request::builder()
-            .method(Method::GET)
-            .uri(request.uri().clone())
-            .version(request.version())
-            .body(request.body().try_clone()?)
-            .ok()?;
-        *copy.headers_mut() = request.headers().clone();
-        *copy.extensions_mut() = request.extensions().clone();
-        Some(copy)
+        copy_read(request)
     }
+}
+
+/// A copy of a GET to send again; none for any other method (a write is not even copied).
+pub fn copy_read(request: &Request<Body>) -> Option<Request<Body>> {
+    if request.method() != Method::GET {
+        return None;
+    }
+    let mut copy = Request::builder()
+        .method(Method::GET)
+        .uri(request.uri().clone())
+        .version(request.version())
+        .body(request.body().try_clone()?)
+        .ok()?;
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    Some(copy)
 }
 
 #[cfg(test)]

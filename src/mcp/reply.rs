@@ -77,7 +77,8 @@ impl Warned for StatusReport {
 
 /// A successful result: `report` in `cluster` as structured content, rendered by `render` for
 /// humans and models (ending with the context and server it is about), with the cluster's
-/// release warning when this is the context's first result.
+/// release warning when this is the context's first result, and the connection's warning
+/// (an unverified certificate) on every one.
 pub fn success<T: Serialize + Warned>(
     cluster: &Cluster,
     mut report: T,
@@ -85,6 +86,9 @@ pub fn success<T: Serialize + Warned>(
 ) -> CallToolResult {
     if let Some(warning) = cluster.take_release_warning() {
         report.warnings().push(warning);
+    }
+    if let Some(warning) = cluster.connection_warning() {
+        report.warnings().push(warning.to_string());
     }
     let text = render(&report);
     let report = InContext {

@@ -202,7 +202,7 @@ impl RolloutServer {
             }
             (None, Ok(Route::Page(how))) => {
                 let briefing = call.brief(&workload, &set, &plan, how.path()).await?;
-                let identity = kube_user.describe();
+                let identity = cluster.writes_as(&kube_user);
                 let identity = ClusterIdentity {
                     context: &cluster.context,
                     server: &cluster.server,
@@ -540,7 +540,7 @@ fn approval_message(
     reason: Option<&str>,
     kube_user: &KubeUser,
 ) -> String {
-    let writes_as = kube_user.describe();
+    let writes_as = cluster.writes_as(kube_user);
     let identity = ClusterIdentity {
         context: &cluster.context,
         server: &cluster.server,

@@ -1,5 +1,6 @@
 //! Credentials that do not work, each told apart with the context and the fix: an exec plugin
-//! that is missing or fails, a server nobody listens on (kube-sim), a wrong or expired token
+//! that is missing (with its installHint), fails (its stderr), or wants a terminal, a removed
+//! auth-provider, a server nobody listens on (kube-sim), a wrong or expired token
 //! (401) and a server certificate the context's CA does not trust (kube-real). A kubeconfig with
 //! one good context and the broken ones: each broken call fails cleanly, and the good context
 //! still answers after it (the server keeps serving).
@@ -55,7 +56,7 @@ async fn exec_plugins_and_unreachable_servers_are_named_with_the_fix() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let exec = |command: &str| json!({"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command, "interactiveMode": "Never"}});
+    let exec = |command: &str| json!({"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command, "interactiveMode": "Never", "installHint": "install kubectl-login from https://example.com/login"}});
     let kubeconfig = json!({
         "apiVersion": "v1", "kind": "Config", "current-context": "good",
         "clusters": [cluster("sim", &sim.url(), None), cluster("nowhere", "http://127.0.0.1:9", None)],
@@ -63,11 +64,15 @@ async fn exec_plugins_and_unreachable_servers_are_named_with_the_fix() {
             {"name": "plain", "user": {}},
             {"name": "missing", "user": exec("/nonexistent/kubectl-login")},
             {"name": "failing", "user": exec(failing.to_str().unwrap())},
+            {"name": "always", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws", "interactiveMode": "Always"}}},
+            {"name": "gcp", "user": {"auth-provider": {"name": "gcp"}}},
         ],
         "contexts": [
             context("good", "sim", "plain"),
             context("missing-plugin", "sim", "missing"),
             context("failing-plugin", "sim", "failing"),
+            context("always-interactive", "sim", "always"),
+            context("gcp-provider", "sim", "gcp"),
             context("unreachable", "nowhere", "plain"),
         ],
     });
@@ -75,13 +80,23 @@ async fn exec_plugins_and_unreachable_servers_are_named_with_the_fix() {
     let cases = [
         (
             "missing-plugin",
-            "cannot build a client for context \"missing-plugin\" from the kubeconfig: auth error: unable to run auth exec",
-            "exec credential plugin could not be started: install it, and since MCP hosts start servers with a minimal PATH",
+            "context \"missing-plugin\": the exec credential plugin \"/nonexistent/kubectl-login\" was not found (install kubectl-login from https://example.com/login)",
+            "MCP hosts start servers with a minimal PATH, not your login shell's: give its absolute path",
         ),
         (
             "failing-plugin",
-            "cannot build a client for context \"failing-plugin\" from the kubeconfig: auth error: auth exec command",
-            "exec credential plugin failed: run its command by hand to see why",
+            "failed (exit status: 3); its stderr: \"token expired: run login\"",
+            "run it in a terminal to see why",
+        ),
+        (
+            "always-interactive",
+            "context \"always-interactive\": the exec credential plugin \"aws\" has interactiveMode: Always",
+            "log in once in a terminal",
+        ),
+        (
+            "gcp-provider",
+            "context \"gcp-provider\": the user's auth-provider \"gcp\" is no longer supported",
+            "gke-gcloud-auth-plugin",
         ),
         (
             "unreachable",

@@ -40,6 +40,7 @@ mod credentials;
 mod differential;
 mod dry_run;
 mod evidence;
+mod exec_plugin;
 mod faults;
 mod fidelity;
 mod history;
