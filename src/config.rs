@@ -59,7 +59,7 @@ impl std::fmt::Display for ApprovalMode {
 #[command(name = "k8s-rollout-mcp", version, about)]
 pub struct Cli {
     /// Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config].
-    #[arg(long, value_name = "PATH", env = "K8S_ROLLOUT_MCP_KUBECONFIG")]
+    #[arg(long, value_name = "PATH", env = "K8S_ROLLOUT_MCP_KUBECONFIG", value_parser = any_path)]
     pub kubeconfig: Option<PathBuf>,
 
     /// Kubeconfig context calls use when they name none [default: the current context].
@@ -242,6 +242,12 @@ impl Cli {
         self.namespace = self.namespace.filter(|namespace| !namespace.is_empty());
         self
     }
+}
+
+/// A path as given, the empty one too (clap's own path parser refuses it): see
+/// [`Cli::without_empty_choices`].
+fn any_path(text: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(text))
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -520,7 +526,9 @@ mod tests {
     fn code_blocks(markdown: &str) -> Vec<(&str, String)> {
         let mut blocks = Vec::new();
         let mut open: Option<(&str, String)> = None;
+        // Fences may be indented, as in a list item; their lines are, as deep.
         for line in markdown.lines() {
+            let line = line.trim_start();
             match (&mut open, line.strip_prefix("```")) {
                 (None, Some(tag)) => open = Some((tag.trim(), String::new())),
                 (Some(_), Some(_)) => blocks.extend(open.take()),
