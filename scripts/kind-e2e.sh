@@ -24,7 +24,10 @@ kubeconfig="$work/kubeconfig"
 mkdir -p "$work/audit"
 attach_pid=""
 cleanup() {
-  [ -n "$attach_pid" ] && kill "$attach_pid" 2>/dev/null && wait "$attach_pid" 2>/dev/null || true
+  if [ -n "$attach_pid" ]; then
+    kill "$attach_pid" 2>/dev/null || true
+    wait "$attach_pid" 2>/dev/null || true
+  fi
   kind delete cluster --name "$name" >/dev/null 2>&1 || true
   rm -rf "$work"
 }

@@ -9,7 +9,7 @@
 #
 # Logs go to target/version-matrix/; the exit status is non-zero if any build or test failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 # One patch per minor: the newest k8s.io/kubernetes the Go module proxy serves of each
 # (`go list -m -versions k8s.io/kubernetes`). 1.36 is the default (kube-real's committed modules).
