@@ -453,7 +453,7 @@ async fn impersonation_is_who_the_api_server_authorizes_the_patch_as() {
     let mut user = admin_user(real);
     merge(
         &mut user,
-        json!({"as": "jane-oncall", "as-groups": ["system:masters", "oncall"]}),
+        json!({"as": "jane-oncall", "as-groups": ["system:masters", "oncall"], "as-uid": "jane-uid-7"}),
     );
     let config = kubeconfig(cluster(real, json!({})), user);
     let host = host_with(write(dir.path(), "kubeconfig.json", &config)).await;
@@ -464,6 +464,7 @@ async fn impersonation_is_who_the_api_server_authorizes_the_patch_as() {
     assert_eq!(patches.len(), 1, "{patches:?}");
     assert_eq!(patches[0].user, kube_real::ADMIN_USER);
     assert_eq!(patches[0].impersonated_user.as_deref(), Some("jane-oncall"));
+    assert_eq!(patches[0].impersonated_uid.as_deref(), Some("jane-uid-7"));
     assert!(
         patches[0]
             .impersonated_groups
@@ -474,30 +475,28 @@ async fn impersonation_is_who_the_api_server_authorizes_the_patch_as() {
 }
 
 #[tokio::test]
-async fn a_certificate_authority_path_is_relative_to_the_kubeconfigs_directory() {
+async fn ca_certificate_and_key_paths_are_relative_to_the_kubeconfigs_directory() {
     let Some(RealCluster::Local(real)) = super::backend::real() else {
         return;
     };
     let dir = tempdir::Dir::new("kubeconfig-relative");
-    std::fs::create_dir_all(dir.path().join("pki")).unwrap();
-    std::fs::write(
-        dir.path().join("pki").join("ca.crt"),
-        &real.endpoint().ca_pem,
-    )
-    .unwrap();
+    let config_dir = dir.path().join("config");
+    let pki = config_dir.join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    std::fs::write(pki.join("ca.crt"), &real.endpoint().ca_pem).unwrap();
+    let issued = real
+        .client_certificate("cert-relative", Some("system:masters"), None)
+        .unwrap();
+    std::fs::write(pki.join("client.crt"), &issued.cert_pem).unwrap();
+    std::fs::write(pki.join("client.key"), &issued.key_pem).unwrap();
     let relative = json!({"server": real.endpoint().url, "certificate-authority": "pki/ca.crt"});
-    let config = kubeconfig(relative, admin_user(real));
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    let path = write(&dir.path().join("config"), "kubeconfig.json", &config);
-    // The path is relative to the kubeconfig's directory, not to the server's working one.
-    std::fs::rename(
-        dir.path().join("pki"),
-        dir.path().join("config").join("pki"),
-    )
-    .unwrap();
+    let user = json!({"client-certificate": "pki/client.crt", "client-key": "pki/client.key"});
+    let path = write(&config_dir, "kubeconfig.json", &kubeconfig(relative, user));
+    // Relative to the kubeconfig's directory, not to the server's working one.
     assert!(!std::env::current_dir().unwrap().join("pki").exists());
     let host = host_with(path).await;
     history_undo_status(&host).await;
+    asked_writes_as(&host, "cert-relative");
 }
 
 #[tokio::test]
