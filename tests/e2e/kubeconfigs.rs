@@ -1,7 +1,8 @@
 //! The kubeconfig settings managed clusters use, each through a history, an approved undo and a
 //! status on kube-real (kube-sim has no authentication or TLS, so these are kube-real only):
-//! client certificates, a rotated token file, proxies, `tls-server-name`,
-//! `insecure-skip-tls-verify`, impersonation, relative paths and a `KUBECONFIG` list.
+//! client certificates, a rotated token file, HTTP CONNECT (plain and TLS) and SOCKS5 proxies,
+//! `tls-server-name`, `insecure-skip-tls-verify`, impersonation, relative paths and a
+//! `KUBECONFIG` list.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,8 +12,9 @@ use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use kube_sim::Scenario;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use super::backend::{Backend, RealCluster};
 use super::exec_plugin::{account_token, deploy, host_with, undo};
@@ -230,48 +232,80 @@ async fn a_token_file_rotated_between_calls_is_read_again() {
 /// What a loopback proxy was asked to connect to.
 type Targets = Arc<Mutex<Vec<String>>>;
 
-/// An HTTP CONNECT proxy on loopback; its URL and the targets it connected to.
-async fn connect_proxy() -> (String, Targets) {
+/// An HTTP CONNECT proxy on loopback, over TLS with `tls`'s certificate if given; its URL and
+/// the targets it connected to.
+async fn connect_proxy(tls: Option<TlsAcceptor>) -> (String, Targets) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr().unwrap());
     let targets = Targets::default();
     let seen = targets.clone();
     tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let seen = seen.clone();
+        while let Ok((client, _)) = listener.accept().await {
+            let (seen, tls) = (seen.clone(), tls.clone());
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let mut byte = [0; 1];
-                    if client.read_exact(&mut byte).await.is_err() {
-                        return;
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(client) = acceptor.accept(client).await {
+                            tunnel(client, seen).await;
+                        }
                     }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let Some(target) = head
-                    .strip_prefix("CONNECT ")
-                    .and_then(|rest| rest.split(' ').next())
-                else {
-                    let _ = client.write_all(b"HTTP/1.1 405 CONNECT only\r\n\r\n").await;
-                    return;
-                };
-                seen.lock().unwrap().push(target.to_string());
-                let Ok(mut server) = TcpStream::connect(target).await else {
-                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-                    return;
-                };
-                if client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await
-                    .is_ok()
-                {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    None => tunnel(client, seen).await,
                 }
             });
         }
     });
     (url, targets)
+}
+
+/// Reads a CONNECT request from `client`, records its target and joins the two.
+async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(mut client: S, seen: Targets) {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0; 1];
+        if client.read_exact(&mut byte).await.is_err() {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let Some(target) = head
+        .strip_prefix("CONNECT ")
+        .and_then(|rest| rest.split(' ').next())
+    else {
+        let _ = client.write_all(b"HTTP/1.1 405 CONNECT only\r\n\r\n").await;
+        return;
+    };
+    seen.lock().unwrap().push(target.to_string());
+    let Ok(mut server) = TcpStream::connect(target).await else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+        return;
+    };
+    if client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .await
+        .is_ok()
+    {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    }
+}
+
+/// A TLS acceptor with a new self-signed certificate for 127.0.0.1, and that certificate (PEM).
+fn loopback_tls() -> (TlsAcceptor, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let certificate = params.self_signed(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certificate.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (TlsAcceptor::from(Arc::new(config)), certificate.pem())
 }
 
 /// A SOCKS5 proxy (no authentication, CONNECT only) on loopback; its URL and the targets it
@@ -356,8 +390,35 @@ async fn a_proxy_url_over_http_connect_carries_every_request() {
         return;
     };
     let dir = tempdir::Dir::new("kubeconfig-connect-proxy");
-    let (proxy, targets) = connect_proxy().await;
+    let (proxy, targets) = connect_proxy(None).await;
     let config = kubeconfig(cluster(real, json!({"proxy-url": proxy})), admin_user(real));
+    let host = host_with(write(dir.path(), "kubeconfig.json", &config)).await;
+    history_undo_status(&host).await;
+    let targets = targets.lock().unwrap().clone();
+    assert!(!targets.is_empty());
+    assert!(
+        targets.iter().all(|target| *target == server_address(real)),
+        "{targets:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_url_over_https_connect_carries_every_request() {
+    let Some(RealCluster::Local(real)) = super::backend::real() else {
+        return;
+    };
+    let dir = tempdir::Dir::new("kubeconfig-https-proxy");
+    let (tls, proxy_ca) = loopback_tls();
+    let (proxy, targets) = connect_proxy(Some(tls)).await;
+    // As kubectl does, the proxy's certificate is checked against the cluster's CA data.
+    let both = format!("{}{proxy_ca}", real.endpoint().ca_pem);
+    let config = kubeconfig(
+        cluster(
+            real,
+            json!({"proxy-url": proxy, "certificate-authority-data": BASE64_STANDARD.encode(both)}),
+        ),
+        admin_user(real),
+    );
     let host = host_with(write(dir.path(), "kubeconfig.json", &config)).await;
     history_undo_status(&host).await;
     let targets = targets.lock().unwrap().clone();
