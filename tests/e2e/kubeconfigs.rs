@@ -410,7 +410,7 @@ async fn a_proxy_url_over_https_connect_carries_every_request() {
     let dir = tempdir::Dir::new("kubeconfig-https-proxy");
     let (tls, proxy_ca) = loopback_tls();
     let (proxy, targets) = connect_proxy(Some(tls)).await;
-    // As kubectl does, the proxy's certificate is checked against the cluster's CA data.
+    // The TLS connection to the proxy trusts the cluster's CA data, so the proxy's CA goes there.
     let both = format!("{}{proxy_ca}", real.endpoint().ca_pem);
     let config = kubeconfig(
         cluster(
