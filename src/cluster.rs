@@ -179,6 +179,15 @@ pub enum ClusterError {
         context: String,
         detail: String,
     },
+    /// The certificate is trusted but names another host: the CA is right, the name is not.
+    #[error(
+        "the API server at {server} (context \"{context}\") presented a certificate that is not valid for the name it was checked against ({detail}); the server URL's host, or the cluster's tls-server-name when the kubeconfig sets one, must be a name the certificate holds"
+    )]
+    CertificateNotForName {
+        server: String,
+        context: String,
+        detail: String,
+    },
     #[error("{resource}{group} \"{name}\" not found in namespace \"{namespace}\"")]
     NotFound {
         resource: &'static str,
@@ -976,7 +985,13 @@ impl Cluster {
             other => {
                 let detail = error_chain(&other);
                 // rustls' verdict reaches us only as text inside hyper's boxed errors.
-                if detail.contains("invalid peer certificate") {
+                if detail.contains("certificate not valid for name") {
+                    ClusterError::CertificateNotForName {
+                        server: self.server.clone(),
+                        context: self.context.clone(),
+                        detail,
+                    }
+                } else if detail.contains("invalid peer certificate") {
                     ClusterError::UntrustedCertificate {
                         server: self.server.clone(),
                         context: self.context.clone(),

@@ -45,6 +45,13 @@ pub struct AuditRecord {
     pub status: u16,
     /// Who sent it (the token file's user name, or `system:serviceaccount:NS:NAME`).
     pub user: String,
+    /// Whom the sender impersonated (`Impersonate-User`), if anyone: RBAC authorized the
+    /// request as this user.
+    pub impersonated_user: Option<String>,
+    /// The impersonated UID (`Impersonate-Uid`), if any.
+    pub impersonated_uid: Option<String>,
+    /// The impersonated groups (`Impersonate-Group`), as the API server resolved them.
+    pub impersonated_groups: Vec<String>,
     /// The User-Agent header.
     pub user_agent: String,
 }
@@ -68,6 +75,8 @@ struct Event {
     #[serde(default)]
     user: User,
     #[serde(default)]
+    impersonated_user: Option<User>,
+    #[serde(default)]
     user_agent: String,
     #[serde(default)]
     object_ref: Option<ObjectRef>,
@@ -81,6 +90,10 @@ struct Event {
 struct User {
     #[serde(default)]
     username: String,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +163,16 @@ pub fn read(log: &Path, since: Mark) -> Vec<AuditRecord> {
                 .unwrap_or_default(),
             status: event.response_status.map(|s| s.code).unwrap_or(0),
             user: event.user.username,
+            impersonated_groups: event
+                .impersonated_user
+                .as_ref()
+                .map(|user| user.groups.clone())
+                .unwrap_or_default(),
+            impersonated_uid: event
+                .impersonated_user
+                .as_ref()
+                .and_then(|user| user.uid.clone()),
+            impersonated_user: event.impersonated_user.map(|user| user.username),
             user_agent: event.user_agent,
         });
     }
@@ -169,7 +192,7 @@ mod tests {
         std::fs::write(&log, format!("{old}\n")).unwrap();
         let since = mark(&log);
         let lines = [
-            r#"{"auditID":"1","stage":"ResponseComplete","verb":"patch","requestURI":"/apis/apps/v1/namespaces/a/deployments/x?dryRun=All","user":{"username":"admin"},"userAgent":"k/1","objectRef":{"namespace":"a"},"responseStatus":{"code":200},"requestObject":[{"op":"replace"}]}"#,
+            r#"{"auditID":"1","stage":"ResponseComplete","verb":"patch","requestURI":"/apis/apps/v1/namespaces/a/deployments/x?dryRun=All","user":{"username":"admin"},"impersonatedUser":{"username":"jane","uid":"u-1","groups":["ops","system:authenticated"]},"userAgent":"k/1","objectRef":{"namespace":"a"},"responseStatus":{"code":200},"requestObject":[{"op":"replace"}]}"#,
             r#"{"auditID":"2","stage":"ResponseStarted","verb":"watch","requestURI":"/apis/apps/v1/deployments?watch=1","user":{"username":"admin"},"responseStatus":{"code":200}}"#,
             r#"{"auditID":"2","stage":"ResponseComplete","verb":"watch","requestURI":"/apis/apps/v1/deployments?watch=1","user":{"username":"admin"},"responseStatus":{"code":200}}"#,
             r#"{"auditID":"3","stage":"ResponseCo"#,
@@ -192,6 +215,13 @@ mod tests {
         );
         assert_eq!(records[0].body, r#"[{"op":"replace"}]"#);
         assert_eq!(records[0].namespace.as_deref(), Some("a"));
+        assert_eq!(records[0].impersonated_user.as_deref(), Some("jane"));
+        assert_eq!(records[0].impersonated_uid.as_deref(), Some("u-1"));
+        assert_eq!(
+            records[0].impersonated_groups,
+            ["ops", "system:authenticated"]
+        );
+        assert_eq!(records[1].impersonated_user, None);
         assert_eq!(
             (records[1].verb.as_str(), records[1].query.as_str()),
             ("watch", "watch=1")

@@ -1,5 +1,5 @@
 //! Starting and stopping one cluster: etcd, then the API server (127.0.0.1 only, our own CA and
-//! serving certificate, static token authentication, RBAC, service-account keys, an audit log),
+//! serving certificate, static token and client-certificate authentication, RBAC, service-account keys, an audit log),
 //! then the controller-manager, the scheduler and kwok, then N fake Nodes, and readiness checks
 //! between the steps. Everything lives in one temporary directory, removed on stop.
 //!
@@ -161,6 +161,18 @@ impl Cluster {
             &self.endpoint.admin_token,
             namespace,
         )
+    }
+
+    /// A client certificate for `user` (in `group`, if any), which the API server accepts; RBAC
+    /// gives it what the test binds to that user or group (`system:masters`: everything). The
+    /// key is `key_pem` (PKCS#8) or a new P-256 key.
+    pub fn client_certificate(
+        &self,
+        user: &str,
+        group: Option<&str>,
+        key_pem: Option<&str>,
+    ) -> std::io::Result<pki::ClientCertificate> {
+        pki::client_certificate(&self.endpoint.dir, user, group, key_pem)
     }
 
     /// A kube client for the harness's own setup and reads (recorded in the audit log as
@@ -387,6 +399,7 @@ fn start_all(
             format!("--tls-cert-file={}", pki.serving_cert.display()),
             format!("--tls-private-key-file={}", pki.serving_key.display()),
             format!("--token-auth-file={}", token_path.display()),
+            format!("--client-ca-file={}", pki.client_ca_file.display()),
             "--authorization-mode=RBAC".into(),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             format!(

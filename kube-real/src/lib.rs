@@ -33,6 +33,7 @@ pub use cluster::{
     ADMIN_USER, Attached, Cluster, Endpoint, FAKE_NODE_ANNOTATION, HARNESS_AGENT, HARNESS_USER,
     Options, StartError, client_from,
 };
+pub use pki::ClientCertificate;
 
 /// The label on every namespace a test binary creates.
 pub const NAMESPACE_LABEL: &str = "kube-real.test/run";

@@ -48,6 +48,7 @@ fn refused_before_applying(error: &ClusterError) -> bool {
         | ClusterError::Forbidden { .. }
         | ClusterError::Unauthorized { .. }
         | ClusterError::UntrustedCertificate { .. }
+        | ClusterError::CertificateNotForName { .. }
         | ClusterError::Client { .. } => true,
         ClusterError::Api { code, reason, .. } => *code == 422 && reason == "Invalid",
         _ => false,

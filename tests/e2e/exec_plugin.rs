@@ -81,7 +81,12 @@ fn kubectl(real: &kube_real::Cluster, dir: &Path, args: &[&str]) -> String {
 }
 
 /// A ServiceAccount of `namespace` that may administer it, and a token for it.
-fn account_token(real: &kube_real::Cluster, dir: &Path, namespace: &str, name: &str) -> String {
+pub(super) fn account_token(
+    real: &kube_real::Cluster,
+    dir: &Path,
+    namespace: &str,
+    name: &str,
+) -> String {
     kubectl(
         real,
         dir,
@@ -140,17 +145,17 @@ fn revoke(real: &kube_real::Cluster, dir: &Path, namespace: &str, name: &str, to
     panic!("the API server still accepts the token of the deleted ServiceAccount {name}");
 }
 
-async fn host_with(kubeconfig: PathBuf) -> Host {
+pub(super) async fn host_with(kubeconfig: PathBuf) -> Host {
     let mut options = HostOptions::new(Lifecycle::Handshake).on(Backend::Real);
     options.kubeconfig = Some(kubeconfig);
     Host::start_with(Scenario::demo(), options).await
 }
 
-fn deploy(namespace: &str) -> Value {
+pub(super) fn deploy(namespace: &str) -> Value {
     json!({"resource_type": "deployment", "name": "api-server", "namespace": namespace})
 }
 
-fn undo(namespace: &str) -> Value {
+pub(super) fn undo(namespace: &str) -> Value {
     json!({"resource_type": "deployment", "name": "api-server", "namespace": namespace, "to_revision": 3, "reason": "1.3.0 never became available"})
 }
 

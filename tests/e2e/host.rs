@@ -261,7 +261,10 @@ impl Host {
             .expect("kubeconfig written");
         }
         let mut command = Command::new(env!("CARGO_BIN_EXE_k8s-rollout-mcp"));
-        command.arg("--kubeconfig").arg(&kubeconfig);
+        // A test that sets KUBECONFIG (a list, say) means the server to read it.
+        if !options.env.iter().any(|(key, _)| key == "KUBECONFIG") {
+            command.arg("--kubeconfig").arg(&kubeconfig);
+        }
         let xdg_state = options
             .env
             .iter()

@@ -47,6 +47,7 @@ mod history;
 mod hostile;
 mod identity;
 mod incluster;
+mod kubeconfigs;
 mod load;
 mod operator;
 mod page;
