@@ -12,19 +12,12 @@
 //! | the host name | `gethostname` | `GetComputerNameExW` (DNS host name) |
 //! | a desktop to open a browser on | `DISPLAY` or `WAYLAND_DISPLAY` (always on macOS) | always |
 //! | the browser opener | `open` (macOS), `xdg-open` | `cmd /C start` |
-//! | the allocator | the C library's; mimalloc on musl (the static Linux builds) | the C library's |
 //!
 //! macOS keeps the XDG path rather than `~/Library/Application Support`: the server is a
 //! command-line program, one rule for every Unix is one path to document and `jq` (no space to
 //! quote), and `XDG_STATE_HOME` moves it on both.
 
 use std::fs::{File, OpenOptions};
-
-/// musl's allocator is slow under the many small allocations of parsing and rendering: a warm
-/// history call took 40-60% longer than on glibc (BENCHMARKS.md, the static binaries).
-#[cfg(target_env = "musl")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io;
 use std::path::{Path, PathBuf};
 
