@@ -76,35 +76,8 @@ pub fn stored_message(plan: &RollbackPlan, resource_version: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::plan;
-    use crate::rollout::revisions::RevisionSet;
-    use crate::rollout::revisions::tests::{deployment, replica_set};
+    use crate::undo::outcome::tests::planned;
     use serde_json::json;
-
-    fn planned() -> (Workload, RollbackPlan) {
-        let live = deployment("app:2");
-        let set = RevisionSet::owned_by(
-            &live,
-            vec![
-                replica_set(
-                    "web-a",
-                    "uid-web",
-                    Some("1"),
-                    "app:1",
-                    "2026-01-01T00:00:00Z",
-                ),
-                replica_set(
-                    "web-b",
-                    "uid-web",
-                    Some("2"),
-                    "app:2",
-                    "2026-01-02T00:00:00Z",
-                ),
-            ],
-        );
-        let plan = plan::plan(&live, &set, 1, false).unwrap();
-        (live, plan)
-    }
 
     /// The workload as a dry run of the plan answers it: the target template, same version.
     fn answered(live: &Workload, plan: &RollbackPlan) -> Workload {

@@ -91,7 +91,7 @@ pub fn not_applied(plan: &RollbackPlan, now: &Result<Workload, ClusterError>) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::rollout::plan::{self, RollbackPlan};
     use crate::rollout::revisions::RevisionSet;
@@ -103,7 +103,8 @@ mod tests {
         call_id: "call-1",
     };
 
-    fn planned() -> (Workload, RollbackPlan) {
+    /// A Deployment at revision 2 and the plan to undo it to 1.
+    pub(crate) fn planned() -> (Workload, RollbackPlan) {
         let live = deployment("app:2");
         let set = RevisionSet::owned_by(
             &live,
