@@ -473,6 +473,32 @@ impl Real {
 
     /// The requests in this test's namespaces since the mark, but the harness's own, once the
     /// audit log has caught up (the API server writes an entry just after answering).
+    /// Waits until the audit log holds every request answered so far: the API server writes
+    /// a request's record after answering it, so under load a record can lag its answer. A
+    /// GET of our own, sent now, is logged after those; once it is in the log, they are. Bounded:
+    /// an audit policy that does not log the GET (another cluster's) leaves the catch-up below.
+    async fn audit_caught_up(&self, log: &Path, mark: kube_real::audit::Mark) {
+        static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let Some(namespace) = self.namespaces.values().next() else {
+            return;
+        };
+        let sentinel = format!(
+            "/api/v1/namespaces/{namespace}/configmaps/e2e-audit-sentinel-{}-{}",
+            std::process::id(),
+            SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        // Not found, as meant: only its record matters.
+        let _ = self.objects.send("GET", &sentinel, None).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline
+            && !kube_real::audit::read(log, mark)
+                .iter()
+                .any(|r| r.path == sentinel)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn requests(&self) -> Vec<RequestRecord> {
         let Some(log) = self.cluster.audit_log() else {
             panic!(
@@ -480,6 +506,7 @@ impl Real {
             )
         };
         let mark = *self.mark.lock().unwrap();
+        self.audit_caught_up(log, mark).await;
         let ours: Vec<&String> = self.namespaces.values().collect();
         let read = || {
             kube_real::audit::read(log, mark)
