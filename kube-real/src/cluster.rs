@@ -414,6 +414,9 @@ fn start_all(
             "--allow-privileged=true".into(),
             format!("--audit-policy-file={}", policy.display()),
             format!("--audit-log-path={}", audit_log.display()),
+            // No rotation: the API server's default rotates at 100 MB, and a test suite writes
+            // more; a rotated log moves the records a test's mark points at into another file.
+            "--audit-log-maxsize=0".into(),
             "--profiling=false".into(),
             // Dozens of test namespaces roll out at once: no request limits (kwokctl's
             // DisableQPSLimits does the same).
